@@ -1,0 +1,84 @@
+namespace T2X.Vulkan;
+
+/// <summary>A tensor on the device: a buffer, a byte offset, a shape (row-major, last axis fastest) and a dtype.</summary>
+public sealed class Tensor
+{
+    public readonly GpuBuffer Buffer;
+    public readonly ulong Offset;
+    public readonly long[] Shape;
+    public readonly DType DType;
+
+    public Tensor(GpuBuffer buffer, ulong offset, DType dtype, params long[] shape)
+    {
+        Buffer = buffer;
+        Offset = offset;
+        DType = dtype;
+        Shape = shape;
+        if (offset + Bytes > buffer.Size)
+            throw new ArgumentException($"tensor [{string.Join(",", shape)}] {dtype} at offset {offset} does not fit in a buffer of {buffer.Size} bytes");
+    }
+
+    /// <summary>Allocates a tensor in its own buffer.</summary>
+    public static Tensor Create(Gpu gpu, DType dtype, params long[] shape)
+    {
+        long n = 1;
+        foreach (var d in shape) n *= d;
+        return new Tensor(new GpuBuffer(gpu, (ulong)(n * dtype.Size())), 0, dtype, shape);
+    }
+
+    /// <summary>Allocates an f32 tensor and uploads the values.</summary>
+    public static Tensor FromArray(Gpu gpu, ReadOnlySpan<float> values, params long[] shape)
+    {
+        var t = Create(gpu, DType.F32, shape);
+        if (values.Length != t.Elements) throw new ArgumentException($"{values.Length} values for shape [{string.Join(",", shape)}]");
+        t.Buffer.Upload(values, t.Offset);
+        return t;
+    }
+
+    public long Elements
+    {
+        get { long n = 1; foreach (var d in Shape) n *= d; return n; }
+    }
+
+    public ulong Bytes => (ulong)(Elements * DType.Size());
+
+    public int Rank => Shape.Length;
+
+    public long Dim(int axis) => Shape[axis < 0 ? Shape.Length + axis : axis];
+
+    /// <summary>Rows when viewed as a 2-D matrix [rows, last axis].</summary>
+    public long Rows => Elements / Math.Max(1, Shape[^1]);
+
+    /// <summary>The same memory under another shape with the same element count.</summary>
+    public Tensor Reshape(params long[] shape)
+    {
+        var t = new Tensor(Buffer, Offset, DType, shape);
+        if (t.Elements != Elements) throw new ArgumentException($"cannot reshape [{string.Join(",", Shape)}] to [{string.Join(",", shape)}]");
+        return t;
+    }
+
+    /// <summary>A contiguous slice of rows along the first axis.</summary>
+    public Tensor Slice(long start, long count)
+    {
+        long inner = Elements / Shape[0];
+        var shape = (long[])Shape.Clone();
+        shape[0] = count;
+        return new Tensor(Buffer, Offset + (ulong)(start * inner * DType.Size()), DType, shape);
+    }
+
+    public float[] ToArray()
+    {
+        if (DType != DType.F32) throw new InvalidOperationException($"ToArray reads f32 tensors; this one is {DType}");
+        var a = new float[Elements];
+        Buffer.Download<float>(a, Offset);
+        return a;
+    }
+
+    public void Upload(ReadOnlySpan<float> values)
+    {
+        if (DType != DType.F32 || values.Length != Elements) throw new ArgumentException($"expected {Elements} f32 values");
+        Buffer.Upload(values, Offset);
+    }
+
+    public override string ToString() => $"{DType}[{string.Join(",", Shape)}]";
+}

@@ -1,0 +1,84 @@
+namespace T2X.Host;
+
+/// <summary>Thrown for a bad command line; the message says what was wrong and what was expected.</summary>
+public sealed class UsageException(string message) : Exception(message) { }
+
+/// <summary>
+/// A small command-line reader: positional words, "--name value" / "--name=value" options and "--flag" switches.
+/// Every option a command reads is checked off; anything left over is reported as unknown.
+/// </summary>
+public sealed class Args
+{
+    readonly List<string> _positional = [];
+    readonly Dictionary<string, string?> _options = new(StringComparer.Ordinal);
+    readonly HashSet<string> _used = [];
+
+    public Args(IEnumerable<string> args)
+    {
+        var list = args.ToList();
+        for (int i = 0; i < list.Count; i++)
+        {
+            string a = list[i];
+            if (a.StartsWith("--") && a.Length > 2)
+            {
+                int eq = a.IndexOf('=');
+                if (eq > 0) _options[a[2..eq]] = a[(eq + 1)..];
+                else if (i + 1 < list.Count && !list[i + 1].StartsWith("--")) _options[a[2..]] = list[++i];
+                else _options[a[2..]] = null;
+            }
+            else _positional.Add(a);
+        }
+    }
+
+    public IReadOnlyList<string> Positional => _positional;
+
+    public bool Flag(string name)
+    {
+        _used.Add(name);
+        if (!_options.TryGetValue(name, out var v)) return false;
+        if (v is null) return true;
+        // "--flag word" was read as an option value: give the word back as a positional argument.
+        _positional.Add(v);
+        _options[name] = null;
+        return true;
+    }
+
+    public string? Option(string name)
+    {
+        _used.Add(name);
+        if (!_options.TryGetValue(name, out var v)) return null;
+        return v ?? throw new UsageException($"--{name} needs a value");
+    }
+
+    public string Require(string name) => Option(name) ?? throw new UsageException($"--{name} is required");
+
+    public int Int(string name, int fallback)
+    {
+        var v = Option(name);
+        if (v is null) return fallback;
+        return int.TryParse(v, out int n) ? n : throw new UsageException($"--{name} expects an integer, got '{v}'");
+    }
+
+    public long Long(string name, long fallback)
+    {
+        var v = Option(name);
+        if (v is null) return fallback;
+        return long.TryParse(v, out long n) ? n : throw new UsageException($"--{name} expects an integer, got '{v}'");
+    }
+
+    public double Double(string name, double fallback)
+    {
+        var v = Option(name);
+        if (v is null) return fallback;
+        return double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d)
+            ? d : throw new UsageException($"--{name} expects a number, got '{v}'");
+    }
+
+    /// <summary>Call after reading every option: unknown options are an error, not silently ignored.</summary>
+    public void Done(int maxPositional = 0)
+    {
+        var unknown = _options.Keys.Where(k => !_used.Contains(k)).ToList();
+        if (unknown.Count > 0) throw new UsageException($"unknown option{(unknown.Count > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(u => "--" + u))}");
+        if (_positional.Count > maxPositional) throw new UsageException($"unexpected argument '{_positional[maxPositional]}'");
+    }
+}

@@ -1,0 +1,39 @@
+using T2X.Host;
+using T2X.Host.Commands;
+using T2X.Vulkan;
+
+// Each command is one class in Host/Commands with a Run(Args) method; this table is the whole CLI.
+var commands = new (string name, string summary, Func<Args, int> run)[]
+{
+    ("devices", "list the Vulkan devices and their limits", DevicesCommand.Run),
+    ("bench", "kernel benchmarks next to a CPU baseline (--json for one JSON object per line)", BenchCommand.Run),
+};
+
+if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine("t2x: Qihoo-T2X (PT-DiT) text-to-image on any Vulkan device\n\nusage: t2x <command> [options]\n");
+    foreach (var c in commands) Console.WriteLine($"  {c.name,-10} {c.summary}");
+    Console.WriteLine("\nglobal options: --device N|name (or T2X_DEVICE), T2X_VALIDATION=1 turns on the validation layer");
+    return args.Length == 0 ? 2 : 0;
+}
+
+var command = commands.FirstOrDefault(c => c.name == args[0]);
+if (command.run is null)
+{
+    Console.Error.WriteLine($"t2x: unknown command '{args[0]}' (try t2x --help)");
+    return 2;
+}
+try
+{
+    return command.run(new Args(args.Skip(1)));
+}
+catch (UsageException e)
+{
+    Console.Error.WriteLine($"t2x {command.name}: {e.Message}");
+    return 2;
+}
+catch (Exception e) when (e is VulkanException or IOException or InvalidDataException or ArgumentException or NotSupportedException or UnauthorizedAccessException)
+{
+    Console.Error.WriteLine($"t2x {command.name}: {e.Message}");
+    return 1;
+}

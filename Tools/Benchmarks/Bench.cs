@@ -1,0 +1,43 @@
+using System.Text.Json;
+using T2X.Vulkan;
+
+namespace T2X.Tools.Benchmarks;
+
+/// <summary>One measured figure: an op name and its fields, printed as a table row or one JSON object per line.</summary>
+public sealed class BenchResult(string op)
+{
+    public readonly Dictionary<string, object> Fields = new() { ["op"] = op };
+    public BenchResult With(string key, object value) { Fields[key] = value; return this; }
+    public string ToJson() => JsonSerializer.Serialize(Fields);
+    public override string ToString() => string.Join("  ", Fields.Select(f => $"{f.Key}={(f.Value is double d ? d.ToString("0.##") : f.Value)}"));
+}
+
+/// <summary>A benchmark: yields results as it measures them. Registered in <see cref="Benches.All"/>.</summary>
+public interface IBench
+{
+    string Name { get; }
+    IEnumerable<BenchResult> Run(Gpu gpu, BenchOptions options);
+}
+
+public sealed record BenchOptions(bool Quick = false, int Repeats = 5);
+
+public static class Benches
+{
+    /// <summary>Every benchmark `t2x bench` knows, by name.</summary>
+    public static readonly List<IBench> All = [];
+
+    /// <summary>Median of the timings of an action (seconds), after one warm-up call.</summary>
+    public static double Median(Action action, int repeats)
+    {
+        action();
+        var times = new double[repeats];
+        for (int i = 0; i < repeats; i++)
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            action();
+            times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        Array.Sort(times);
+        return times[repeats / 2];
+    }
+}
