@@ -3,7 +3,7 @@
 # (lavapipe on a CPU-only machine) with the Khronos validation layer on.
 # Prints "tests: N passed, M failed" last; exits non-zero on any failure.
 set -uo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")/.."
 results=$(mktemp -d)
 dotnet build T2X.Vulkan.sln -c Release -nologo -v:q || { echo "tests: 0 passed, 1 failed"; exit 1; }
 dotnet test Tests/Tests.csproj -c Release --no-build -nologo --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@"

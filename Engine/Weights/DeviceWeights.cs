@@ -1,0 +1,100 @@
+namespace T2X.Vulkan.Weights;
+
+/// <summary>
+/// Named weights on the device, packed into a few large buffers (one allocation per buffer, not per tensor),
+/// each tensor aligned for use as a storage-buffer range. A tensor larger than maxStorageBufferRange gets a
+/// buffer of its own; kernels that read such tensors split their work or read through texel views.
+/// </summary>
+public sealed class DeviceWeights : IDisposable
+{
+    readonly Dictionary<string, Tensor> _tensors = new(StringComparer.Ordinal);
+    readonly List<GpuBuffer> _buffers = [];
+
+    public IReadOnlyDictionary<string, Tensor> Tensors => _tensors;
+
+    public Tensor this[string name] => _tensors.TryGetValue(name, out var t) ? t
+        : throw new KeyNotFoundException($"weight '{name}' was not loaded");
+
+    public bool Contains(string name) => _tensors.ContainsKey(name);
+
+    public long Bytes => _buffers.Sum(b => (long)b.Size);
+
+    const ulong Align = 256;
+
+    /// <summary>Uploads the given tensors (read one at a time from the source), converting each to the dtype
+    /// chosen by <paramref name="dtypeOf"/> (null keeps the stored dtype).</summary>
+    public static DeviceWeights Upload(Gpu gpu, IEnumerable<(string name, Func<HostTensor> read, DType storedType, long[] shape)> tensors,
+        Func<string, DType?>? dtypeOf = null)
+    {
+        var w = new DeviceWeights();
+        var list = tensors.ToList();
+        ulong maxBuffer = Math.Min(gpu.Info.MaxStorageBufferRange, 256ul << 20);
+        // Plan: consecutive tensors share a buffer until it would pass maxBuffer.
+        var plan = new List<List<(int index, ulong offset)>>();
+        var sizes = new List<ulong>();
+        ulong used = 0;
+        for (int i = 0; i < list.Count; i++)
+        {
+            var dt = dtypeOf?.Invoke(list[i].name) ?? list[i].storedType;
+            long n = 1; foreach (var d in list[i].shape) n *= d;
+            ulong bytes = (ulong)(n * dt.Size());
+            ulong start = (used + Align - 1) / Align * Align;
+            if (plan.Count == 0 || start + bytes > maxBuffer && used > 0)
+            {
+                if (plan.Count > 0) sizes.Add(used);
+                plan.Add([]);
+                start = 0;
+            }
+            plan[^1].Add((i, start));
+            used = start + bytes;
+        }
+        if (plan.Count > 0) sizes.Add(used);
+        try
+        {
+            for (int b = 0; b < plan.Count; b++)
+            {
+                var buffer = new GpuBuffer(gpu, sizes[b]);
+                w._buffers.Add(buffer);
+                foreach (var (index, offset) in plan[b])
+                {
+                    var (name, read, stored, shape) = list[index];
+                    var host = read();
+                    var dt = dtypeOf?.Invoke(name) ?? stored;
+                    if (host.DType != dt) host = host.To(dt);
+                    if (!host.Shape.SequenceEqual(shape))
+                        throw new InvalidDataException($"weight '{name}': read shape [{string.Join(",", host.Shape)}], expected [{string.Join(",", shape)}]");
+                    buffer.Upload(host.Bytes, offset);
+                    w._tensors[name] = new Tensor(buffer, offset, dt, shape);
+                }
+            }
+        }
+        catch
+        {
+            w.Dispose();
+            throw;
+        }
+        return w;
+    }
+
+    /// <summary>Uploads in-memory tensors.</summary>
+    public static DeviceWeights Upload(Gpu gpu, IEnumerable<KeyValuePair<string, HostTensor>> tensors, Func<string, DType?>? dtypeOf = null)
+        => Upload(gpu, tensors.Select(kv => (kv.Key, (Func<HostTensor>)(() => kv.Value), kv.Value.DType, kv.Value.Shape)), dtypeOf);
+
+    /// <summary>Uploads the named tensors of a checkpoint.</summary>
+    public static DeviceWeights Upload(Gpu gpu, ITensorSource source, IEnumerable<string> names, Func<string, DType?>? dtypeOf = null)
+    {
+        var infos = source.Tensors.ToDictionary(t => t.Name);
+        return Upload(gpu, names.Select(n =>
+        {
+            var info = infos.TryGetValue(n, out var i) ? i : throw new KeyNotFoundException($"checkpoint has no tensor '{n}'");
+            return (n, (Func<HostTensor>)(() => source.Read(n)), info.DType, info.Shape);
+        }), dtypeOf);
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in _buffers) b.Dispose();
+        _buffers.Clear();
+        _tensors.Clear();
+    }
+}
