@@ -7,6 +7,7 @@ var commands = new (string name, string summary, Func<Args, int> run)[]
 {
     ("devices", "list the Vulkan devices and their limits", DevicesCommand.Run),
     ("bench", "kernel benchmarks next to a CPU baseline (--json for one JSON object per line)", BenchCommand.Run),
+    ("inspect", "list the tensors of a checkpoint (safetensors, torch .pt/.ckpt/.bin, index json, folder)", InspectCommand.Run),
 };
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
