@@ -118,6 +118,7 @@ public class SafeTensorsTests : WeightFiles
         ("[1,2]", 0, "not a JSON object"),
         ("{\"a\":{\"dtype\":\"F32\",", 0, "not valid JSON"),
         ("{\"a\":3}", 0, "not an object"),
+        ("{\"\\ud800\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "invalid string"),
     ];
 
     [TestCaseSource(nameof(BadHeaders))]

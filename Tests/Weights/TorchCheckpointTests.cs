@@ -348,7 +348,8 @@ public class TorchCheckpointTests : WeightFiles
             Assert.That(e, Is.InstanceOf<InvalidDataException>(), $"pickle truncated at {cut}: {e}");
         }
         int ok = 0;
-        for (int i = 0; i < 600; i++)
+        const int mutations = 600;
+        for (int i = 0; i < mutations; i++)
         {
             var bad = (byte[])pkl.Clone();
             int at = Rng.Next(bad.Length);
@@ -358,7 +359,7 @@ public class TorchCheckpointTests : WeightFiles
             if (e is null) ok++;
             else Assert.That(e, Is.InstanceOf<InvalidDataException>(), $"pickle byte {at} changed: {e}");
         }
-        TestContext.Out.WriteLine($"{ok} of 600 pickle mutations still read");
+        TestContext.Out.WriteLine($"{ok} of {mutations} pickle mutations still read");
     }
 
     [Test]
