@@ -29,6 +29,8 @@ public sealed record PngMetadata(GenerationSettings Settings, string Model)
     /// <summary>Parses the text entries; <paramref name="source"/> names the file in error messages.</summary>
     public static PngMetadata FromText(IReadOnlyDictionary<string, string> text, string source)
     {
+        if (!text.ContainsKey("prompt") && !text.ContainsKey("seed"))
+            throw new InvalidDataException($"{source}: no t2x metadata in this PNG (text chunks prompt, seed, steps, cfg, size)");
         string Get(string key) => text.TryGetValue(key, out var v) ? v
             : throw new InvalidDataException($"{source}: no '{key}' in the PNG text metadata (was it written by t2x?)");
         T Parse<T>(string key) where T : IParsable<T> =>
