@@ -43,6 +43,7 @@ public static class ViewCommand
             WindowWidth = window.Item1,
             WindowHeight = window.Item2,
             ResizeAfterFirstPreview = resize,
+            Script = a.Option("script")?.Split(';') ?? [],      // tests: input played after each final image
             Settings = settings with { Prompt = string.Join(" ", a.Positional) },
         };
         a.Done(maxPositional: int.MaxValue);

@@ -89,6 +89,50 @@ public sealed class ViewerTests
         finally { File.Delete(shot); }
     }
 
+    /// <summary>
+    /// Input through the viewer's real key and drop handlers (scripted, as a user would press them after each
+    /// final image): S saves a PNG with metadata, Tab + typing + Enter regenerates with the new prompt, R picks a
+    /// new seed, dropping the first PNG reproduces the first image.
+    /// </summary>
+    [Test]
+    public void SavesEditsReseedsAndReproducesDroppedPng()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"t2x-view-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        string first = Path.Combine(dir, "t2x-5.png"), shot = Path.Combine(dir, "shot.png");
+        try
+        {
+            var r = RunT2x(true, "view", "first prompt", "--synthetic", "--step-ms", "0", "--seed", "5", "--steps", "3", "--size", "24x20",
+                "--window", "96x80", "--out", dir, "--exit-after-final", "--screenshot", shot,
+                "--script", $"key:s;key:tab;key:ctrl+u;type:second prompts;key:backspace;key:enter;key:s;key:r;key:s;drop:{first}");
+            Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+            Assert.That(r.Out, Does.Contain("presented 16 frames: 12 previews + 4 finals"), r.ToString());
+
+            var one = new GenerationSettings { Prompt = "first prompt", Seed = 5, Steps = 3, Width = 24, Height = 20 };
+            var two = one with { Prompt = "second prompt" };
+            var saved = Directory.GetFiles(dir, "t2x-*.png").Order().ToArray();
+            Assert.That(saved, Has.Length.EqualTo(3), string.Join(", ", saved));
+            var metadata = saved.Select(T2X.Vulkan.Imaging.PngMetadata.Read).ToArray();
+            Assert.That(metadata.Select(m => m.Model), Is.All.EqualTo("synthetic"));
+            var reseeded = metadata.Single(m => m.Settings.Seed != 5).Settings;
+            Assert.That(metadata.Select(m => m.Settings), Is.EquivalentTo(new[] { one, two, two with { Seed = reseeded.Seed } }));
+            foreach (var (path, m) in saved.Zip(metadata))
+            {
+                using var png = Image.Load<Rgb24>(path);
+                var expected = T2X.Vulkan.Imaging.Rgb8.FromPlanes(SyntheticSource.Final(m.Settings), m.Settings.Width, m.Settings.Height);
+                var actual = new byte[expected.Length];
+                png.CopyPixelDataTo(actual);
+                Assert.That(actual, Is.EqualTo(expected), $"{path} holds the final image of its own settings");
+            }
+
+            using var image = Image.Load<Rgb24>(shot);
+            Assert.That(MaxDifference(image, Letterboxed(SyntheticSource.Final(one), 24, 20, 96, 80)), Is.LessThanOrEqualTo(1),
+                "the dropped PNG's image is shown last");
+            Assert.That(MaxDifference(image, Letterboxed(SyntheticSource.Final(reseeded), 24, 20, 96, 80)), Is.GreaterThan(8));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [Test]
     public void WithoutADisplaySaysSoAndSuggestsGenerate()
     {
