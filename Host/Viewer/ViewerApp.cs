@@ -53,7 +53,8 @@ public sealed unsafe class ViewerApp : IDisposable
     CancellationTokenSource _cancel = new();
     int _generation;
     bool _stopping;
-    Exception? _failure;
+    volatile Exception? _failure;
+    readonly System.Diagnostics.Stopwatch _presentTime = new();
 
     GenerationSettings _settings;
     bool _editing;
@@ -109,6 +110,7 @@ public sealed unsafe class ViewerApp : IDisposable
         Glfw.SetFramebufferSizeCallback(_window, &OnFramebufferSize);
         Glfw.SetWindowIconifyCallback(_window, &OnIconify);
         Glfw.SetDropCallback(_window, &OnDrop);
+        Glfw.SetWindowRefreshCallback(_window, &OnRefresh);
         _worker = new Thread(WorkerLoop) { Name = "t2x sampler", IsBackground = true };
         _worker.Start();
     }
@@ -173,7 +175,7 @@ public sealed unsafe class ViewerApp : IDisposable
             if (_options.ExitAfterFinal && _finalShown && _script.Count == 0) break;
         }
         Console.WriteLine($"presented {_previews + _finals} frames: {_previews} previews + {(_finals == 1 ? "final" : $"{_finals} finals")}" +
-                          $" ({_mailbox.Dropped} dropped, {_redraws} redraws)");
+                          $" ({_mailbox.Dropped} dropped, {_redraws} redraws; {_presentTime.Elapsed.TotalMilliseconds / Math.Max(1, _previews + _finals + _redraws):0.0} ms per present)");
         return 0;
     }
 
@@ -227,7 +229,10 @@ public sealed unsafe class ViewerApp : IDisposable
             int w, h;
             Glfw.GetFramebufferSize(_window, &w, &h);
             bool wantShot = _options.Screenshot is not null && info.IsFinal && fresh;
-            if (!_presenter.Show(image, w, h, wantShot, out var shot)) return false;
+            _presentTime.Start();
+            bool shown = _presenter.Show(image, w, h, wantShot, out var shot);
+            _presentTime.Stop();
+            if (!shown) return false;
             if (shot is not null)
             {
                 PngMetadata.SavePng(_options.Screenshot!, shot.Rgb, shot.Width, shot.Height, null);
@@ -409,6 +414,13 @@ public sealed unsafe class ViewerApp : IDisposable
         if (_current is not { } app) return;
         app._presenter.Resized();
         app._redraw = true;
+    }
+
+    /// <summary>The window system lost the window's contents (uncovered, exposed): show the frame again.</summary>
+    [UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
+    static void OnRefresh(IntPtr window)
+    {
+        if (_current is { } app) app._redraw = true;
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
