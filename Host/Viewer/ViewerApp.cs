@@ -327,7 +327,8 @@ public sealed unsafe class ViewerApp : IDisposable
             string path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}.png");
             for (int n = 1; File.Exists(path); n++) path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}-{n}.png");
             var rgb = Rgb8.FromPlanes(final.Pixels, s.Width, s.Height);
-            new PngMetadata(s, _source.Model).Save(path, rgb, s.Width, s.Height);
+            string version = typeof(Gpu).Assembly.GetName().Version?.ToString(3) ?? "";
+            new PngMetadata(s, _source.Model, _source.ModelHash, version).Save(path, rgb, s.Width, s.Height);
             _status = "saved " + path;
             Console.WriteLine($"saved {path}");
         }

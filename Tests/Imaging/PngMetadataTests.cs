@@ -25,7 +25,7 @@ public sealed class PngMetadataTests
         {
             Prompt = prompt, Negative = "blurry, low quality", Seed = rng.NextInt64(), Steps = rng.Next(1, 100),
             Cfg = 4.5 + rng.NextDouble(), Width = w, Height = h,
-        }, "Qihoo-T2X-demo");
+        }, "Qihoo-T2X-demo", "sha256:0123abcd", "0.1.0");
         string path = Path.Combine(_dir, "out.png");
         metadata.Save(path, rgb, w, h);
 
