@@ -7,28 +7,36 @@ using T2X.Vulkan.Pipelines;
 namespace T2X.Vulkan.Imaging;
 
 /// <summary>
-/// How a generated image was made, stored in its PNG as text chunks (tEXt; iTXt when the text needs Unicode):
-/// prompt, negative, seed, steps, cfg, size ("WxH"), model, and Software = "t2x". Written by
-/// <c>t2x generate</c> and the viewer's save, read back to reproduce an image (the viewer's drop).
+/// How a generated image was made, stored in its PNG as one text chunk per field (tEXt; iTXt when the text needs
+/// Unicode): prompt, negative_prompt, seed, steps, cfg, size ("WxH"), model, model_hash, t2x_version, and
+/// Software = "t2x". Written by <c>t2x generate</c> and the viewer's save; read back (text chunks only, the
+/// pixels are never decoded) to reproduce an image: <c>t2x generate --from</c>, a PNG dropped on the viewer.
 /// </summary>
-public sealed record PngMetadata(GenerationSettings Settings, string Model)
+/// <param name="Model">model name</param>
+/// <param name="ModelHash">hash of the model's weights (optional: "" when unknown)</param>
+/// <param name="EngineVersion">version of t2x that made the image (optional)</param>
+public sealed record PngMetadata(GenerationSettings Settings, string Model, string ModelHash = "", string EngineVersion = "")
 {
     /// <summary>The text entries, keyword → value, in the order they are written.</summary>
     public IReadOnlyList<(string Key, string Value)> ToText() =>
     [
         ("prompt", Settings.Prompt),
-        ("negative", Settings.Negative),
+        ("negative_prompt", Settings.Negative),
         ("seed", Settings.Seed.ToString(CultureInfo.InvariantCulture)),
         ("steps", Settings.Steps.ToString(CultureInfo.InvariantCulture)),
         ("cfg", Settings.Cfg.ToString("R", CultureInfo.InvariantCulture)),
         ("size", $"{Settings.Width}x{Settings.Height}"),
         ("model", Model),
+        ("model_hash", ModelHash),
+        ("t2x_version", EngineVersion),
         ("Software", "t2x"),
     ];
 
     /// <summary>Parses the text entries; <paramref name="source"/> names the file in error messages.</summary>
     public static PngMetadata FromText(IReadOnlyDictionary<string, string> text, string source)
     {
+        if (!text.ContainsKey("prompt") && !text.ContainsKey("seed"))
+            throw new InvalidDataException($"{source}: no t2x metadata in this PNG (text chunks prompt, seed, steps, cfg, size)");
         string Get(string key) => text.TryGetValue(key, out var v) ? v
             : throw new InvalidDataException($"{source}: no '{key}' in the PNG text metadata (was it written by t2x?)");
         T Parse<T>(string key) where T : IParsable<T> =>
@@ -40,7 +48,7 @@ public sealed record PngMetadata(GenerationSettings Settings, string Model)
         var settings = new GenerationSettings
         {
             Prompt = Get("prompt"),
-            Negative = text.GetValueOrDefault("negative", ""),
+            Negative = text.GetValueOrDefault("negative_prompt", ""),
             Seed = Parse<long>("seed"),
             Steps = Parse<int>("steps"),
             Cfg = Parse<double>("cfg"),
@@ -49,7 +57,8 @@ public sealed record PngMetadata(GenerationSettings Settings, string Model)
         };
         try { settings.Validated(); }
         catch (ArgumentException e) { throw new InvalidDataException($"{source}: PNG metadata: {e.Message}"); }
-        return new PngMetadata(settings, text.GetValueOrDefault("model", ""));
+        return new PngMetadata(settings, text.GetValueOrDefault("model", ""), text.GetValueOrDefault("model_hash", ""),
+            text.GetValueOrDefault("t2x_version", ""));
     }
 
     /// <summary>Writes interleaved RGB bytes [H, W, 3] as a PNG with this metadata (to a temporary file, then renamed).</summary>
@@ -78,7 +87,8 @@ public sealed record PngMetadata(GenerationSettings Settings, string Model)
         finally { if (File.Exists(temp)) File.Delete(temp); }
     }
 
-    /// <summary>Reads the metadata of a PNG written by t2x; a clear error when the file is not one.</summary>
+    /// <summary>Reads the metadata of a PNG written by t2x (headers and text chunks only, no pixel decoding);
+    /// a clear error when the file is not one.</summary>
     public static PngMetadata Read(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file");

@@ -22,7 +22,7 @@ public sealed class FrameMailbox(Gpu gpu, Action wake) : IDisposable
     bool _paused;
 
     /// <summary>Longest a publish waits for the window to show the previous frame; after that the frame is dropped.</summary>
-    public TimeSpan MaxWait { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan MaxWait { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Frames replaced before they were ever shown.</summary>
     public int Dropped { get; private set; }

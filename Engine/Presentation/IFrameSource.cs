@@ -25,6 +25,9 @@ public interface IFrameSource
     /// <summary>Model name written into saved PNGs.</summary>
     string Model { get; }
 
+    /// <summary>Hash of the model's weights written into saved PNGs ("" when unknown).</summary>
+    string ModelHash { get; }
+
     /// <summary>
     /// Runs one whole generation on the calling thread (the viewer calls it from its own worker thread).
     /// Calls <paramref name="onFrame"/> once after every sampler step with a preview, then once with the final

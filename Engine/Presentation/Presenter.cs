@@ -96,6 +96,8 @@ public sealed unsafe class Presenter : IDisposable
         shot = null;
         if (image.Rank != 3 || image.Shape[0] != 3 || image.DType != DType.F32)
             throw new ArgumentException($"presented image must be f32 [3, H, W], got {image}");
+        if (image.Bytes > _gpu.Info.MaxStorageBufferRange)
+            throw new ArgumentException($"a {image.Shape[2]}x{image.Shape[1]} image ({image.Bytes} bytes) is larger than this device's maxStorageBufferRange ({_gpu.Info.MaxStorageBufferRange}): show a smaller preview");
         if (screenshot && !_swapchain.Readable)
             throw new NotSupportedException($"screenshots need swapchain images that can be copied out; {_gpu.Info.Name} does not allow it for {_swapchain.Format.Format}");
         for (int attempt = 0; attempt < 2; attempt++)

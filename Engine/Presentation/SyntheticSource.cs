@@ -14,6 +14,7 @@ public sealed class SyntheticSource(Gpu gpu, TimeSpan stepTime) : IFrameSource
 {
     public Gpu Gpu => gpu;
     public string Model => "synthetic";
+    public string ModelHash => "";
 
     public void Generate(GenerationSettings settings, Action<Frame> onFrame, CancellationToken cancel)
     {

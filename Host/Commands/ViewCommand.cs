@@ -17,7 +17,8 @@ public static class ViewCommand
     public static int Run(Args a)
     {
         var defaults = new GenerationSettings();
-        var (width, height) = Size(a.Option("size"), "size") ?? (defaults.Width, defaults.Height);
+        // The synthetic source has no model to take a size from: a small default keeps it quick.
+        var (width, height) = Size(a.Option("size"), "size") ?? (256, 256);
         var settings = new GenerationSettings
         {
             Negative = a.Option("negative") ?? "",
@@ -27,8 +28,8 @@ public static class ViewCommand
             Width = width,
             Height = height,
         };
-        // The window fits the image into 1024 px (at least 256 px on the short side) unless --window says otherwise.
-        double fit = Math.Min(1024.0 / Math.Max(width, height), Math.Max(1, 256.0 / Math.Min(width, height)));
+        // The window fits the image into 1024 px (at least 512 px on the short side) unless --window says otherwise.
+        double fit = Math.Min(1024.0 / Math.Max(width, height), Math.Max(1, 512.0 / Math.Min(width, height)));
         var window = Size(a.Option("window"), "window") ?? ((int)Math.Round(width * fit), (int)Math.Round(height * fit));
         bool synthetic = a.Flag("synthetic");               // development: the test pattern instead of the model
         int stepMs = a.Int("step-ms", 200);                  // development: synthetic step time
@@ -43,6 +44,7 @@ public static class ViewCommand
             WindowWidth = window.Item1,
             WindowHeight = window.Item2,
             ResizeAfterFirstPreview = resize,
+            Script = a.Option("script")?.Split(';') ?? [],      // tests: input played after each final image
             Settings = settings with { Prompt = string.Join(" ", a.Positional) },
         };
         a.Done(maxPositional: int.MaxValue);

@@ -47,6 +47,7 @@ internal static unsafe partial class Glfw
     [LibraryImport(Lib, EntryPoint = "glfwSetCharCallback")] public static partial IntPtr SetCharCallback(IntPtr window, delegate* unmanaged[Cdecl]<IntPtr, uint, void> callback);
     [LibraryImport(Lib, EntryPoint = "glfwSetFramebufferSizeCallback")] public static partial IntPtr SetFramebufferSizeCallback(IntPtr window, delegate* unmanaged[Cdecl]<IntPtr, int, int, void> callback);
     [LibraryImport(Lib, EntryPoint = "glfwSetWindowIconifyCallback")] public static partial IntPtr SetWindowIconifyCallback(IntPtr window, delegate* unmanaged[Cdecl]<IntPtr, int, void> callback);
+    [LibraryImport(Lib, EntryPoint = "glfwSetWindowRefreshCallback")] public static partial IntPtr SetWindowRefreshCallback(IntPtr window, delegate* unmanaged[Cdecl]<IntPtr, void> callback);
     [LibraryImport(Lib, EntryPoint = "glfwSetDropCallback")] public static partial IntPtr SetDropCallback(IntPtr window, delegate* unmanaged[Cdecl]<IntPtr, int, byte**, void> callback);
 
     /// <summary>The last GLFW error as text, for messages.</summary>

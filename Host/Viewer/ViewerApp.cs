@@ -24,6 +24,9 @@ public sealed record ViewerOptions
     public bool PreferBlit { get; init; }
     /// <summary>Development/test aid: resize the window from code after the first preview was shown.</summary>
     public (int Width, int Height)? ResizeAfterFirstPreview { get; init; }
+    /// <summary>Test aid: input played through the real handlers whenever a final image has been shown, until one
+    /// starts a new generation: "key:NAME" (s, r, q, tab, enter, esc, backspace, ctrl+u ...), "type:TEXT", "drop:FILE".</summary>
+    public IReadOnlyList<string> Script { get; init; } = [];
 }
 
 /// <summary>
@@ -50,15 +53,17 @@ public sealed unsafe class ViewerApp : IDisposable
     CancellationTokenSource _cancel = new();
     int _generation;
     bool _stopping;
-    Exception? _failure;
+    volatile Exception? _failure;
+    readonly System.Diagnostics.Stopwatch _presentTime = new();
 
     GenerationSettings _settings;
     bool _editing;
     StringBuilder _edit = new();
     int _cursor;
     string _status = "";
-    bool _minimized, _redraw, _finalShown, _screenshotTaken, _resizeDone;
-    int _previews, _finals, _redraws, _saved;
+    bool _minimized, _redraw, _finalShown, _resizeDone;
+    int _previews, _finals, _redraws;
+    readonly Queue<string> _script;
     string _title = "";
     IReadOnlyList<string> _validation = [];
 
@@ -66,6 +71,7 @@ public sealed unsafe class ViewerApp : IDisposable
     {
         _options = options;
         _settings = options.Settings.Validated();
+        _script = new Queue<string>(options.Script);
         if (Glfw.VulkanSupported() == 0)
             throw new NotSupportedException("GLFW found no Vulkan loader: install the Debian package libvulkan1");
         var extensions = Glfw.RequiredInstanceExtensions();
@@ -104,6 +110,7 @@ public sealed unsafe class ViewerApp : IDisposable
         Glfw.SetFramebufferSizeCallback(_window, &OnFramebufferSize);
         Glfw.SetWindowIconifyCallback(_window, &OnIconify);
         Glfw.SetDropCallback(_window, &OnDrop);
+        Glfw.SetWindowRefreshCallback(_window, &OnRefresh);
         _worker = new Thread(WorkerLoop) { Name = "t2x sampler", IsBackground = true };
         _worker.Start();
     }
@@ -163,17 +170,19 @@ public sealed unsafe class ViewerApp : IDisposable
                 _failure = null;
             }
             Draw();
+            PlayScript();
             UpdateTitle();
-            if (_options.ExitAfterFinal && _finalShown) break;
+            if (_options.ExitAfterFinal && _finalShown && _script.Count == 0) break;
         }
         Console.WriteLine($"presented {_previews + _finals} frames: {_previews} previews + {(_finals == 1 ? "final" : $"{_finals} finals")}" +
-                          $" ({_mailbox.Dropped} dropped, {_redraws} redraws)");
+                          $" ({_mailbox.Dropped} dropped, {_redraws} redraws; {_presentTime.Elapsed.TotalMilliseconds / Math.Max(1, _previews + _finals + _redraws):0.0} ms per present)");
         return 0;
     }
 
     void Generate(GenerationSettings settings)
     {
         _settings = settings;
+        _finalShown = false;
         _status = "";
         lock (_requestLock)
         {
@@ -219,16 +228,18 @@ public sealed unsafe class ViewerApp : IDisposable
         {
             int w, h;
             Glfw.GetFramebufferSize(_window, &w, &h);
-            bool wantShot = _options.Screenshot is not null && info.IsFinal && !_screenshotTaken;
-            if (!_presenter.Show(image, w, h, wantShot, out var shot)) return false;
+            bool wantShot = _options.Screenshot is not null && info.IsFinal && fresh;
+            _presentTime.Start();
+            bool shown = _presenter.Show(image, w, h, wantShot, out var shot);
+            _presentTime.Stop();
+            if (!shown) return false;
             if (shot is not null)
             {
                 PngMetadata.SavePng(_options.Screenshot!, shot.Rgb, shot.Width, shot.Height, null);
                 Console.WriteLine($"screenshot: {_options.Screenshot} ({shot.Width}x{shot.Height})");
-                _screenshotTaken = true;
             }
             if (!fresh) _redraws++;
-            else if (info.IsFinal) { _finals++; _finalShown = true; }
+            else if (info.IsFinal) { _finals++; _finalShown |= info.Generation == _generation; }
             else _previews++;
             if (fresh && !info.IsFinal && _options.ResizeAfterFirstPreview is { } size && !_resizeDone)
             {
@@ -313,11 +324,11 @@ public sealed unsafe class ViewerApp : IDisposable
         try
         {
             Directory.CreateDirectory(_options.OutputDirectory);
-            string path;
-            do path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}{(_saved == 0 ? "" : $"-{_saved}")}.png");
-            while (File.Exists(path) && ++_saved > 0);
+            string path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}.png");
+            for (int n = 1; File.Exists(path); n++) path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}-{n}.png");
             var rgb = Rgb8.FromPlanes(final.Pixels, s.Width, s.Height);
-            new PngMetadata(s, _source.Model).Save(path, rgb, s.Width, s.Height);
+            string version = typeof(Gpu).Assembly.GetName().Version?.ToString(3) ?? "";
+            new PngMetadata(s, _source.Model, _source.ModelHash, version).Save(path, rgb, s.Width, s.Height);
             _status = "saved " + path;
             Console.WriteLine($"saved {path}");
         }
@@ -326,6 +337,47 @@ public sealed unsafe class ViewerApp : IDisposable
             _status = "save failed: " + e.Message;
             Console.Error.WriteLine($"t2x view: save failed: {e.Message}");
         }
+    }
+
+    /// <summary>Plays scripted input once the current generation's final image is on screen.</summary>
+    void PlayScript()
+    {
+        int generation = _generation;
+        while (_finalShown && generation == _generation && _script.TryDequeue(out var action))
+        {
+            Console.WriteLine($"script: {action}");
+            int colon = action.IndexOf(':');
+            string kind = colon < 0 ? action : action[..colon], arg = colon < 0 ? "" : action[(colon + 1)..];
+            switch (kind)
+            {
+                case "drop": OnDropFile(arg); break;
+                case "type":
+                    foreach (var rune in arg.EnumerateRunes()) TypeRune(rune);
+                    break;
+                case "key":
+                    bool control = arg.StartsWith("ctrl+");
+                    string name = control ? arg[5..] : arg;
+                    int key = name switch
+                    {
+                        "enter" => Glfw.Keys.Enter, "esc" => Glfw.Keys.Escape, "tab" => Glfw.Keys.Tab,
+                        "backspace" => Glfw.Keys.Backspace, "delete" => Glfw.Keys.Delete, "left" => Glfw.Keys.Left,
+                        "right" => Glfw.Keys.Right, "home" => Glfw.Keys.Home, "end" => Glfw.Keys.End,
+                        _ when name.Length == 1 && char.IsAsciiLetter(name[0]) => char.ToUpperInvariant(name[0]),
+                        _ => throw new ArgumentException($"--script: unknown key '{name}'"),
+                    };
+                    OnKeyPress(key, control ? Glfw.ModControl : 0);
+                    break;
+                default: throw new ArgumentException($"--script: unknown action '{action}' (expected key:NAME, type:TEXT or drop:FILE)");
+            }
+        }
+    }
+
+    void TypeRune(Rune rune)
+    {
+        if (!_editing) return;
+        string text = rune.ToString();
+        _edit.Insert(_cursor, text);
+        _cursor += text.Length;
     }
 
     void OnDropFile(string path)
@@ -354,11 +406,7 @@ public sealed unsafe class ViewerApp : IDisposable
     [UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
     static void OnChar(IntPtr window, uint codepoint)
     {
-        var app = _current;
-        if (app is null || !app._editing || !Rune.IsValid(codepoint)) return;
-        string text = new Rune(codepoint).ToString();
-        app._edit.Insert(app._cursor, text);
-        app._cursor += text.Length;
+        if (_current is { } app && Rune.IsValid(codepoint)) app.TypeRune(new Rune(codepoint));
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
@@ -367,6 +415,13 @@ public sealed unsafe class ViewerApp : IDisposable
         if (_current is not { } app) return;
         app._presenter.Resized();
         app._redraw = true;
+    }
+
+    /// <summary>The window system lost the window's contents (uncovered, exposed): show the frame again.</summary>
+    [UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
+    static void OnRefresh(IntPtr window)
+    {
+        if (_current is { } app) app._redraw = true;
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
