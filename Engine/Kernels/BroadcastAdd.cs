@@ -1,11 +1,12 @@
 namespace T2X.Vulkan.Kernels;
 
 /// <summary>y[i] = a[i] + b[i mod |b|] (f32): adds one table, e.g. the position table [P·N, D], to every
-/// sample of a [B, P·N, D] tensor. y may alias a. Shader: Shaders/broadcast_add.comp.</summary>
+/// sample of a [B, P·N, D] tensor. Sizes are multiples of 4 (vec4 texel loads). y may alias a.
+/// Shader: Shaders/broadcast_add.comp.</summary>
 public static class BroadcastAdd
 {
     const string Op = "broadcast_add";
-    static readonly KernelLayout Layout = KernelLayout.Of(8, Access.Read, Access.Read, Access.Write);
+    static readonly KernelLayout Layout = KernelLayout.Of(8, Access.ReadTexel, Access.ReadTexel, Access.Write);
 
     public static void Record(Sequence seq, Tensor a, Tensor b, Tensor y)
     {
@@ -16,8 +17,13 @@ public static class BroadcastAdd
         KernelChecks.Positive(Op, "the size of b", b.Elements);
         if (a.Elements % b.Elements != 0)
             throw new ArgumentException($"{Op}: the size of a {a} must be a multiple of the size of b {b}");
+        if (b.Elements % 4 != 0) throw new ArgumentException($"{Op}: the size of b {b} must be a multiple of 4");
         KernelChecks.Fits32(Op, "a", a.Elements);
-        var (gx, gy) = Grid.Split(a.Elements, 256);
-        seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [a, b, y], new Push().UInt((ulong)a.Elements).UInt((ulong)b.Elements), gx, gy);
+        var gpu = seq.Gpu;
+        // Flat vec4 views: only the element counts matter here, not the shapes.
+        Arg av = TexelViews.Vec4(gpu, Op, "a", a.Reshape(a.Elements)), bv = TexelViews.Vec4(gpu, Op, "b", b.Reshape(b.Elements));
+        long nb4 = b.Elements / 4, repeats = a.Elements / b.Elements;
+        var (gx, gy, gz) = RowGrid.Of(nb4, 64, repeats);
+        seq.Dispatch(gpu.Kernel(Op, Layout), [av, bv, y], new Push().UInt((ulong)nb4).UInt((ulong)repeats), gx, gy, gz);
     }
 }

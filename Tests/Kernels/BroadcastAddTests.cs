@@ -6,10 +6,11 @@ namespace T2X.Tests.Kernels;
 
 public sealed class BroadcastAddTests : GpuTest
 {
-    [TestCase(3, 7, 13)]
-    [TestCase(2, 64, 37)]
-    [TestCase(1, 5, 1)]
-    [TestCase(40, 1, 2000)] // 80 000 elements: a two-dimensional grid of workgroups
+    [TestCase(3, 7, 12)]
+    [TestCase(2, 64, 36)]
+    [TestCase(1, 5, 4)]
+    [TestCase(70_001, 1, 4)] // more repeats than one grid dimension holds
+    [TestCase(2, 6, 10)]     // rows of 10: only the total size of b must be a multiple of 4
     public void MatchesCpu(int samples, int rows, int d)
     {
         var rng = new Random(samples * rows + d);
@@ -34,5 +35,8 @@ public sealed class BroadcastAddTests : GpuTest
         var B = s.Empty(DType.F32, 3);
         var ex = Assert.Throws<ArgumentException>(() => Run(seq => BroadcastAdd.Record(seq, A, B, A)));
         Assert.That(ex!.Message, Does.Contain("multiple"));
+        var B4 = s.Empty(DType.F32, 8);
+        ex = Assert.Throws<ArgumentException>(() => Run(seq => BroadcastAdd.Record(seq, A, B4, A)));
+        Assert.That(ex!.Message, Does.Contain("multiple of the size of b"));
     }
 }
