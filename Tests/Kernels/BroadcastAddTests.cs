@@ -28,6 +28,26 @@ public sealed class BroadcastAddTests : GpuTest
     }
 
     [Test]
+    public void ChunkedSamples()
+    {
+        const int samples = 11, nb = 64;
+        var rng = new Random(11);
+        var a = Check.Randn(rng, samples * nb);
+        var b = Check.Randn(rng, nb);
+        using var s = new Scratch(Gpu);
+        var A = s.F32(a, samples, nb);
+        var B = s.F32(b, nb);
+        var Y = s.Empty(DType.F32, samples, nb);
+        using var seq = new Sequence(Gpu);
+        BroadcastAdd.Record(seq, A, B, Y, 5 * nb * 4); // chunks of 5, 5 and 1 samples
+        Assert.That(seq.Dispatches, Is.EqualTo(3));
+        seq.Run();
+        var want = new double[a.Length];
+        for (int i = 0; i < a.Length; i++) want[i] = (double)a[i] + b[i % nb];
+        Check.Close(Y.ToArray(), want, 1e-7, "broadcast_add chunked");
+    }
+
+    [Test]
     public void RejectsSizeNotMultiple()
     {
         using var s = new Scratch(Gpu);

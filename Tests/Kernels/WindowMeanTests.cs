@@ -46,6 +46,24 @@ public sealed class WindowMeanTests : GpuTest
     }
 
     [Test]
+    public void ChunkedWindows()
+    {
+        const int windows = 10, d = 8;
+        var win = new WindowSize(1, 2, 2);
+        var rng = new Random(10);
+        var x = Check.Randn(rng, windows * win.Tokens * d);
+        using var s = new Scratch(Gpu);
+        var X = s.F32(x, windows, win.Tokens, d);
+        var Y = s.Empty(DType.F32, windows * 2, d);
+        using var seq = new Sequence(Gpu);
+        // 128-byte windows, binding limit of 3 windows: 2-window chunks keep 256-byte alignment.
+        WindowMean.Record(seq, X, Y, win, new WindowSize(1, 1, 2), 3 * 128);
+        Assert.That(seq.Dispatches, Is.EqualTo(5));
+        seq.Run();
+        Check.Close(Y.ToArray(), Reference(x, windows, win, 2, 1, d), 1e-6, "window_mean chunked");
+    }
+
+    [Test]
     public void RejectsMismatchedWindow()
     {
         using var s = new Scratch(Gpu);
