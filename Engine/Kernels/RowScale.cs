@@ -27,12 +27,14 @@ public static class RowScale
         var gpu = seq.Gpu;
         var gv = TexelViews.Vec4(gpu, Op, "gate", gate);
         long rows = x.Rows;
+        // One workgroup per row; on lavapipe one subgroup, whose lanes walk the row's vec4 columns.
+        var kernel = gpu.Kernel(Op, Layout, gpu.Info.IsCpu ? (int)gpu.Info.SubgroupSize : 64);
         Tensor x2 = x.Reshape(rows, d), y2 = y.Reshape(rows, d);
         foreach (var (start, count) in RowChunks.Of(Op, rows, d * 4, maxBindingBytes))
         {
-            var (gx, gy, gz) = RowGrid.Of(d / 4, 64, count);
+            var (gx, gy) = Grid.Split(count, 1);
             var push = new Push().UInt((ulong)count).UInt((ulong)(d / 4)).UInt((ulong)rowDiv).UInt((ulong)groups).UInt((ulong)start);
-            seq.Dispatch(gpu.Kernel(Op, Layout), [TexelViews.Vec4(gpu, Op, "x", x2.Slice(start, count)), gv, y2.Slice(start, count)], push, gx, gy, gz);
+            seq.Dispatch(kernel, [TexelViews.Vec4(gpu, Op, "x", x2.Slice(start, count)), gv, y2.Slice(start, count)], push, gx, gy);
         }
     }
 }

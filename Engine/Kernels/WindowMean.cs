@@ -4,13 +4,13 @@ namespace T2X.Vulkan.Kernels;
 /// Proxy tokens: x [windows, N, D] (N = window.Tokens) → y [windows · Kp, D] in (window, j, k) order, with
 /// Kp = (window.Rows / proxy.Rows) · (window.Cols / proxy.Cols) proxies per window. With proxy = window
 /// (the released config) each proxy is the mean of its window; finer proxy ratios average the strided
-/// lattice of spec quirk Q6. y may be shaped [B, P·Kp, D]. Windows are processed in chunks that fit one
-/// binding. Shader: Shaders/window_mean.comp.
+/// lattice of spec quirk Q6. y may be shaped [B, P·Kp, D]. D must be a multiple of 4 (vec4 texel loads).
+/// Windows are processed in chunks that fit one binding. Shader: Shaders/window_mean.comp.
 /// </summary>
 public static class WindowMean
 {
     const string Op = "window_mean";
-    static readonly KernelLayout Layout = KernelLayout.Of(28, Access.Read, Access.Write);
+    static readonly KernelLayout Layout = KernelLayout.Of(28, Access.ReadTexel, Access.Write);
 
     /// <summary>Proxies per window for a window and the official proxy_compress_ratios.</summary>
     public static int ProxiesPerWindow(WindowSize window, WindowSize proxy)
@@ -39,10 +39,10 @@ public static class WindowMean
         var y2 = y.Reshape(windows * kp, d);
         foreach (var (start, count) in RowChunks.Of(Op, windows, window.Tokens * d * 4, maxBindingBytes))
         {
-            var (gx, gy) = Grid.Split(count * kp * d, 256);
-            var push = new Push().UInt((ulong)count).UInt((ulong)d).UInt((ulong)window.Frames).UInt((ulong)window.Rows)
+            var (gx, gy) = Grid.Split(count * kp * d / 4, 64);
+            var push = new Push().UInt((ulong)count).UInt((ulong)(d / 4)).UInt((ulong)window.Frames).UInt((ulong)window.Rows)
                 .UInt((ulong)window.Cols).UInt((ulong)(window.Rows / proxy.Rows)).UInt((ulong)(window.Cols / proxy.Cols));
-            seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [x.Slice(start, count), y2.Slice(start * kp, count * kp)], push, gx, gy);
+            seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [TexelViews.Vec4(seq.Gpu, Op, "x", x.Slice(start, count)), y2.Slice(start * kp, count * kp)], push, gx, gy);
         }
     }
 }

@@ -27,9 +27,9 @@ public sealed class WindowMeanTests : GpuTest
         return sum;
     }
 
-    [TestCase(6, 1, 8, 8, 8, 8, 37)]    // released: one proxy per 8×8 window
-    [TestCase(4, 1, 8, 8, 4, 2, 19)]    // finer proxies: 2 × 4 per window
-    [TestCase(3, 2, 4, 6, 2, 3, 5)]     // two-frame windows, 2 × 2 proxies
+    [TestCase(6, 1, 8, 8, 8, 8, 36)]    // released: one proxy per 8×8 window
+    [TestCase(4, 1, 8, 8, 4, 2, 20)]    // finer proxies: 2 × 4 per window
+    [TestCase(3, 2, 4, 6, 2, 3, 4)]     // two-frame windows, 2 × 2 proxies
     [TestCase(130, 1, 2, 2, 2, 2, 300)]
     public void MatchesCpu(int windows, int cf, int ch, int cw, int pch, int pcw, int d)
     {
@@ -72,6 +72,10 @@ public sealed class WindowMeanTests : GpuTest
         var w = new WindowSize(1, 8, 8);
         var ex = Assert.Throws<ArgumentException>(() => Run(seq => WindowMean.Record(seq, X, Y, w, w)));
         Assert.That(ex!.Message, Does.Contain("x must be [windows, 64, D]"));
+        var X6 = s.Empty(DType.F32, 2, 64, 6);
+        var Y6 = s.Empty(DType.F32, 2, 6);
+        ex = Assert.Throws<ArgumentException>(() => Run(seq => WindowMean.Record(seq, X6, Y6, w, w)));
+        Assert.That(ex!.Message, Does.Contain("multiple of 4"));
         Assert.Throws<ArgumentException>(() => WindowMean.ProxiesPerWindow(w, new WindowSize(1, 3, 8)));
     }
 }
