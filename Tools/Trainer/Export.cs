@@ -75,7 +75,7 @@ public static class Export
         {
             ["architectures"] = new JsonArray("T5EncoderModel"),
             ["model_type"] = "t5",
-            ["vocab_size"] = TextToImage.VocabSize,
+            ["vocab_size"] = ExportedVocabSize,
             ["d_model"] = c.TextWidth,
             ["d_kv"] = c.TextHeadDim,
             ["num_heads"] = c.TextHeads,
@@ -93,12 +93,25 @@ public static class Export
             ["tie_word_embeddings"] = false,
             ["torch_dtype"] = "float16",
         });
-        Safetensors.Write(Path.Combine(temp, "transformer", "diffusion_pytorch_model.safetensors"), model.Transformer);
-        Safetensors.Write(Path.Combine(temp, "text_encoder", "model.safetensors"), model.TextEncoder);
+        Safetensors.Write(Path.Combine(temp, "transformer", "diffusion_pytorch_model.safetensors"), model.Transformer.state_dict());
+        Safetensors.Write(Path.Combine(temp, "text_encoder", "model.safetensors"), TextEncoderWeights(model.TextEncoder));
         File.WriteAllBytes(Path.Combine(temp, "tokenizer", "spiece.model"), SpieceModel.Build());
 
         if (Directory.Exists(folder)) Directory.Delete(folder, true);
         Directory.Move(temp, folder);
+    }
+
+    /// <summary>Embedding rows as T5 files have them: the pieces plus the 100 sentinels &lt;extra_id_N&gt; that a T5
+    /// tokenizer appends, rounded up to a multiple of 128 (32128 in the release). The rows past the trained ones are
+    /// zero: no cleaned prompt produces a sentinel.</summary>
+    public static int ExportedVocabSize => (GrammarTokenizer.Pieces.Length + 100 + 127) / 128 * 128;
+
+    static Dictionary<string, Tensor> TextEncoderWeights(T5Encoder encoder)
+    {
+        var weights = encoder.state_dict();
+        var shared = weights["shared.weight"];
+        weights["shared.weight"] = cat([shared, zeros(ExportedVocabSize - shared.shape[0], shared.shape[1])], 0);
+        return weights;
     }
 
     static void WriteJson(string path, JsonNode node) =>
@@ -108,9 +121,9 @@ public static class Export
 /// <summary>Minimal safetensors writer (float16 tensors, keys sorted). To be replaced by the engine's writer (Engine/Weights) once merged.</summary>
 public static class Safetensors
 {
-    public static void Write(string path, nn.Module module)
+    public static void Write(string path, IDictionary<string, Tensor> weights)
     {
-        var tensors = module.state_dict().OrderBy(kv => kv.Key, StringComparer.Ordinal)
+        var tensors = weights.OrderBy(kv => kv.Key, StringComparer.Ordinal)
             .Select(kv => (kv.Key, Shape: kv.Value.shape, Bytes: kv.Value.detach().to_type(ScalarType.Float16).contiguous().bytes.ToArray()))
             .ToList();
         var header = new JsonObject { ["__metadata__"] = new JsonObject { ["format"] = "pt" } };
