@@ -6,7 +6,9 @@ using T2X.Vulkan;
 var commands = new (string name, string summary, Func<Args, int> run)[]
 {
     ("devices", "list the Vulkan devices and their limits", DevicesCommand.Run),
+    ("view", "a window that shows the image forming step by step (keys: Tab prompt, Enter, R seed, S save, Q quit)", ViewCommand.Run),
     ("bench", "kernel benchmarks next to a CPU baseline (--json for one JSON object per line)", BenchCommand.Run),
+    ("inspect", "list the tensors of a checkpoint (safetensors, torch .pt/.ckpt/.bin, index json, folder)", InspectCommand.Run),
 };
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")

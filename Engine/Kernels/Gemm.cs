@@ -1,0 +1,143 @@
+using Silk.NET.Vulkan;
+
+namespace T2X.Vulkan.Kernels;
+
+/// <summary>The activation applied to x·wᵀ + bias before the optional gated residual.</summary>
+public enum Epilogue { None, Gelu, Silu }
+
+/// <summary>
+/// y[M,N] = epilogue(x[M,K]·w[N,K]ᵀ + bias[N]), optionally y = residual + g ⊙ (…) with g a row of a gate table.
+/// Shaders: Shaders/gemm_texel.comp (CPU devices such as lavapipe: texel-buffer loads, no shared memory) and
+/// Shaders/gemm_tiled.comp (GPUs: shared-memory tiles), both ending in Shaders/include/gemm_common.glsl.
+/// Work that would exceed a binding's device limit (maxStorageBufferRange, maxTexelBufferElements) or 65535
+/// workgroups per dimension is split into several dispatches over row and column chunks.
+/// </summary>
+public static class Gemm
+{
+    /// <summary>The two kernel designs: Texel for CPU devices, Tiled (shared memory) for GPUs.</summary>
+    public enum Variant { Texel, Tiled }
+
+    /// <summary>Tests force a variant (null: chosen by device class and shape).</summary>
+    internal static Variant? ForceVariant;
+
+    /// <summary>Tests lower the per-binding byte limit to exercise the chunked dispatch on small tensors.</summary>
+    internal static ulong? MaxBindingBytes;
+
+    // Texel variant tiles: 8 lanes (one lavapipe subgroup), ROW_GROUPS·8 rows and COLS columns per lane.
+    internal static int TexelRowGroups = 2, TexelCols = 4;
+    const int TexelLanes = 8;
+    // Tiled variant: BM × BN tile, BK slice, TM × TN outputs per invocation.
+    const int TileM = 64, TileN = 64, TileK = 16, ThreadM = 4, ThreadN = 4;
+
+    // Every device allows binding offsets that are multiples of 256 (the largest alignment Vulkan permits for
+    // minStorageBufferOffsetAlignment and minTexelBufferOffsetAlignment); shaders get the rest as an element offset.
+    const ulong BindAlign = 256;
+
+    static readonly KernelLayout TexelLayout = KernelLayout.Of(15 * 4,
+        Access.ReadTexel, Access.ReadTexel, Access.Read, Access.Read, Access.Read, Access.Write);
+    static readonly KernelLayout TiledLayout = KernelLayout.Of(15 * 4,
+        Access.Read, Access.Read, Access.Read, Access.Read, Access.Read, Access.Write);
+
+    /// <summary>
+    /// Records y = epilogue(x·wᵀ + bias), or with <paramref name="residual"/>: y = residual + g ⊙ epilogue(x·wᵀ + bias)
+    /// where g = gate[(m / gateRowDiv) % G, :] for output row m (gate f32 [G, N]; null gate: g = 1).
+    /// x, y, residual: f32 viewed as [Rows, last dim]; w: [N, K] in f32, f16 or bf16; bias: [N] in f32, f16 or bf16.
+    /// residual may be y itself (in-place update).
+    /// </summary>
+    public static void Record(Sequence seq, Tensor x, Tensor w, Tensor? bias, Tensor y,
+        Epilogue epilogue = Epilogue.None, Tensor? residual = null, Tensor? gate = null, long gateRowDiv = 1)
+    {
+        var gpu = seq.Gpu;
+        if (x.DType != DType.F32) throw new ArgumentException($"gemm: x must be f32, got {x}");
+        if (y.DType != DType.F32) throw new ArgumentException($"gemm: y must be f32, got {y}");
+        if (w.Rank != 2) throw new ArgumentException($"gemm: w must be [out, in], got {w}");
+        if (w.DType is not (DType.F32 or DType.F16 or DType.BF16)) throw new ArgumentException($"gemm: w must be f32, f16 or bf16, got {w}");
+        long n = w.Shape[0], k = w.Shape[1], m = x.Rows;
+        if (x.Dim(-1) != k) throw new ArgumentException($"gemm: x {x} has last dimension {x.Dim(-1)}, w {w} expects {k}");
+        if (y.Dim(-1) != n || y.Rows != m) throw new ArgumentException($"gemm: y {y} must be [{m}, {n}] (x {x}, w {w})");
+        if (bias is not null && (bias.Elements != n || bias.DType is not (DType.F32 or DType.F16 or DType.BF16)))
+            throw new ArgumentException($"gemm: bias {bias} must hold {n} f32, f16 or bf16 values");
+        if (residual is not null && (residual.DType != DType.F32 || residual.Dim(-1) != n || residual.Rows != m))
+            throw new ArgumentException($"gemm: residual {residual} must be f32 [{m}, {n}] like y");
+        if (gateRowDiv < 1) throw new ArgumentException($"gemm: gateRowDiv must be at least 1, got {gateRowDiv}");
+        long gateRows = 0;
+        if (gate is not null)
+        {
+            if (residual is null) throw new ArgumentException("gemm: a gate needs a residual (y = residual + gate ⊙ ...)");
+            if (gate.DType != DType.F32 || gate.Dim(-1) != n || gate.Rows == 0)
+                throw new ArgumentException($"gemm: gate {gate} must be f32 [G, {n}]");
+            gateRows = gate.Rows;
+        }
+        if (m == 0 || n == 0) return;
+        if (k == 0) throw new ArgumentException($"gemm: x {x} and w {w} have an empty reduction dimension");
+
+        var variant = ChooseVariant(gpu.Info, x, w, k);
+        int wSize = w.DType.Size();
+        bool texel = variant == Variant.Texel;
+        int tileM = texel ? TexelLanes * TexelRowGroups : TileM;
+        int tileN = texel ? TexelLanes * TexelCols : TileN;
+        var kernel = texel
+            ? gpu.Kernel("gemm_texel", TexelLayout, TexelLanes, TexelRowGroups, TexelCols, w.DType.ShaderCode())
+            : gpu.Kernel("gemm_tiled", TiledLayout, TileM / ThreadM * (TileN / ThreadN), TileM, TileN, TileK, ThreadM, ThreadN, w.DType.ShaderCode());
+
+        // Chunk sizes: every binding of a dispatch stays within its limit (less the alignment slack), and the
+        // grid within 65535 workgroups per dimension.
+        ulong storageLimit = Math.Min(gpu.Info.MaxStorageBufferRange, MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
+        ulong texelLimit = Math.Min((ulong)gpu.Info.MaxTexelBufferElements * 16, MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
+        ulong inputLimit = texel ? texelLimit : storageLimit;
+        long nChunk = ChunkLength(n, inputLimit / (ulong)(k * wSize), tileN, "w", w);
+        long mChunk = ChunkLength(m, Math.Min(inputLimit / (ulong)(k * 4), storageLimit / (ulong)(n * 4)), tileM, "x and y rows of", x);
+        if (gate is not null && gate.Bytes > storageLimit) throw new ArgumentException($"gemm: gate {gate} is larger than a binding may be");
+
+        uint flags = (bias is not null ? 1u : 0u) | (residual is not null ? 2u : 0u) | (gate is not null ? 4u : 0u)
+                   | (uint)epilogue << 8 | (uint)(bias?.DType.ShaderCode() ?? 0) << 16;
+        for (long m0 = 0; m0 < m; m0 += mChunk)
+            for (long n0 = 0; n0 < n; n0 += nChunk)
+            {
+                long mc = Math.Min(mChunk, m - m0), nc = Math.Min(nChunk, n - n0);
+                var xa = Bind(x, m0 * k * 4, mc * k * 4, texel ? Format.R32G32B32A32Sfloat : Format.Undefined);
+                var wa = Bind(w, n0 * k * wSize, nc * k * wSize, texel ? Format.R32G32B32A32Uint : Format.Undefined);
+                long yStart = (m0 * n + n0) * 4, yBytes = ((mc - 1) * n + nc) * 4;
+                var ya = Bind(y, yStart, yBytes);
+                var ba = bias is null ? ya : Bind(bias, n0 * bias.DType.Size(), nc * bias.DType.Size());
+                var ra = residual is null ? ya : Bind(residual, yStart, yBytes);
+                var ga = gate is null ? ya : Bind(gate, 0, (long)gate.Bytes);
+                // Offsets inside the bindings: 16-byte texels for the texel views, elements otherwise.
+                ulong xUnit = texel ? 16ul : 4ul, wUnit = texel ? 16ul : (ulong)wSize, bUnit = (ulong)(bias?.DType.Size() ?? 4);
+                var push = new Push()
+                    .UInt((ulong)mc).UInt((ulong)nc).UInt((ulong)k).UInt((ulong)n).UInt((ulong)m0).UInt((ulong)n0)
+                    .UInt(xa.skip / xUnit).UInt(wa.skip / wUnit).UInt(ya.skip / 4).UInt(ra.skip / 4)
+                    .UInt(bias is null ? 0 : ba.skip / bUnit).UInt(ga.skip / 4)
+                    .UInt((ulong)gateRowDiv).UInt((ulong)Math.Max(1, gateRows)).UInt(flags);
+                seq.Dispatch(kernel, [xa.arg, wa.arg, ba.arg, ra.arg, ga.arg, ya.arg], push,
+                    Grid.Groups(nc, tileN), Grid.Groups(mc, tileM), 1, label: $"gemm {mc}x{k}x{nc} {w.DType}");
+            }
+    }
+
+    /// <summary>The texel variant serves CPU devices when rows are whole 16-byte texels of eight values.</summary>
+    internal static Variant ChooseVariant(DeviceInfo info, Tensor x, Tensor w, long k)
+    {
+        bool texelFits = k % 8 == 0 && x.Offset % 16 == 0 && w.Offset % 16 == 0 && info.SubgroupSize >= TexelLanes;
+        var wanted = ForceVariant ?? (info.IsCpu ? Variant.Texel : Variant.Tiled);
+        return wanted == Variant.Texel && texelFits ? Variant.Texel : Variant.Tiled;
+    }
+
+    /// <summary>How many rows (of x or y) or columns (of w) one dispatch takes: all if they fit, else a multiple of the tile.</summary>
+    static long ChunkLength(long total, ulong fitting, int tile, string what, Tensor t)
+    {
+        long chunk = Math.Min(total, Math.Min((long)Math.Min(fitting, long.MaxValue), 65535L * tile));
+        if (chunk < total && chunk >= tile) chunk -= chunk % tile;
+        if (chunk < 1) throw new ArgumentException($"gemm: a single row of {what} {t} is larger than this device lets one binding be");
+        return chunk;
+    }
+
+    /// <summary>A binding of bytes [start, start + bytes) of a tensor, beginning at an aligned offset; skip is the
+    /// distance from the binding's start to the data.</summary>
+    static (Arg arg, ulong skip) Bind(Tensor t, long start, long bytes, Format texel = Format.Undefined)
+    {
+        ulong begin = t.Offset + (ulong)start;
+        ulong aligned = begin / BindAlign * BindAlign;
+        ulong range = begin + (ulong)bytes - aligned;
+        return (new Arg(t.Buffer, aligned, range, texel), begin - aligned);
+    }
+}

@@ -1,0 +1,84 @@
+#version 450
+// GEMM for CPU Vulkan devices (lavapipe): y = epilogue(x · wᵀ + bias), see gemm_common.glsl.
+// On lavapipe a workgroup of 8 invocations is one SIMD register and load instructions, not FMAs, bound a
+// GEMM (shaders/notes: texel-buffer imageLoad is the cheapest load; shared memory and barriers are slow).
+// So: no shared memory. Each lane loads the X texels of its own row, and subgroupBroadcast hands every row's
+// values to all 8 lanes (one gather serves 8 rows); each lane owns COLS output columns and loads their W
+// texels itself. One step covers 8 values of k: two RGBA32F texels of X per row, and per column either two
+// f32 texels or one texel of eight f16/bf16 values (W is viewed as RGBA32UI whatever its dtype, so 16-bit
+// weights cost half the loads). Needs K % 8 == 0 and texel-aligned X and W rows (checked by Gemm.cs).
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_ballot : require
+#include "gemm_common.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint LANES = 8;       // workgroup size = subgroup size
+layout(constant_id = 1) const uint ROW_GROUPS = 2;  // rows per workgroup = LANES * ROW_GROUPS
+layout(constant_id = 2) const uint COLS = 4;        // columns per lane; workgroup covers LANES * COLS columns
+layout(constant_id = 3) const uint W_DTYPE = DT_F32;
+
+const uint ROWS = LANES * ROW_GROUPS;
+
+layout(binding = 0, rgba32f) readonly uniform imageBuffer X;
+layout(binding = 1, rgba32ui) readonly uniform uimageBuffer W;
+
+// Eight consecutive weights of one row starting at texel t (k / 4 for f32, k / 8 for 16-bit dtypes).
+void load_w8(uint row_texel, uint step, out vec4 lo, out vec4 hi) {
+    if (W_DTYPE == DT_F32) {
+        lo = uintBitsToFloat(imageLoad(W, int(row_texel + 2u * step)));
+        hi = uintBitsToFloat(imageLoad(W, int(row_texel + 2u * step + 1u)));
+    } else {
+        uvec4 u = imageLoad(W, int(row_texel + step));
+        if (W_DTYPE == DT_F16) {
+            lo = vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y));
+            hi = vec4(unpackHalf2x16(u.z), unpackHalf2x16(u.w));
+        } else { // bf16: the upper halves of f32s; the lower-addressed value sits in the low 16 bits
+            lo = uintBitsToFloat(uvec4(u.x << 16, u.x & 0xffff0000u, u.y << 16, u.y & 0xffff0000u));
+            hi = uintBitsToFloat(uvec4(u.z << 16, u.z & 0xffff0000u, u.w << 16, u.w & 0xffff0000u));
+        }
+    }
+}
+
+float dot8(vec4 a, vec4 b, vec4 c, vec4 d, float acc) {
+    acc = fma(a.x, c.x, acc); acc = fma(a.y, c.y, acc); acc = fma(a.z, c.z, acc); acc = fma(a.w, c.w, acc);
+    acc = fma(b.x, d.x, acc); acc = fma(b.y, d.y, acc); acc = fma(b.z, d.z, acc); acc = fma(b.w, d.w, acc);
+    return acc;
+}
+
+void main() {
+    uint lane = gl_LocalInvocationID.x;
+    uint n_base = gl_WorkGroupID.x * (LANES * COLS);
+    uint m_base = gl_WorkGroupID.y * ROWS;
+    uint steps = pc.K / 8u;
+    uint w_texels_per_row = W_DTYPE == DT_F32 ? pc.K / 4u : pc.K / 8u;
+
+    // Rows and columns past the edge load the last valid row/column (their results are not stored).
+    uint x_row[ROW_GROUPS];
+    [[unroll]] for (uint g = 0; g < ROW_GROUPS; g++)
+        x_row[g] = pc.x_off + min(m_base + g * LANES + lane, pc.M - 1u) * (pc.K / 4u);
+    uint w_row[COLS];
+    [[unroll]] for (uint c = 0; c < COLS; c++)
+        w_row[c] = pc.w_off + min(n_base + c * LANES + lane, pc.N - 1u) * w_texels_per_row;
+
+    float acc[ROWS][COLS];
+    [[unroll]] for (uint r = 0; r < ROWS; r++)
+        [[unroll]] for (uint c = 0; c < COLS; c++) acc[r][c] = 0.0;
+
+    for (uint s = 0; s < steps; s++) {
+        vec4 w_lo[COLS], w_hi[COLS];
+        [[unroll]] for (uint c = 0; c < COLS; c++) load_w8(w_row[c], s, w_lo[c], w_hi[c]);
+        [[unroll]] for (uint g = 0; g < ROW_GROUPS; g++) {
+            vec4 x_lo = imageLoad(X, int(x_row[g] + 2u * s));
+            vec4 x_hi = imageLoad(X, int(x_row[g] + 2u * s + 1u));
+            [[unroll]] for (uint i = 0; i < LANES; i++) {
+                vec4 a = subgroupBroadcast(x_lo, i), b = subgroupBroadcast(x_hi, i);
+                [[unroll]] for (uint c = 0; c < COLS; c++)
+                    acc[g * LANES + i][c] = dot8(a, b, w_lo[c], w_hi[c], acc[g * LANES + i][c]);
+            }
+        }
+    }
+
+    [[unroll]] for (uint r = 0; r < ROWS; r++)
+        [[unroll]] for (uint c = 0; c < COLS; c++)
+            gemm_store(m_base + r, n_base + c * LANES + lane, acc[r][c]);
+}

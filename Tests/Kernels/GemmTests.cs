@@ -1,0 +1,229 @@
+using NUnit.Framework;
+using T2X.Vulkan;
+using T2X.Vulkan.Kernels;
+using T2X.Vulkan.Weights;
+
+namespace T2X.Tests.Kernels;
+
+/// <summary>Both GEMM variants (forced, so lavapipe runs the GPU one too) against a double-precision reference.
+/// Weights and biases are rounded to their dtype before the reference sees them, so every case is held to the
+/// f32-accumulation tolerance.</summary>
+public sealed class GemmTests : GpuTest
+{
+    const double Tol = 1e-5;
+    static readonly Gemm.Variant[] Variants = [Gemm.Variant.Texel, Gemm.Variant.Tiled];
+    static readonly DType[] WeightTypes = [DType.F32, DType.F16, DType.BF16];
+
+    [TearDown]
+    public void ResetOverrides()
+    {
+        Gemm.ForceVariant = null;
+        Gemm.MaxBindingBytes = null;
+    }
+
+    /// <summary>A problem's host data; the device tensors are made from it per case.</summary>
+    sealed class Problem
+    {
+        public int M, N, K, GateRows = 1, GateRowDiv = 1;
+        public float[] X = [], W = [], Bias = [], Residual = [], Gate = [];
+        public double[] WRounded = [], BiasRounded = [];
+        public DType WType, BiasType;
+        public bool HasBias, HasResidual, HasGate;
+        public Epilogue Epilogue;
+
+        public static Problem Random(int m, int n, int k, DType wType, int seed)
+        {
+            var rng = new Random(seed);
+            var p = new Problem { M = m, N = n, K = k, WType = wType, BiasType = wType };
+            p.X = Check.Randn(rng, (long)m * k);
+            p.W = Check.Randn(rng, (long)n * k, 1 / Math.Sqrt(k));
+            p.Bias = Check.Randn(rng, n);
+            p.Residual = Check.Randn(rng, (long)m * n);
+            p.Gate = Check.Randn(rng, 8L * n);
+            return p;
+        }
+
+        public double[] Reference()
+        {
+            WRounded = HostTensor.FromFloat32(W, N, K).To(WType).ToFloat64();
+            BiasRounded = HostTensor.FromFloat32(Bias, N).To(BiasType).ToFloat64();
+            var y = new double[(long)M * N];
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < N; n++)
+                {
+                    double s = 0;
+                    for (int k = 0; k < K; k++) s += (double)X[(long)m * K + k] * WRounded[(long)n * K + k];
+                    if (HasBias) s += BiasRounded[n];
+                    s = Epilogue switch
+                    {
+                        Epilogue.Gelu => 0.5 * s * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (s + 0.044715 * s * s * s))),
+                        Epilogue.Silu => s / (1 + Math.Exp(-s)),
+                        _ => s,
+                    };
+                    if (HasResidual)
+                    {
+                        double g = HasGate ? Gate[(m / GateRowDiv % GateRows) * N + n] : 1;
+                        s = Residual[(long)m * N + n] + g * s;
+                    }
+                    y[(long)m * N + n] = s;
+                }
+            return y;
+        }
+    }
+
+    /// <summary>Uploads host values in a dtype into a fresh tensor placed <paramref name="leadBytes"/> into its buffer
+    /// (non-zero leads exercise the aligned-binding offsets).</summary>
+    static Tensor Upload(float[] values, DType dtype, long[] shape, ulong leadBytes = 0)
+    {
+        var bytes = HostTensor.FromFloat32(values, shape).To(dtype).Bytes;
+        var buffer = new GpuBuffer(Gpu, leadBytes + (ulong)bytes.Length);
+        buffer.Upload(bytes, leadBytes);
+        return new Tensor(buffer, leadBytes, dtype, shape);
+    }
+
+    static float[] RunGemm(Problem p, bool inPlace = false, ulong leadBytes = 0)
+    {
+        var x = Upload(p.X, DType.F32, [p.M, p.K], leadBytes);
+        var w = Upload(p.W, p.WType, [p.N, p.K], leadBytes);
+        var bias = p.HasBias ? Upload(p.Bias, p.BiasType, [p.N], leadBytes / 2) : null;
+        var residual = p.HasResidual ? Upload(p.Residual, DType.F32, [p.M, p.N], leadBytes) : null;
+        var gate = p.HasGate ? Upload(p.Gate[..(p.GateRows * p.N)], DType.F32, [p.GateRows, p.N], leadBytes) : null;
+        var y = inPlace ? residual! : Upload(new float[(long)p.M * p.N], DType.F32, [p.M, p.N], leadBytes);
+        try
+        {
+            Run(s => Gemm.Record(s, x, w, bias, y, p.Epilogue, residual, gate, p.GateRowDiv));
+            return y.ToArray();
+        }
+        finally
+        {
+            foreach (var t in new[] { x, w, bias, residual, gate, y }) t?.Buffer.Dispose();
+        }
+    }
+
+    static void Force(Gemm.Variant v, Problem p)
+    {
+        Gemm.ForceVariant = v;
+        // The texel variant takes K % 8 == 0; other K fall back to the tiled one, which these cases then test.
+        var expected = v == Gemm.Variant.Texel && p.K % 8 == 0 ? Gemm.Variant.Texel : Gemm.Variant.Tiled;
+        var probe = new Tensor(new GpuBuffer(Gpu, 16), 0, DType.F32, 4);
+        try { Assert.That(Gemm.ChooseVariant(Gpu.Info, probe, probe, p.K), Is.EqualTo(expected), "variant"); }
+        finally { probe.Buffer.Dispose(); }
+    }
+
+    static IEnumerable<TestCaseData> Shapes()
+    {
+        (int m, int n, int k)[] shapes = [(1, 5, 72), (7, 260, 72), (64, 72, 264), (130, 260, 264), (130, 1, 72), (64, 5, 3), (7, 72, 257), (1, 1, 3)];
+        foreach (var v in Variants)
+            foreach (var dt in WeightTypes)
+                foreach (var (m, n, k) in shapes)
+                    yield return new TestCaseData(v, dt, m, n, k);
+    }
+
+    [TestCaseSource(nameof(Shapes))]
+    public void MatchesCpu(Gemm.Variant variant, DType wType, int m, int n, int k)
+    {
+        var p = Problem.Random(m, n, k, wType, seed: m * 1000 + n * 10 + k);
+        Force(variant, p);
+        Check.Close(RunGemm(p), p.Reference(), Tol, $"gemm {variant} {wType} {m}x{n}x{k}");
+    }
+
+    static IEnumerable<TestCaseData> EpilogueCases()
+    {
+        foreach (var v in Variants)
+            foreach (var e in new[] { Epilogue.None, Epilogue.Gelu, Epilogue.Silu })
+                foreach (var bt in WeightTypes)
+                    yield return new TestCaseData(v, e, bt);
+    }
+
+    [TestCaseSource(nameof(EpilogueCases))]
+    public void BiasAndEpilogue(Gemm.Variant variant, Epilogue epilogue, DType biasType)
+    {
+        var p = Problem.Random(70, 72, 72, DType.F16, seed: 11 + (int)epilogue);
+        p.HasBias = true;
+        p.BiasType = biasType;
+        p.Epilogue = epilogue;
+        Force(variant, p);
+        Check.Close(RunGemm(p), p.Reference(), Tol, $"gemm {variant} {epilogue} bias {biasType}");
+    }
+
+    static IEnumerable<TestCaseData> ResidualCases()
+    {
+        foreach (var v in Variants)
+            foreach (bool gate in new[] { false, true })
+                foreach (bool inPlace in new[] { false, true })
+                    yield return new TestCaseData(v, gate, inPlace);
+    }
+
+    /// <summary>y = residual + gate[(m / 4) % 3] ⊙ gelu(x·wᵀ + b), written to y or over the residual itself.</summary>
+    [TestCaseSource(nameof(ResidualCases))]
+    public void GatedResidual(Gemm.Variant variant, bool gate, bool inPlace)
+    {
+        var p = Problem.Random(130, 72, 264, DType.BF16, seed: 5);
+        p.HasBias = p.HasResidual = true;
+        p.HasGate = gate;
+        p.GateRows = 3;
+        p.GateRowDiv = 4;
+        p.Epilogue = Epilogue.Gelu;
+        Force(variant, p);
+        Check.Close(RunGemm(p, inPlace), p.Reference(), Tol, $"gemm {variant} residual gate={gate} inPlace={inPlace}");
+    }
+
+    static IEnumerable<TestCaseData> ChunkCases()
+    {
+        foreach (var v in Variants)
+            foreach (var dt in WeightTypes)
+                yield return new TestCaseData(v, dt);
+    }
+
+    /// <summary>A 40 KiB binding limit splits w into column chunks and x/y into row chunks; the tensors start at
+    /// unaligned offsets, so every chunk's binding begins before its data.</summary>
+    [TestCaseSource(nameof(ChunkCases))]
+    public void SplitsWorkOverBindingLimit(Gemm.Variant variant, DType wType)
+    {
+        var p = Problem.Random(130, 260, 264, wType, seed: 3);
+        p.HasBias = p.HasResidual = p.HasGate = true;
+        p.GateRows = 5;
+        p.GateRowDiv = 3;
+        p.Epilogue = Epilogue.Silu;
+        Force(variant, p);
+        Gemm.MaxBindingBytes = 40 << 10;
+        Check.Close(RunGemm(p, inPlace: false, leadBytes: 3 * 336), p.Reference(), Tol, $"gemm {variant} {wType} chunked");
+    }
+
+    [Test]
+    public void SplitDispatchCount()
+    {
+        // 260×264 f32 weights are 274 KB: a 40 KiB limit needs several column chunks, and y rows (1 KB each) row chunks.
+        Gemm.MaxBindingBytes = 40 << 10;
+        var x = Tensor.Create(Gpu, DType.F32, 130, 264);
+        var w = Tensor.Create(Gpu, DType.F32, 260, 264);
+        var y = Tensor.Create(Gpu, DType.F32, 130, 260);
+        try
+        {
+            using var seq = new Sequence(Gpu);
+            Gemm.Record(seq, x, w, null, y);
+            Assert.That(seq.Dispatches, Is.GreaterThan(4));
+        }
+        finally { x.Buffer.Dispose(); w.Buffer.Dispose(); y.Buffer.Dispose(); }
+    }
+
+    [Test]
+    public void RejectsBadShapes()
+    {
+        var x = Tensor.Create(Gpu, DType.F32, 4, 8);
+        var w = Tensor.Create(Gpu, DType.F16, 6, 8);
+        var y = Tensor.Create(Gpu, DType.F32, 4, 6);
+        var bad = Tensor.Create(Gpu, DType.F32, 4, 5);
+        try
+        {
+            using var seq = new Sequence(Gpu);
+            Assert.That(() => Gemm.Record(seq, bad, w, null, y), Throws.ArgumentException.With.Message.Contains("last dimension"));
+            Assert.That(() => Gemm.Record(seq, x, w, null, bad), Throws.ArgumentException.With.Message.Contains("y"));
+            Assert.That(() => Gemm.Record(seq, x, w, bad, y), Throws.ArgumentException.With.Message.Contains("bias"));
+            Assert.That(() => Gemm.Record(seq, x, w, null, y, residual: bad), Throws.ArgumentException.With.Message.Contains("residual"));
+            Assert.That(() => Gemm.Record(seq, x, w, null, y, gate: y), Throws.ArgumentException.With.Message.Contains("gate"));
+            Assert.That(() => Gemm.Record(seq, x, w, null, y, residual: y, gate: bad), Throws.ArgumentException.With.Message.Contains("gate"));
+        }
+        finally { foreach (var t in new[] { x, w, y, bad }) t.Buffer.Dispose(); }
+    }
+}
