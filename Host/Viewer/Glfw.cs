@@ -50,6 +50,23 @@ internal static unsafe partial class Glfw
     [LibraryImport(Lib, EntryPoint = "glfwSetWindowRefreshCallback")] public static partial IntPtr SetWindowRefreshCallback(IntPtr window, delegate* unmanaged[Cdecl]<IntPtr, void> callback);
     [LibraryImport(Lib, EntryPoint = "glfwSetDropCallback")] public static partial IntPtr SetDropCallback(IntPtr window, delegate* unmanaged[Cdecl]<IntPtr, int, byte**, void> callback);
 
+    /// <summary>Where libglfw.so.3 is not the library's name (macOS, Windows), loads the platform's GLFW 3 instead.
+    /// Call once before the first GLFW function.</summary>
+    public static void UsePlatformLibraryName()
+    {
+        if (OperatingSystem.IsLinux() || _resolverSet) return;
+        _resolverSet = true;
+        NativeLibrary.SetDllImportResolver(typeof(Glfw).Assembly, (name, assembly, path) =>
+        {
+            if (name != Lib) return IntPtr.Zero;
+            string[] names = OperatingSystem.IsWindows() ? ["glfw3.dll", "glfw.dll"] : ["libglfw.3.dylib", "libglfw.dylib"];
+            foreach (var n in names)
+                if (NativeLibrary.TryLoad(n, assembly, path, out var handle)) return handle;
+            return IntPtr.Zero;
+        });
+    }
+    static bool _resolverSet;
+
     /// <summary>The last GLFW error as text, for messages.</summary>
     public static string LastError()
     {

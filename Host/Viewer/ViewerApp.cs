@@ -126,6 +126,7 @@ public sealed unsafe class ViewerApp : IDisposable
                                     "Use `t2x generate` to write PNG files without a window (or run the viewer under xvfb-run).");
             return 1;
         }
+        Glfw.UsePlatformLibraryName();
         try
         {
             if (Glfw.Init() == 0)
@@ -137,7 +138,7 @@ public sealed unsafe class ViewerApp : IDisposable
         }
         catch (DllNotFoundException)
         {
-            Console.Error.WriteLine("t2x view: libglfw.so.3 not found: install the Debian package libglfw3 (or use `t2x generate`)");
+            Console.Error.WriteLine("t2x view: the GLFW 3 library (libglfw.so.3) was not found: install the Debian package libglfw3 (or use `t2x generate`)");
             return 1;
         }
         try
