@@ -76,10 +76,19 @@ public sealed class SafeTensors : ITensorSource
 
     (List<TensorInfo>, Dictionary<string, string>) ParseHeader(byte[] header, long dataLength)
     {
+        try { new UTF8Encoding(false, true).GetCharCount(header); }
+        catch (DecoderFallbackException) { throw Bad("header is not UTF-8 text"); }
         JsonDocument doc;
         try { doc = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 8 }); }
         catch (JsonException e) { throw Bad($"header is not valid JSON ({e.Message})"); }
         using var _ = doc;
+        // Escapes that decode to invalid text (lone surrogates) surface as InvalidOperationException.
+        try { return ParseEntries(doc, dataLength); }
+        catch (InvalidOperationException e) { throw Bad($"header holds an invalid string ({e.Message})"); }
+    }
+
+    (List<TensorInfo>, Dictionary<string, string>) ParseEntries(JsonDocument doc, long dataLength)
+    {
         if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Bad("header is not a JSON object");
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         var entries = new List<(TensorInfo info, long begin, long end)>();

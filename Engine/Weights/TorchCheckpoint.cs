@@ -72,7 +72,7 @@ public sealed class TorchCheckpoint : ITensorSource
         if (depth > MaxDepth) throw Bad($"dicts nested deeper than {MaxDepth} levels under '{prefix}'");
         foreach (var (key, value) in dict.Items)
         {
-            if (++visits > 10_000_000) throw Bad("more than 10 million dict entries (shared or cyclic nesting?)");
+            if (++visits > 2_000_000) throw Bad("more than 2 million dict entries (shared or cyclic nesting?)");
             string name = prefix + (key is string s ? s : key.ToString());
             if (value is TensorRef t)
             {

@@ -20,6 +20,7 @@ public sealed class PtDitReference
 
     public PtDitReference(PtDitConfig config, IReadOnlyDictionary<string, HostTensor> weights)
     {
+        config.Validate();
         _c = config;
         _weights = weights;
     }
@@ -373,7 +374,9 @@ public sealed class PtDitReference
                 {
                     double s = 0;
                     for (int d = 0; d < dh; d++) s += q[i * D + h * dh + d] * kk[j * D + h * dh + d];
-                    logits[j] = s * scale + (bias?.Invoke(i, j) ?? 0);
+                    // Rounded as the official float32 run rounds it: with a −10000 bias on every key (a fully masked
+                    // text row, Q7) the float32 spacing near −10000 (~0.001) changes the softmax by ~1e-4.
+                    logits[j] = (float)((float)(s * scale) + (bias?.Invoke(i, j) ?? 0));
                     max = Math.Max(max, logits[j]);
                 }
                 double sum = 0;
