@@ -36,6 +36,7 @@ internal static unsafe partial class Glfw
     [LibraryImport(Lib, EntryPoint = "glfwGetWindowAttrib")] public static partial int GetWindowAttrib(IntPtr window, int attrib);
     [LibraryImport(Lib, EntryPoint = "glfwPollEvents")] public static partial void PollEvents();
     [LibraryImport(Lib, EntryPoint = "glfwWaitEvents")] public static partial void WaitEvents();
+    [LibraryImport(Lib, EntryPoint = "glfwWaitEventsTimeout")] public static partial void WaitEventsTimeout(double seconds);
     /// <summary>Wakes <see cref="WaitEvents"/> from another thread (thread-safe in GLFW).</summary>
     [LibraryImport(Lib, EntryPoint = "glfwPostEmptyEvent")] public static partial void PostEmptyEvent();
 
