@@ -14,6 +14,8 @@ public enum Access
     Write,
     /// <summary>Storage texel buffer (imageBuffer, imageLoad) the shader only reads: the fast load path on lavapipe.</summary>
     ReadTexel,
+    /// <summary>Storage image the shader writes (image2D); bound by the presenter, not by <see cref="Sequence"/>.</summary>
+    WriteImage,
 }
 
 /// <summary>The bindings and push-constant size of a shader.</summary>
@@ -131,6 +133,7 @@ public sealed unsafe class Kernel
     internal static DescriptorType DescriptorTypeOf(Access a) => a switch
     {
         Access.ReadTexel => DescriptorType.StorageTexelBuffer,
+        Access.WriteImage => DescriptorType.StorageImage,
         _ => DescriptorType.StorageBuffer,
     };
 

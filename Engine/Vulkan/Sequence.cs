@@ -82,6 +82,8 @@ public sealed unsafe class Sequence : IDisposable
         for (int i = 0; i < args.Length; i++)
         {
             var a = args[i];
+            if (layout.Bindings[i] == Access.WriteImage)
+                throw new ArgumentException($"{kernel.Name}: binding {i} is an image; sequences bind buffers only");
             if (layout.Bindings[i] == Access.ReadTexel)
             {
                 if (a.TexelFormat == Format.Undefined)

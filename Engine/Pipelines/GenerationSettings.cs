@@ -1,0 +1,28 @@
+namespace T2X.Vulkan.Pipelines;
+
+/// <summary>
+/// What one text-to-image generation is asked for: everything that, with the model, determines the image.
+/// <c>t2x generate</c>, <c>t2x view</c> and the PNG metadata (<see cref="Imaging.PngMetadata"/>) share it.
+/// </summary>
+public sealed record GenerationSettings
+{
+    public string Prompt { get; init; } = "";
+    public string Negative { get; init; } = "";
+    public long Seed { get; init; }
+    // Defaults: the released model's (spec: num_inference_steps 30, cfg_scale 4.0, 1024x1024); a model may set its own.
+    public int Steps { get; init; } = 30;
+    /// <summary>Classifier-free guidance scale.</summary>
+    public double Cfg { get; init; } = 4.0;
+    public int Width { get; init; } = 1024;
+    public int Height { get; init; } = 1024;
+
+    /// <summary>Throws with a message naming the bad field.</summary>
+    public GenerationSettings Validated()
+    {
+        if (Steps < 1 || Steps > 1000) throw new ArgumentException($"steps must be between 1 and 1000, got {Steps}");
+        if (Width < 1 || Height < 1 || Width > 8192 || Height > 8192)
+            throw new ArgumentException($"image size must be between 1 and 8192 pixels per side, got {Width}x{Height}");
+        if (!double.IsFinite(Cfg)) throw new ArgumentException($"cfg must be a finite number, got {Cfg}");
+        return this;
+    }
+}

@@ -1,0 +1,139 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+
+namespace T2X.Vulkan.Weights;
+
+/// <summary>Opens checkpoints of any supported format, chosen by content, not by file name.</summary>
+public static class Checkpoint
+{
+    /// <summary>Opens a .safetensors file, a torch.save zip (.pt/.pth/.ckpt/.bin), or a
+    /// <c>*.index.json</c> whose weight_map points at shards of either kind.</summary>
+    public static ITensorSource Open(string path) => Open(path, allowIndex: true);
+
+    static ITensorSource Open(string path, bool allowIndex)
+    {
+        if (Directory.Exists(path)) return OpenFolder(path);
+        Span<byte> head = stackalloc byte[16];
+        int n;
+        using (var f = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+            n = RandomAccess.Read(f, head, 0);
+        head = head[..n];
+        bool zip = n >= 4 && head[0] == 'P' && head[1] == 'K' && (head[2] == 3 && head[3] == 4 || head[2] == 5 && head[3] == 6);
+        bool pickle = n >= 2 && head[0] == 0x80 && head[1] <= 5;      // the legacy torch.save stream
+        if (zip || pickle) return TorchCheckpoint.Open(path);
+        int first = head.IndexOfAnyExcept(" \t\r\n"u8);
+        if (first >= 0 && head[first] == '{')
+            return allowIndex ? ShardedCheckpoint.Open(path)
+                              : throw new InvalidDataException($"{path}: a shard named by an index is itself an index json");
+        if (n >= 9 && BinaryPrimitives.ReadUInt64LittleEndian(head) is > 1 and < 100_000_000 && head[8] == '{')
+            return SafeTensors.Open(path);
+        throw new InvalidDataException($"{path}: not a checkpoint: expected a safetensors file, a torch.save zip archive or an index json");
+    }
+
+    static readonly string[] WeightExtensions = [".safetensors", ".pt", ".pth", ".ckpt", ".bin"];
+
+    /// <summary>
+    /// Finds the weights in a model folder, in the order Hugging Face loaders try: a safetensors index json
+    /// (<c>*.safetensors.index.json</c>, <c>*.safetensors.index.*.json</c>) with its shards, the single *.safetensors,
+    /// another index json (<c>pytorch_model.bin.index.json</c>), the single *.pt/*.pth/*.ckpt/*.bin.
+    /// <paramref name="pattern"/> (a file name pattern such as "diffusion_pytorch_model*") narrows the search.
+    /// It is an error when there are none, or several candidates of the same kind.
+    /// </summary>
+    public static ITensorSource OpenFolder(string dir, string pattern = "*")
+    {
+        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model folder '{dir}' does not exist");
+        var files = Directory.GetFiles(dir, pattern).Select(System.IO.Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
+        bool IsIndex(string f) => f.EndsWith(".json", StringComparison.Ordinal) && f.Contains(".index.", StringComparison.Ordinal);
+        string[][] kinds =
+        [
+            files.Where(f => IsIndex(f) && f.Contains(".safetensors.", StringComparison.Ordinal)).ToArray(),
+            files.Where(f => f.EndsWith(".safetensors", StringComparison.Ordinal)).ToArray(),
+            files.Where(IsIndex).Where(f => !f.Contains(".safetensors.", StringComparison.Ordinal)).ToArray(),
+            files.Where(f => WeightExtensions.Skip(1).Any(e => f.EndsWith(e, StringComparison.Ordinal))).ToArray(),
+        ];
+        foreach (var kind in kinds)
+        {
+            if (kind.Length == 1) return Open(System.IO.Path.Combine(dir, kind[0]));
+            if (kind.Length > 1)
+                throw new InvalidDataException($"model folder '{dir}' holds several candidate weight files ({string.Join(", ", kind)}); keep one, or name the file");
+        }
+        throw new InvalidDataException($"model folder '{dir}' holds no weights (looked for {pattern} ending in *.index.json, " +
+                                       $"{string.Join(", ", WeightExtensions.Select(e => "*" + e))})");
+    }
+
+    /// <summary>A sharded checkpoint: an index json whose "weight_map" names the shard file of every tensor.</summary>
+    sealed class ShardedCheckpoint : ITensorSource
+    {
+        readonly List<ITensorSource> _shards = [];
+        readonly Dictionary<string, ITensorSource> _shardOf = new(StringComparer.Ordinal);
+        public IReadOnlyList<TensorInfo> Tensors { get; private set; } = [];
+
+        public static ShardedCheckpoint Open(string indexPath)
+        {
+            var info = new FileInfo(indexPath);
+            if (info.Length > 100_000_000) throw new InvalidDataException($"{indexPath}: index json of {info.Length} bytes is too large");
+            var map = new List<(string name, string shard)>();
+            try
+            {
+                using var doc = JsonDocument.Parse(File.ReadAllBytes(indexPath), new JsonDocumentOptions { MaxDepth = 16 });
+                if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
+                    throw new InvalidDataException($"{indexPath}: index json has no \"weight_map\" object");
+                foreach (var p in wm.EnumerateObject())
+                {
+                    if (p.Value.ValueKind != JsonValueKind.String) throw new InvalidDataException($"{indexPath}: weight_map entry '{p.Name}' is not a file name");
+                    map.Add((p.Name, p.Value.GetString()!));
+                }
+            }
+            catch (JsonException e) { throw new InvalidDataException($"{indexPath}: not valid JSON ({e.Message})"); }
+
+            string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(indexPath))!;
+            var result = new ShardedCheckpoint();
+            try
+            {
+                var opened = new Dictionary<string, ITensorSource>(StringComparer.Ordinal);
+                var seen = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var (name, shard) in map)
+                {
+                    if (!seen.Add(name)) throw new InvalidDataException($"{indexPath}: weight_map names '{name}' twice");
+                    if (!opened.TryGetValue(shard, out var source))
+                    {
+                        if (shard.Length == 0 || shard != System.IO.Path.GetFileName(shard) || shard is "." or "..")
+                            throw new InvalidDataException($"{indexPath}: shard '{shard}' is not a plain file name in the index's folder");
+                        string shardPath = System.IO.Path.Combine(dir, shard);
+                        if (!File.Exists(shardPath)) throw new InvalidDataException($"{indexPath}: shard '{shard}' (for '{name}') does not exist");
+                        source = Checkpoint.Open(shardPath, allowIndex: false);
+                        opened[shard] = source;
+                        result._shards.Add(source);
+                    }
+                    result._shardOf[name] = source;
+                }
+                // Tensors in storage order: shards in order of first mention, each in its own order.
+                var tensors = new List<TensorInfo>();
+                foreach (var source in result._shards)
+                    tensors.AddRange(source.Tensors.Where(t => result._shardOf.TryGetValue(t.Name, out var s) && s == source));
+                if (tensors.Count != map.Count)
+                {
+                    var present = tensors.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+                    var missing = map.Where(m => !present.Contains(m.name)).Take(10).Select(m => $"'{m.name}' (in {m.shard})");
+                    throw new InvalidDataException($"{indexPath}: {map.Count - tensors.Count} tensors of the weight_map are not in their shards: {string.Join(", ", missing)}");
+                }
+                result.Tensors = tensors;
+                return result;
+            }
+            catch
+            {
+                result.Dispose();
+                throw;
+            }
+        }
+
+        public HostTensor Read(string name)
+            => _shardOf.TryGetValue(name, out var s) ? s.Read(name) : throw new KeyNotFoundException($"no tensor '{name}' in the weight_map");
+
+        public void Dispose()
+        {
+            foreach (var s in _shards) s.Dispose();
+            _shards.Clear();
+        }
+    }
+}

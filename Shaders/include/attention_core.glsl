@@ -1,0 +1,167 @@
+// Multi-head attention core shared by attention.comp and window_attention.comp:
+//   O[i] = softmax_j( (scale·q_i)·k_j + key_bias(j) + pair_bias(i, j) + region term ) · V
+// for the queries of one workgroup against every key, with an online softmax (keys staged in blocks of KB),
+// so the Nq × Nk logits never exist in memory. Workgroup (x: query tile, y: head, z: item), where the
+// item is a batch element (dense) or a window (window attention).
+//
+// The including shader includes this file first and then defines these hooks (declared below):
+//   uint  query_count(), key_count()
+//   int   q_texel(uint i), k_texel(uint j), v_texel(uint j)  texel (vec4) index of the head's first channel
+//   uint  o_vec4(uint i)                                      vec4 index of the head's first output channel
+//   float key_bias(uint j)                                    additive bias of key j (padding mask)
+//   float pair_bias(uint i, uint j)                           additive bias of one pair (T5 position bias)
+//   uint  region(uint t)                                      Swin region label; pairs with different labels get -10000
+//   float logit_scale()
+// The hooks may read the globals g_item and g_head, set before any hook is called.
+//
+// Two variants, chosen by specialization constants when the pipeline is created:
+//   SHARED_KV = false (CPU devices such as lavapipe): the workgroup is one subgroup of LANES = KB lanes. Each lane
+//     loads one key row and one value row of the block into registers with texel loads, and the other lanes read them
+//     through subgroupBroadcast: no shared memory, no barriers, and every texel load fetches a distinct row (loads,
+//     not arithmetic, are what cost on lavapipe). Each lane owns ROWS query rows, so every broadcast feeds ROWS rows.
+//   SHARED_KV = true (GPUs): the workgroup stages each block of KB key and value rows in shared memory, and each of
+//     its LANES invocations owns ROWS query rows.
+#extension GL_EXT_control_flow_attributes : enable
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_ballot : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint LANES = 8;
+layout(constant_id = 1) const uint D4 = 18;      // head dim / 4
+layout(constant_id = 2) const uint ROWS = 4;     // query rows per invocation
+layout(constant_id = 3) const uint KB = 8;       // keys per block
+layout(constant_id = 4) const bool SHARED_KV = false;
+
+layout(binding = 0, rgba32f) uniform readonly imageBuffer Qt;
+layout(binding = 1, rgba32f) uniform readonly imageBuffer Kt;
+layout(binding = 2, rgba32f) uniform readonly imageBuffer Vt;
+layout(std430, binding = 3) writeonly buffer Out { vec4 o_out[]; };
+
+// The official masks are -10000 additive biases, not -inf (spec quirk Q7).
+const float MASKED = -10000.0;
+// Starting row maximum: finite (no inf - inf), and exp() of it relative to any logit is exactly 0.
+const float NO_KEY = -1e30;
+// How far a logit may exceed the row's reference maximum before the accumulators are rescaled.
+const float LAZY_MAX = 16.0;
+
+const uint STAGED = SHARED_KV ? KB : 1;
+shared vec4 sk[STAGED * D4];
+shared vec4 sv[STAGED * D4];
+shared float sbias[STAGED];
+shared uint slabel[STAGED];
+
+uint g_item, g_head;
+
+uint query_count();
+uint key_count();
+int q_texel(uint i);
+int k_texel(uint j);
+int v_texel(uint j);
+uint o_vec4(uint i);
+float key_bias(uint j);
+float pair_bias(uint i, uint j);
+uint region(uint t);
+float logit_scale();
+
+void main() {
+    g_item = gl_WorkGroupID.z;
+    g_head = gl_WorkGroupID.y;
+    const uint lane = gl_LocalInvocationID.x;
+    const uint nq = query_count(), nk = key_count();
+    const uint first = gl_WorkGroupID.x * LANES * ROWS;
+    const float scale = logit_scale();
+
+    vec4 q[ROWS][D4], o[ROWS][D4];
+    float row_max[ROWS], row_sum[ROWS];
+    uint qi[ROWS], qlabel[ROWS];
+    [[unroll]] for (uint r = 0; r < ROWS; r++) {
+        qi[r] = min(first + r * LANES + lane, nq - 1);   // rows past the end compute a copy and are not stored
+        qlabel[r] = region(qi[r]);
+        const int t = q_texel(qi[r]);
+        [[unroll]] for (uint c = 0; c < D4; c++) {
+            q[r][c] = scale * imageLoad(Qt, t + int(c));  // the scale multiplies the dot product, before any bias
+            o[r][c] = vec4(0.0);
+        }
+        row_max[r] = NO_KEY;
+        row_sum[r] = 0.0;
+    }
+
+    vec4 kreg[D4], vreg[D4];   // subgroup variant: the key and value row this lane loaded for the block
+    float kbias = 0.0;
+    uint klabel = 0;
+    for (uint j0 = 0; j0 < nk; j0 += KB) {
+        if (SHARED_KV) {
+            barrier();   // every invocation is done with the previous block
+            for (uint e = lane; e < KB * D4; e += LANES) {
+                const uint j = min(j0 + e / D4, nk - 1);
+                sk[e] = imageLoad(Kt, k_texel(j) + int(e % D4));
+                sv[e] = imageLoad(Vt, v_texel(j) + int(e % D4));
+            }
+            for (uint m = lane; m < KB; m += LANES) {
+                const uint j = min(j0 + m, nk - 1);
+                sbias[m] = key_bias(j);
+                slabel[m] = region(j);
+            }
+            barrier();
+        } else {
+            const uint j = min(j0 + lane, nk - 1);
+            const int kt = k_texel(j), vt = v_texel(j);
+            [[unroll]] for (uint c = 0; c < D4; c++) {
+                kreg[c] = imageLoad(Kt, kt + int(c));
+                vreg[c] = imageLoad(Vt, vt + int(c));
+            }
+            kbias = key_bias(j);
+            klabel = region(j);
+        }
+
+        // One key at a time (a loop, not unrolled: the code stays small enough for a CPU JIT), each key element
+        // fetched once and used by all ROWS rows of this invocation.
+        const uint keys = min(KB, nk - j0);
+        for (uint m = 0; m < keys; m++) {
+            float s[ROWS];
+            [[unroll]] for (uint r = 0; r < ROWS; r++) s[r] = 0.0;
+            [[unroll]] for (uint c = 0; c < D4; c++) {
+                vec4 kv;
+                if (SHARED_KV) kv = sk[m * D4 + c]; else kv = subgroupBroadcast(kreg[c], m);
+                [[unroll]] for (uint r = 0; r < ROWS; r++) s[r] += dot(q[r][c], kv);
+            }
+            float kb;
+            uint kl;
+            if (SHARED_KV) { kb = sbias[m]; kl = slabel[m]; }
+            else { kb = subgroupBroadcast(kbias, m); kl = subgroupBroadcast(klabel, m); }
+            bool raise = false;
+            [[unroll]] for (uint r = 0; r < ROWS; r++) {
+                s[r] += kb + pair_bias(qi[r], j0 + m) + (qlabel[r] == kl ? 0.0 : MASKED);
+                raise = raise || s[r] > row_max[r] + LAZY_MAX;
+            }
+            // Online softmax with a lazily raised reference: weights exp(s - row_max) may reach e^LAZY_MAX, which f32
+            // sums hold exactly as well as weights ≤ 1; the accumulated rows are rescaled only when a logit exceeds it.
+            if (raise) {
+                [[unroll]] for (uint r = 0; r < ROWS; r++) {
+                    const float new_max = max(row_max[r], s[r]);
+                    const float rescale = exp(row_max[r] - new_max);
+                    row_max[r] = new_max;
+                    row_sum[r] *= rescale;
+                    [[unroll]] for (uint c = 0; c < D4; c++) o[r][c] *= rescale;
+                }
+            }
+            [[unroll]] for (uint r = 0; r < ROWS; r++) {
+                s[r] = exp(s[r] - row_max[r]);
+                row_sum[r] += s[r];
+            }
+            [[unroll]] for (uint c = 0; c < D4; c++) {
+                vec4 vv;
+                if (SHARED_KV) vv = sv[m * D4 + c]; else vv = subgroupBroadcast(vreg[c], m);
+                [[unroll]] for (uint r = 0; r < ROWS; r++) o[r][c] += s[r] * vv;
+            }
+        }
+    }
+
+    [[unroll]] for (uint r = 0; r < ROWS; r++) {
+        if (first + r * LANES + lane < nq) {
+            const uint ob = o_vec4(qi[r]);
+            const float inv = 1.0 / row_sum[r];
+            [[unroll]] for (uint c = 0; c < D4; c++) o_out[ob + c] = o[r][c] * inv;
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using NUnit.Framework;
+using T2X.Vulkan;
+using T2X.Vulkan.Kernels;
+
+namespace T2X.Tests.Kernels;
+
+public sealed class EulerCfgTests : GpuTest
+{
+    static void Step(double[] z, float[] o, int b, int c, int cout, int spatial, double dt, double g)
+    {
+        for (int bi = 0; bi < b; bi++)
+            for (int ci = 0; ci < c; ci++)
+                for (int sp = 0; sp < spatial; sp++)
+                {
+                    double cond = o[((long)bi * cout + ci) * spatial + sp], unc = o[((long)(b + bi) * cout + ci) * spatial + sp];
+                    z[((long)bi * c + ci) * spatial + sp] += dt * (unc + g * (cond - unc));
+                }
+    }
+
+    // One recorded sequence submitted twice with only dt rewritten in between, as the sampler does.
+    [TestCase(1, 4, 8, 1, 6, 10)]
+    [TestCase(2, 4, 8, 3, 5, 7)]
+    [TestCase(3, 3, 3, 1, 1, 1)]
+    public void ResubmittedWithNewDt(int b, int c, int cout, int f, int h, int w)
+    {
+        var rng = new Random(b * c * h * w);
+        int spatial = f * h * w;
+        var z0 = Check.Randn(rng, (long)b * c * spatial);
+        var o = Check.Randn(rng, 2L * b * cout * spatial);
+        const float guidance = 4f;
+        using var s = new Scratch(Gpu);
+        var Z = s.F32(z0, b, c, f, h, w);
+        var O = s.F32(o, 2 * b, cout, f, h, w);
+        var Dt = s.F32([0.016949f], 1);
+        using var seq = new Sequence(Gpu);
+        EulerCfg.Record(seq, Z, O, Dt, guidance);
+        seq.Run();
+        Dt.Upload([0.064516f]);
+        seq.Run();
+        var want = Array.ConvertAll(z0, v => (double)v);
+        Step(want, o, b, c, cout, spatial, 0.016949f, guidance);
+        Step(want, o, b, c, cout, spatial, 0.064516f, guidance);
+        Check.Close(Z.ToArray(), want, 1e-6, "euler_cfg");
+    }
+
+    [Test]
+    public void RejectsOutputWithoutBothHalves()
+    {
+        using var s = new Scratch(Gpu);
+        var Z = s.Empty(DType.F32, 2, 4, 1, 4, 4);
+        var O = s.Empty(DType.F32, 2, 8, 1, 4, 4);
+        var Dt = s.Empty(DType.F32, 1);
+        var ex = Assert.Throws<ArgumentException>(() => Run(seq => EulerCfg.Record(seq, Z, O, Dt, 4f)));
+        Assert.That(ex!.Message, Does.Contain("modelOutput must be [4,").Or.Contain("modelOutput must be [4, "));
+    }
+}

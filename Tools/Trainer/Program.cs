@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Text.Json;
+using T2X.Trainer;
+using TorchSharp;
+
+// t2x-train: trains the built-in model and exports it. See Tools/Trainer/README.md.
+//   train  [--run DIR] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N] [--layers N] [--heads N] ...
+//   sample --run DIR --prompt TEXT[|TEXT...] [--out FILE] [--steps N] [--cfg X] [--seed N]
+//   export --run DIR [--out Host/BuiltinModel] [--check Tests/Models/Data/builtin-check.safetensors] [--steps N] [--cfg X]
+var options = ParseOptions(args.Skip(1).ToArray());
+string Get(string name, string fallback) => options.TryGetValue(name, out var v) ? v : fallback;
+int GetInt(string name, int fallback) => int.Parse(Get(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+double GetDouble(string name, double fallback) => double.Parse(Get(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+
+torch.set_num_threads(GetInt("threads", Environment.ProcessorCount));
+string run = Get("run", "Tools/Trainer/run");
+switch (args.FirstOrDefault())
+{
+    case "train":
+    {
+        string saved = Path.Combine(run, "checkpoint", "config.json");
+        var defaults = new ModelConfig();
+        var config = File.Exists(saved) ? JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(saved))! : new ModelConfig
+        {
+            NumLayers = GetInt("layers", defaults.NumLayers),
+            NumHeads = GetInt("heads", defaults.NumHeads),
+            HeadDim = GetInt("head-dim", defaults.HeadDim),
+            PatchSize = GetInt("patch", defaults.PatchSize),
+            Window = GetInt("window", defaults.Window),
+            TextWidth = GetInt("text-width", defaults.TextWidth),
+            TextLayers = GetInt("text-layers", defaults.TextLayers),
+        };
+        var train = new TrainOptions
+        {
+            RunDir = run,
+            Steps = GetInt("steps", 3000),
+            Batch = GetInt("batch", 16),
+            LearningRate = GetDouble("lr", 8e-4),
+            Seed = GetInt("seed", 1),
+            CheckpointEvery = GetInt("checkpoint-every", 50),
+            EvalEvery = GetInt("eval-every", 200),
+            EvalPrompts = GetInt("eval-prompts", 8),
+        };
+        new Training(config, train).Run();
+        return 0;
+    }
+    case "sample":
+    {
+        var config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(Path.Combine(run, "checkpoint", "config.json")))!;
+        var model = new TextToImage(config);
+        model.load(Path.Combine(run, "checkpoint", "ema.dat"));
+        var prompts = Get("prompt", "a red circle in the center on a blue background").Split('|');
+        var images = model.Generate(prompts, GetInt("steps", 20), GetDouble("cfg", 4.0), GetInt("seed", 0), timestepTransform: false);
+        Images.SaveGrid(Get("out", Path.Combine(run, "sample.png")), images, config.ImageSize, columns: Math.Min(8, prompts.Length), zoom: 4);
+        return 0;
+    }
+    case "export":
+    {
+        var config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(Path.Combine(run, "checkpoint", "config.json")))!;
+        var model = new TextToImage(config);
+        model.load(Path.Combine(run, "checkpoint", "ema.dat"));
+        string folder = Get("out", "Host/BuiltinModel");
+        Export.Write(model, folder, GetInt("steps", 20), GetDouble("cfg", 4.0));
+        string check = Get("check", "Tests/Models/Data/builtin-check.safetensors");
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(check))!);
+        Export.WriteCheck(model, check);
+        Console.WriteLine($"exported {run}/checkpoint (averaged weights) to {folder}, check case to {check}");
+        return 0;
+    }
+    default:
+        Console.Error.WriteLine("usage: t2x-train train [options] | sample --prompt TEXT [options]   (see Tools/Trainer/README.md)");
+        return 2;
+}
+
+static Dictionary<string, string> ParseOptions(string[] args)
+{
+    var options = new Dictionary<string, string>();
+    for (int i = 0; i < args.Length; i++)
+    {
+        if (!args[i].StartsWith("--") || i + 1 >= args.Length) throw new ArgumentException($"expected --name value, got '{args[i]}'");
+        options[args[i][2..]] = args[++i];
+    }
+    return options;
+}

@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Text.Json;
+using T2X.Tools.DataGen;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace T2X.Trainer;
+
+public sealed record TrainOptions
+{
+    public string RunDir { get; init; } = "Tools/Trainer/run";
+    public int Steps { get; init; } = 3000;
+    public int Batch { get; init; } = 32;
+    public double LearningRate { get; init; } = 5e-4;
+    public int Warmup { get; init; } = 100;
+    public double CaptionDropout { get; init; } = 0.1;
+    public double EmaDecay { get; init; } = 0.998;
+    public int Seed { get; init; } = 1;
+    public int CheckpointEvery { get; init; } = 50;
+    public int EvalEvery { get; init; } = 200;
+    public int EvalPrompts { get; init; } = 8;
+    public int SampleSteps { get; init; } = 20;
+    public double Cfg { get; init; } = 4.0;
+    public bool TimestepTransform { get; init; } = false;
+}
+
+/// <summary>
+/// The training loop: fresh scenes every step (example index = step·batch + i of the seeded generator), the
+/// rectified-flow loss, AdamW with warm-up and cosine decay, an exponential moving average of the weights (what is
+/// exported), and a checkpoint (weights, average, optimizer, step) every few hundred steps that a rerun resumes from.
+/// </summary>
+public sealed class Training(ModelConfig config, TrainOptions options)
+{
+    string Checkpoint => Path.Combine(options.RunDir, "checkpoint");
+
+    public void Run()
+    {
+        Directory.CreateDirectory(options.RunDir);
+        manual_seed(options.Seed);
+        var model = new TextToImage(config);
+        var ema = new TextToImage(config);
+        CopyWeights(model, ema);
+        var parameters = model.parameters().ToArray();
+        var optimizer = optim.AdamW(parameters, options.LearningRate, weight_decay: 0.0);
+        int step = 0;
+        if (File.Exists(Path.Combine(Checkpoint, "state.json")))
+        {
+            step = JsonSerializer.Deserialize<JsonElement>(File.ReadAllText(Path.Combine(Checkpoint, "state.json"))).GetProperty("step").GetInt32();
+            model.load(Path.Combine(Checkpoint, "model.dat"));
+            ema.load(Path.Combine(Checkpoint, "ema.dat"));
+            optimizer.load_state_dict(Path.Combine(Checkpoint, "optimizer.dat"));
+            Log($"resumed from {Checkpoint} at step {step}");
+        }
+        long paramCount = parameters.Sum(p => p.numel());
+        Log($"parameters: {paramCount:N0} (transformer {model.Transformer.parameters().Sum(p => p.numel()):N0}, text encoder {model.TextEncoder.parameters().Sum(p => p.numel()):N0}); threads {get_num_threads()}");
+
+        var clock = Stopwatch.StartNew();
+        double lossSum = 0;
+        int lossCount = 0, timedSteps = 0;
+        while (step < options.Steps)
+        {
+            using (var scope = NewDisposeScope())
+            {
+                foreach (var group in optimizer.ParamGroups) group.LearningRate = LearningRate(step);
+                var (x0, prompts) = Batch(step);
+                var (ids, mask) = model.Tokenize(prompts);
+                var rng = new Generator((ulong)(options.Seed * 1_000_003L + step));
+                var loss = RectifiedFlow.Loss((x, t) => model.Predict(x, t, ids, mask), x0, options.TimestepTransform, rng);
+                optimizer.zero_grad();
+                loss.backward();
+                nn.utils.clip_grad_norm_(parameters, 1.0);
+                optimizer.step();
+                UpdateEma(model, ema, step);
+                lossSum += loss.item<float>();
+                lossCount++;
+            }
+            step++;
+            timedSteps++;
+            if (step % 10 == 0 || step <= 3)
+            {
+                Log($"step {step} loss {lossSum / lossCount:F4} lr {LearningRate(step):E2} {clock.Elapsed.TotalSeconds / timedSteps:F2} s/step");
+                lossSum = 0; lossCount = 0;
+            }
+            if (step % options.CheckpointEvery == 0 || step == options.Steps) Save(model, ema, optimizer, step);
+            if (step % options.EvalEvery == 0 || step == options.Steps)
+            {
+                Evaluate(ema, step);
+                clock.Restart(); timedSteps = 0;
+            }
+        }
+    }
+
+    double LearningRate(int step)
+    {
+        if (step < options.Warmup) return options.LearningRate * (step + 1) / options.Warmup;
+        double progress = Math.Min(1, (step - options.Warmup) / (double)Math.Max(1, options.Steps - options.Warmup));
+        return options.LearningRate * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * progress)));
+    }
+
+    /// <summary>Images in [-1, 1] and captions for one step; a share of the captions is dropped to "" for CFG.</summary>
+    (Tensor Images, string[] Prompts) Batch(int step)
+    {
+        int s = config.ImageSize, b = options.Batch;
+        var pixels = new float[b * 3 * s * s];
+        var prompts = new string[b];
+        var dropout = new Random(options.Seed * 7919 + step);
+        for (int i = 0; i < b; i++)
+        {
+            var scene = Scene.ForIndex(options.Seed, (long)step * b + i);
+            Images.ToPlanar(SceneRenderer.Render(scene, s), s).CopyTo(pixels, i * 3 * s * s);
+            prompts[i] = dropout.NextDouble() < options.CaptionDropout ? "" : scene.Caption;
+        }
+        return (tensor(pixels).view(b, 3, s, s), prompts);
+    }
+
+    void UpdateEma(TextToImage model, TextToImage ema, int step)
+    {
+        double decay = Math.Min(options.EmaDecay, (1 + step) / (10.0 + step)); // short memory at the start
+        using var noGrad = no_grad();
+        foreach (var (p, e) in model.parameters().Zip(ema.parameters())) e.mul_(decay).add_(p, alpha: 1 - decay);
+    }
+
+    static void CopyWeights(TextToImage from, TextToImage to)
+    {
+        using var noGrad = no_grad();
+        foreach (var (p, e) in from.parameters().Zip(to.parameters())) e.copy_(p);
+    }
+
+    void Save(TextToImage model, TextToImage ema, TorchSharp.Modules.AdamW optimizer, int step)
+    {
+        string temp = Checkpoint + ".tmp", old = Checkpoint + ".old";
+        if (Directory.Exists(temp)) Directory.Delete(temp, true);
+        Directory.CreateDirectory(temp);
+        model.save(Path.Combine(temp, "model.dat"));
+        ema.save(Path.Combine(temp, "ema.dat"));
+        optimizer.save_state_dict(Path.Combine(temp, "optimizer.dat"));
+        File.WriteAllText(Path.Combine(temp, "config.json"), JsonSerializer.Serialize(config));
+        File.WriteAllText(Path.Combine(temp, "state.json"), JsonSerializer.Serialize(new { step }));
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+        if (Directory.Exists(Checkpoint)) Directory.Move(Checkpoint, old);
+        Directory.Move(temp, Checkpoint);
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+        Log($"checkpoint at step {step}");
+    }
+
+    /// <summary>Samples prompts with a background phrase (the measure) from the averaged weights and scores them.</summary>
+    void Evaluate(TextToImage ema, int step)
+    {
+        var clock = Stopwatch.StartNew();
+        var rng = new Random(12345);
+        var prompts = Enumerable.Range(0, options.EvalPrompts).Select(_ =>
+        {
+            var scene = Scene.Random(rng);
+            return (scene with { BackgroundNamed = true }).Caption;
+        }).ToArray();
+        var images = ema.Generate(prompts, options.SampleSteps, options.Cfg, seed: 7, options.TimestepTransform);
+        var (colors, shapes) = TextToImage.Adherence(prompts, images, config.ImageSize);
+        Images.SaveGrid(Path.Combine(options.RunDir, $"samples-{step:D5}.png"), images, config.ImageSize, columns: 8);
+        File.WriteAllLines(Path.Combine(options.RunDir, $"samples-{step:D5}.txt"), prompts);
+        Log($"eval step {step}: colors {colors:P0}, shapes {shapes:P0} on {prompts.Length} prompts ({clock.Elapsed.TotalSeconds:F1} s)");
+    }
+
+    void Log(string line)
+    {
+        string text = $"{DateTime.UtcNow:HH:mm:ss} {line}";
+        Console.WriteLine(text);
+        File.AppendAllText(Path.Combine(options.RunDir, "train.log"), text + Environment.NewLine);
+    }
+}
