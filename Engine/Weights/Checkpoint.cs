@@ -30,6 +30,28 @@ public static class Checkpoint
         throw new InvalidDataException($"{path}: not a checkpoint: expected a safetensors file, a torch.save zip archive or an index json");
     }
 
+    /// <summary>In-memory tensors in the (announced list, reader) form the streaming writers take; names must be unique.</summary>
+    internal static (IReadOnlyList<TensorInfo> infos, Func<TensorInfo, HostTensor> read) Announce(IEnumerable<(string name, HostTensor tensor)> tensors)
+    {
+        var list = tensors.ToList();
+        var byName = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
+        foreach (var (name, tensor) in list)
+            if (!byName.TryAdd(name, tensor)) throw new ArgumentException($"tensor name '{name}' given twice");
+        return (list.Select(t => new TensorInfo(t.name, t.tensor.DType, t.tensor.Shape)).ToList(), info => byName[info.Name]);
+    }
+
+    internal static void RequireUniqueNames(IReadOnlyList<TensorInfo> tensors)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in tensors)
+            if (!names.Add(t.Name)) throw new ArgumentException($"tensor name '{t.Name}' given twice");
+    }
+
+    /// <summary>Checks that a streamed tensor is what was announced for it (the header was written from the announcement).</summary>
+    internal static HostTensor AsAnnounced(TensorInfo info, HostTensor host)
+        => host.DType == info.DType && host.Shape.SequenceEqual(info.Shape) ? host
+         : throw new ArgumentException($"tensor '{info.Name}' was announced as {info.DType}[{string.Join(",", info.Shape)}] but read as {host}");
+
     static readonly string[] WeightExtensions = [".safetensors", ".pt", ".pth", ".ckpt", ".bin"];
 
     /// <summary>

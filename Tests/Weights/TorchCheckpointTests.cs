@@ -448,6 +448,8 @@ public class TorchCheckpointTests : WeightFiles
         Assert.Throws<InvalidOperationException>(() => TorchCheckpoint.Write(path, infos, t => t.Name == "b" ? throw new InvalidOperationException("boom") : RandomTensor(DType.F32, 4)));
         Assert.That(Directory.GetFiles(Dir), Is.Empty, "no file and no temporary left behind");
         Assert.Throws<ArgumentException>(() => TorchCheckpoint.Write(path, [("a", RandomTensor(DType.F32, 1))], wrapper: "weights"));
+        Assert.Throws<ArgumentException>(() => TorchCheckpoint.Write(path, [infos[0], infos[0]], _ => RandomTensor(DType.F32, 4)), "duplicate names");
+        Assert.Throws<ArgumentException>(() => TorchCheckpoint.Write(path, infos, _ => RandomTensor(DType.BF16, 4)), "read tensor differs from its announcement");
         Assert.Throws<ArgumentException>(() => TorchCheckpoint.WriteTree(path, [new("x", new TorchView(0, 3, [2]))], [RandomTensor(DType.F32, 4)]), "view past its storage");
     }
 
