@@ -1,3 +1,4 @@
+using T2X.Vulkan.Kernels;
 using T2X.Vulkan.Pipelines;
 
 namespace T2X.Vulkan.Presentation;
@@ -7,12 +8,16 @@ public sealed record FrameInfo(int Generation, GenerationSettings Settings, int 
 
 /// <summary>
 /// Hands frames from the sampler's thread to the window's thread. The sampler publishes each frame by copying
-/// it on the device into the mailbox's own tensor (so the sampler may overwrite its tensor right away); the window
-/// shows the newest frame. Publishing waits (at most <see cref="MaxWait"/>) until the previous frame was shown,
-/// so every step is presented once while the window is visible; while the window is minimised
-/// (<see cref="Paused"/>) frames replace each other without waiting and the newest is shown on restore.
+/// it on the device into the mailbox's own RGBA tensor [H, W, 4] (<see cref="PresentPack"/>: the layout the
+/// presenter reads fastest), so the sampler may overwrite its tensor right away; the window shows the newest frame.
+/// Publishing returns once the window has submitted the frame (at most <see cref="MaxWait"/> later), so every
+/// step is presented once, and its drawing is queued before the sampler's next step rather than behind it.
+/// While the window is minimised (<see cref="Paused"/>) frames replace each other without waiting and the newest
+/// is shown on restore.
 /// </summary>
-public sealed class FrameMailbox(Gpu gpu, Action wake) : IDisposable
+/// <param name="wake">wakes the window's thread (a new frame is there)</param>
+/// <param name="waitForReader">waits until the device no longer reads the shown frame (called before overwriting it)</param>
+public sealed class FrameMailbox(Gpu gpu, Action wake, Action waitForReader) : IDisposable
 {
     readonly object _lock = new();
     Tensor? _image;
@@ -35,6 +40,26 @@ public sealed class FrameMailbox(Gpu gpu, Action wake) : IDisposable
             throw new ArgumentException($"a frame must be an f32 [3, H, W] image, got {image}");
         lock (_lock)
         {
+            cancel.ThrowIfCancellationRequested();
+            if (_version != _shownVersion) Dropped++;
+            waitForReader();
+            long[] shape = [image.Dim(1), image.Dim(2), 4];
+            if (_image is null || !_image.Shape.SequenceEqual(shape))
+            {
+                _image?.Buffer.Dispose();
+                _image = null;
+                _image = Tensor.Create(gpu, DType.F32, shape);
+            }
+            using (var seq = new Sequence(gpu))
+            {
+                PresentPack.Record(seq, image, _image);
+                seq.Run();
+            }
+            // The final image is kept on the host too, for saving without touching the device from the window thread.
+            _final = frame.IsFinal ? image.ToArray() : null;
+            _info = new FrameInfo(generation, settings, frame.Step, frame.Steps, frame.SecondsPerStep, frame.IsFinal);
+            _version++;
+            wake();
             var deadline = DateTime.UtcNow + MaxWait;
             while (_version != _shownVersion && !_paused && !cancel.IsCancellationRequested)
             {
@@ -42,25 +67,8 @@ public sealed class FrameMailbox(Gpu gpu, Action wake) : IDisposable
                 if (left <= TimeSpan.Zero) break;
                 Monitor.Wait(_lock, left < TimeSpan.FromMilliseconds(50) ? left : TimeSpan.FromMilliseconds(50));
             }
-            cancel.ThrowIfCancellationRequested();
-            if (_version != _shownVersion) Dropped++;
-            if (_image is null || !_image.Shape.SequenceEqual(image.Shape))
-            {
-                _image?.Buffer.Dispose();
-                _image = null;
-                _image = Tensor.Create(gpu, DType.F32, image.Shape);
-            }
-            using (var seq = new Sequence(gpu))
-            {
-                seq.Copy(image, _image);
-                seq.Run();
-            }
-            // The final image is kept on the host too, for saving without touching the device from the window thread.
-            _final = frame.IsFinal ? _image.ToArray() : null;
-            _info = new FrameInfo(generation, settings, frame.Step, frame.Steps, frame.SecondsPerStep, frame.IsFinal);
-            _version++;
         }
-        wake();
+        cancel.ThrowIfCancellationRequested();
     }
 
     /// <summary>Minimised window: publishing does not wait for frames to be shown.</summary>
@@ -70,9 +78,9 @@ public sealed class FrameMailbox(Gpu gpu, Action wake) : IDisposable
     }
 
     /// <summary>
-    /// On the window's thread: calls <paramref name="show"/>(image, info, fresh) with the newest frame when it has
+    /// On the window's thread: calls <paramref name="show"/>(image [H, W, 4], info, fresh) with the newest frame when it has
     /// not been shown yet (fresh), or again when <paramref name="redraw"/> is set. The image stays untouched
-    /// until show returns; show returns whether the frame reached the window.
+    /// until the next publish (which first calls waitForReader); show returns whether the frame was submitted.
     /// </summary>
     public void ShowNewest(Func<Tensor, FrameInfo, bool, bool> show, bool redraw)
     {
@@ -105,6 +113,7 @@ public sealed class FrameMailbox(Gpu gpu, Action wake) : IDisposable
     {
         lock (_lock)
         {
+            waitForReader();
             _image?.Buffer.Dispose();
             _image = null;
         }

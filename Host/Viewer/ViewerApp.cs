@@ -61,7 +61,7 @@ public sealed unsafe class ViewerApp : IDisposable
     StringBuilder _edit = new();
     int _cursor;
     string _status = "";
-    bool _minimized, _redraw, _finalShown, _resizeDone;
+    bool _minimized, _redraw, _drawPending, _finalShown, _resizeDone;
     int _previews, _finals, _redraws;
     readonly Queue<string> _script;
     string _title = "";
@@ -94,7 +94,7 @@ public sealed unsafe class ViewerApp : IDisposable
             int r = Glfw.CreateWindowSurface(_gpu.Instance.Handle, _window, null, &surface);
             if (r != 0) throw new VulkanException($"glfwCreateWindowSurface failed: {(Result)r} ({Glfw.LastError()})");
             _presenter = new Presenter(_gpu, new SurfaceKHR(surface), options.PreferBlit);
-            _mailbox = new FrameMailbox(_gpu, Glfw.PostEmptyEvent);
+            _mailbox = new FrameMailbox(_gpu, Glfw.PostEmptyEvent, _presenter.WaitUntilDone);
             _source = makeSource(_gpu);
         }
         catch
@@ -126,6 +126,7 @@ public sealed unsafe class ViewerApp : IDisposable
                                     "Use `t2x generate` to write PNG files without a window (or run the viewer under xvfb-run).");
             return 1;
         }
+        Glfw.UsePlatformLibraryName();
         try
         {
             if (Glfw.Init() == 0)
@@ -137,7 +138,7 @@ public sealed unsafe class ViewerApp : IDisposable
         }
         catch (DllNotFoundException)
         {
-            Console.Error.WriteLine("t2x view: libglfw.so.3 not found: install the Debian package libglfw3 (or use `t2x generate`)");
+            Console.Error.WriteLine("t2x view: the GLFW 3 library (libglfw.so.3) was not found: install the Debian package libglfw3 (or use `t2x generate`)");
             return 1;
         }
         try
@@ -161,7 +162,9 @@ public sealed unsafe class ViewerApp : IDisposable
         Generate(_settings);
         while (Glfw.WindowShouldClose(_window) == 0)
         {
-            Glfw.WaitEvents();
+            // While a frame waits for the device (queued behind a sampler step), look again soon.
+            if (_drawPending) Glfw.WaitEventsTimeout(0.02);
+            else Glfw.WaitEvents();
             if (_failure is { } failure)
             {
                 Console.Error.WriteLine($"t2x view: generation failed: {failure.Message}");
@@ -221,18 +224,19 @@ public sealed unsafe class ViewerApp : IDisposable
     /// <summary>Presents the newest frame when there is one not shown yet, or again after a resize or restore.</summary>
     void Draw()
     {
+        _drawPending = false;
         if (_minimized) return;
-        bool redraw = _redraw;
-        _redraw = false;
+        bool busy = false;
         _mailbox.ShowNewest((image, info, fresh) =>
         {
             int w, h;
             Glfw.GetFramebufferSize(_window, &w, &h);
             bool wantShot = _options.Screenshot is not null && info.IsFinal && fresh;
             _presentTime.Start();
-            bool shown = _presenter.Show(image, w, h, wantShot, out var shot);
+            var result = _presenter.Show(image, w, h, wantShot, out var shot);
             _presentTime.Stop();
-            if (!shown) return false;
+            busy = result == Presenter.ShowResult.Busy;
+            if (result != Presenter.ShowResult.Shown) return false;
             if (shot is not null)
             {
                 PngMetadata.SavePng(_options.Screenshot!, shot.Rgb, shot.Width, shot.Height, null);
@@ -247,7 +251,9 @@ public sealed unsafe class ViewerApp : IDisposable
                 Glfw.SetWindowSize(_window, size.Width, size.Height);
             }
             return true;
-        }, redraw);
+        }, _redraw);
+        _drawPending = busy;
+        if (!busy) _redraw = false;
     }
 
     void UpdateTitle()
@@ -449,10 +455,15 @@ public sealed unsafe class ViewerApp : IDisposable
             Monitor.PulseAll(_requestLock);
         }
         _mailbox.Paused = true;
-        _worker.Join();   // the source observes the cancellation at its next step
+        // The source observes the cancellation between steps; a step of a big model may take a while.
+        if (!_worker.Join(TimeSpan.FromSeconds(1)))
+        {
+            Console.WriteLine("waiting for the sampler to finish its current step");
+            _worker.Join();
+        }
         _current = null;
+        _mailbox.Dispose();     // first: it waits for the presenter's last frame
         _presenter.Dispose();
-        _mailbox.Dispose();
         (_source as IDisposable)?.Dispose();
         _validation = _gpu.ValidationMessages;
         _gpu.Dispose();

@@ -18,18 +18,20 @@ public sealed class ViewerTests
     static readonly string Root = Path.GetFullPath(Path.Combine(TestContext.CurrentContext.TestDirectory, "../../../.."));
     static readonly string T2x = Path.Combine(Root, "Host/bin/Release/net10.0/t2x.dll");
 
+    /// <summary>Where t2x runs: on a fresh Xvfb server, with no display variables, or with a display that does not exist.</summary>
+    enum Display { Xvfb, None, Unreachable }
+
     sealed record Result(int ExitCode, string Out, string Err)
     {
         public override string ToString() => $"exit {ExitCode}\nstdout:\n{Out}\nstderr:\n{Err}";
     }
 
-    /// <summary>Runs t2x with the given arguments, under xvfb-run when <paramref name="display"/> is set,
-    /// else with DISPLAY and WAYLAND_DISPLAY removed.</summary>
-    static Result RunT2x(bool display, params string[] args)
+    /// <summary>Runs t2x with the given arguments and the validation layer on.</summary>
+    static Result RunT2x(Display display, params string[] args)
     {
         Assert.That(File.Exists(T2x), Is.True, $"build the solution first: {T2x} is missing");
         var psi = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (display)
+        if (display == Display.Xvfb)
         {
             Assert.That(File.Exists("/usr/bin/xvfb-run"), Is.True, "xvfb-run is missing: install the Debian packages xvfb and xauth (.ci/run does)");
             psi.FileName = "xvfb-run";
@@ -41,6 +43,7 @@ public sealed class ViewerTests
             psi.ArgumentList.Add(T2x);
             psi.Environment.Remove("DISPLAY");
             psi.Environment.Remove("WAYLAND_DISPLAY");
+            if (display == Display.Unreachable) psi.Environment["DISPLAY"] = ":987";
         }
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["T2X_VALIDATION"] = "1";
@@ -63,14 +66,14 @@ public sealed class ViewerTests
         string shot = Path.Combine(Path.GetTempPath(), $"t2x-view-{Guid.NewGuid():N}.png");
         var args = new List<string>
         {
-            "view", settings.Prompt, "--synthetic", "--step-ms", "20", "--seed", "7", "--steps", "6", "--size", "40x28",
+            "view", settings.Prompt, "--synthetic", "--step-ms", "20", "--seed", "7", "--steps", "6", "--width", "40", "--height", "28",
             "--window", "130x70", "--exit-after-final", "--screenshot", shot,
         };
         if (blit) args.Add("--blit");
         if (resize is not null) args.AddRange(["--resize-after-first", resize]);
         try
         {
-            var r = RunT2x(display: true, args.ToArray());
+            var r = RunT2x(Display.Xvfb, args.ToArray());
             Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
             Assert.That(r.Out, Does.Contain(blit ? "blitted" : "compute writes the swapchain image"), r.ToString());
             var m = Regex.Match(r.Out, @"presented (\d+) frames: (\d+) previews \+ final \((\d+) dropped");
@@ -102,7 +105,7 @@ public sealed class ViewerTests
         string first = Path.Combine(dir, "t2x-5.png"), shot = Path.Combine(dir, "shot.png");
         try
         {
-            var r = RunT2x(true, "view", "first prompt", "--synthetic", "--step-ms", "0", "--seed", "5", "--steps", "3", "--size", "24x20",
+            var r = RunT2x(Display.Xvfb, "view", "first prompt", "--synthetic", "--step-ms", "0", "--seed", "5", "--steps", "3", "--width", "24", "--height", "20",
                 "--window", "96x80", "--out", dir, "--exit-after-final", "--screenshot", shot,
                 "--script", $"key:s;key:tab;key:ctrl+u;type:second prompts;key:backspace;key:enter;key:s;key:r;key:s;drop:{first}");
             Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
@@ -129,6 +132,14 @@ public sealed class ViewerTests
             Assert.That(MaxDifference(image, Letterboxed(SyntheticSource.Final(one), 24, 20, 96, 80)), Is.LessThanOrEqualTo(1),
                 "the dropped PNG's image is shown last");
             Assert.That(MaxDifference(image, Letterboxed(SyntheticSource.Final(reseeded), 24, 20, 96, 80)), Is.GreaterThan(8));
+
+            // --from starts from a saved PNG's settings, as dropping it does.
+            File.Delete(shot);
+            r = RunT2x(Display.Xvfb, "view", "--from", first, "--synthetic", "--step-ms", "0", "--window", "96x80", "--exit-after-final", "--screenshot", shot);
+            Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+            Assert.That(r.Out, Does.Contain("seed 5").And.Contain("3 previews + final"), r.ToString());
+            using var again = Image.Load<Rgb24>(shot);
+            Assert.That(MaxDifference(again, Letterboxed(SyntheticSource.Final(one), 24, 20, 96, 80)), Is.LessThanOrEqualTo(1));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
@@ -136,17 +147,36 @@ public sealed class ViewerTests
     [Test]
     public void WithoutADisplaySaysSoAndSuggestsGenerate()
     {
-        var r = RunT2x(display: false, "view", "--synthetic", "--steps", "2");
+        var r = RunT2x(Display.None, "view", "--synthetic", "--steps", "2");
         Assert.That(r.ExitCode, Is.EqualTo(1), r.ToString());
         Assert.That(r.Err, Does.Contain("DISPLAY").And.Contain("t2x generate"), r.ToString());
     }
 
     [Test]
-    public void BadSizeIsAUsageError()
+    public void ADisplayThatCannotBeOpenedIsNamed()
     {
-        var r = RunT2x(display: false, "view", "--synthetic", "--size", "12by3");
+        var r = RunT2x(Display.Unreachable, "view", "--synthetic", "--steps", "2");
+        Assert.That(r.ExitCode, Is.EqualTo(1), r.ToString());
+        Assert.That(r.Err, Does.Contain("cannot open the display ':987'").And.Contain("t2x generate"), r.ToString());
+    }
+
+    [Test]
+    public void BadOptionsAreUsageErrors()
+    {
+        var r = RunT2x(Display.None, "view", "--synthetic", "--window", "12by3");
         Assert.That(r.ExitCode, Is.EqualTo(2), r.ToString());
-        Assert.That(r.Err, Does.Contain("--size expects WIDTHxHEIGHT"), r.ToString());
+        Assert.That(r.Err, Does.Contain("--window expects WIDTHxHEIGHT"), r.ToString());
+        r = RunT2x(Display.None, "view", "--synthetic", "--width", "0");
+        Assert.That(r.ExitCode, Is.EqualTo(2), r.ToString());
+        Assert.That(r.Err, Does.Contain("image size must be"), r.ToString());
+    }
+
+    [Test]
+    public void WithoutThePipelineSaysWhatRuns()
+    {
+        var r = RunT2x(Display.None, "view", "a cat");
+        Assert.That(r.ExitCode, Is.EqualTo(1), r.ToString());
+        Assert.That(r.Err, Does.Contain("--synthetic"), r.ToString());
     }
 
     /// <summary>

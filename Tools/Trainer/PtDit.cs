@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace T2X.Trainer;
 
 /// <summary>One PT-DiT block (spec section 7), parameters under the official names.</summary>
-public sealed class PtDitBlock : nn.Module
+public sealed class PtDitBlock : NamedModule
 {
     readonly Parameter scaleShiftTable, proxyScaleShiftTable;
     readonly Attention proxyAttn1, attn1, pvisualAttn2, attn2, attn3;
@@ -83,7 +83,7 @@ public sealed class PtDitBlock : nn.Module
 }
 
 /// <summary>The PT-DiT predictor (class PTDiTDiffuser) for one-frame images, parameters in the official key layout.</summary>
-public sealed class PtDit : nn.Module
+public sealed class PtDit : NamedModule
 {
     public readonly ModelConfig Config;
     readonly Conv2d patchEmbed;
@@ -153,7 +153,7 @@ public sealed class PtDit : nn.Module
     /// <summary>e(t) = [cos(t f_k) | sin(t f_k)], f_k = exp(-ln(10000) k / 128), k &lt; 128 (diffusers Timesteps(256, flip_sin_to_cos)).</summary>
     public static Tensor TimestepSinusoid(Tensor t)
     {
-        var freq = exp(arange(128, dtype: float32) * (-Math.Log(10000) / 128));
+        var freq = tensor(Enumerable.Range(0, 128).Select(k => (float)Math.Exp(-Math.Log(10000) * k / 128)).ToArray());
         var angles = t.to_type(float32).unsqueeze(1) * freq.unsqueeze(0);
         return cat([cos(angles), sin(angles)], 1);
     }

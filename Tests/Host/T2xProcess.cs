@@ -1,0 +1,31 @@
+using System.Diagnostics;
+using NUnit.Framework;
+
+namespace T2X.Tests.Host;
+
+/// <summary>Runs the real t2x binary (built with the solution) and captures its exit code and output.</summary>
+public static class T2xProcess
+{
+    public static string Binary
+    {
+        get
+        {
+            string config = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd('/'))!)!;
+            string dll = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../Host/bin", config, "net10.0/t2x.dll"));
+            if (!File.Exists(dll)) Assert.Fail($"t2x is not built at {dll}: build the solution (dotnet build T2X.Vulkan.sln -c {config})");
+            return dll;
+        }
+    }
+
+    public static (int code, string stdout, string stderr) Run(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Binary);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(600_000)) { p.Kill(true); Assert.Fail($"t2x {string.Join(" ", args)} did not finish in 10 minutes"); }
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+}
