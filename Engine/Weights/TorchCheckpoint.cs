@@ -56,6 +56,7 @@ public sealed partial class TorchCheckpoint : ITensorSource
                 Legacy = true;
                 root = LoadLegacy(handle);
             }
+            if (root is PyForeign foreign) throw Bad(Handler.NotAllowed(foreign.Name));
             if (root is not PyDict top)
                 throw Bad($"the pickled object is a {PickleReader.Describe(root)}, expected a dict of tensors (a state_dict)");
             var dict = top;
@@ -177,6 +178,7 @@ public sealed partial class TorchCheckpoint : ITensorSource
                 infos.Add(new TensorInfo(name, t.Storage.DType, t.Shape));
             }
             else if (value is PyDict inner) Flatten(inner, name + ".", depth + 1, infos, ref visits);
+            else if (value is PyForeign foreign) throw Bad($"weight '{name}' cannot be read: it is {foreign.Detail ?? $"an object of {foreign.Name}"}");
         }
     }
 
@@ -248,24 +250,48 @@ public sealed partial class TorchCheckpoint : ITensorSource
             "_codecs.encode",
         ];
 
+        /// <summary>Modules whose names a checkpoint has no reason to mention: always refused, wherever they appear.</summary>
+        static readonly HashSet<string> Refused =
+        [
+            "builtins", "__builtin__", "os", "posix", "nt", "subprocess", "sys", "shutil", "socket", "importlib", "runpy",
+            "ctypes", "pickle", "marshal", "types", "code", "pty", "webbrowser", "io", "functools", "operator", "codecs", "torch",
+        ];
+
+        /// <summary>Plain data types of those modules that metadata beside the weights may hold.</summary>
+        static readonly HashSet<string> InertBuiltins =
+        [
+            "builtins.set", "builtins.frozenset", "builtins.slice", "builtins.complex", "builtins.bytearray", "builtins.object",
+            "torch.device", "torch.float64", "torch.float32", "torch.float16", "torch.bfloat16", "torch.int64", "torch.int32",
+            "torch.int16", "torch.int8", "torch.uint8", "torch.bool", "torch.DoubleStorage", "torch.CharStorage", "torch.ShortStorage",
+        ];
+
         public object Global(string module, string name)
         {
             string full = $"{module}.{name}";
             if (module == "torch" && StorageTypes.ContainsKey(name) || module == "torch.storage" && name == "UntypedStorage" || Allowed.Contains(full))
                 return new PyGlobal(module, name);
-            if (module == "torch" && name.EndsWith("Storage", StringComparison.Ordinal))
-                throw owner.Bad($"storage type {full} is not supported (supported: {string.Join(", ", StorageTypes.Keys)})");
-            throw owner.Bad($"the pickle refers to '{full}', which is not allowed: only tensors, storages and dicts are read, and nothing is ever executed");
+            // Anything else is never called. Names from dangerous modules are refused outright; other classes
+            // (Megatron's argparse.Namespace "args", numpy arrays in an "rng_state") become inert placeholders,
+            // accepted beside the weights and refused inside them (see Flatten).
+            // (Protocol 2 pickles name Python 3's builtins "__builtin__", for Python 2.)
+            if (Refused.Contains(module.Split('.')[0]) && !InertBuiltins.Contains(module == "__builtin__" ? "builtins." + name : full))
+                throw owner.Bad(NotAllowed(full));
+            return new PyForeign(full);
         }
+
+        public static string NotAllowed(string name)
+            => $"the pickle refers to '{name}', which is not allowed: only tensors, storages and dicts are read, and nothing is ever executed";
 
         public object PersistentLoad(object? pid)
         {
             // ('storage', storage type, key, location, numel) as torch.save writes it; the legacy format adds
             // view metadata: None, or (view key, offset, size) for a storage that is a slice of another.
-            if (pid is not object?[] t || t.Length != (legacy ? 6 : 5) || t[0] is not "storage" || t[1] is not PyGlobal type
+            if (pid is not object?[] t || t.Length != (legacy ? 6 : 5) || t[0] is not "storage" || t[1] is not (PyGlobal or PyForeign)
                 || t[2] is not string key || t[3] is not string || t[4] is not long numel)
                 throw owner.Bad($"persistent id is not ('storage', type, key, location, numel{(legacy ? ", view" : "")})");
-            if (!StorageTypes.TryGetValue(type.Name, out var dtype) || type.Module is not ("torch" or "torch.storage"))
+            var type = t[1] as PyGlobal;
+            if (t[1] is PyForeign foreign) return new PyForeign(foreign.Name, $"a tensor in a {foreign} (supported: {string.Join(", ", StorageTypes.Keys)})");
+            if (type is null || !StorageTypes.TryGetValue(type.Name, out var dtype) || type.Module is not ("torch" or "torch.storage"))
                 throw owner.Bad($"persistent id names {type}, which is not a storage type");
             if (numel < 0 || numel > long.MaxValue / 8) throw owner.Bad($"storage '{key}' has an absurd size {numel}");
             if (!_storages.TryGetValue(key, out var storage))
@@ -284,6 +310,7 @@ public sealed partial class TorchCheckpoint : ITensorSource
 
         public object? Reduce(object? callable, object?[] args)
         {
+            if (callable is PyForeign foreign) return foreign;       // an inert object of that class; nothing is called
             if (callable is not PyGlobal g) throw owner.Bad($"REDUCE of a {PickleReader.Describe(callable)}, which is not callable");
             switch (g.ToString())
             {
@@ -301,8 +328,9 @@ public sealed partial class TorchCheckpoint : ITensorSource
             }
         }
 
-        TensorRef Tensor(object?[] a)
+        object Tensor(object?[] a)
         {
+            if (a[0] is PyForeign unsupported) return unsupported;
             if (a[0] is not Storage storage) throw owner.Bad($"tensor rebuilt from a {PickleReader.Describe(a[0])}, expected a storage");
             if (a[1] is not long offset || a[2] is not object?[] size || a[3] is not object?[] stride || size.Length != stride.Length)
                 throw owner.Bad("tensor rebuild arguments are not (storage, offset, size, stride, ...)");
@@ -335,7 +363,7 @@ public sealed partial class TorchCheckpoint : ITensorSource
         public object? Build(object? target, object? state)
         {
             // An OrderedDict state_dict carries its module versions as attributes (_metadata): not needed.
-            if (target is PyDict) return target;
+            if (target is PyDict or PyForeign) return target;
             throw owner.Bad($"BUILD of a {PickleReader.Describe(target)} is not understood");
         }
     }
