@@ -5,9 +5,12 @@ using T2X.Vulkan;
 // Each command is one class in Host/Commands with a Run(Args) method; this table is the whole CLI.
 var commands = new (string name, string summary, Func<Args, int> run)[]
 {
+    ("generate", "text to PNG: t2x generate \"a red circle in the center\" [-o OUT] [--seed N] [--model DIR] (--help for all options)", GenerateCommand.Run),
     ("devices", "list the Vulkan devices and their limits", DevicesCommand.Run),
     ("view", "a window that shows the image forming step by step (keys: Tab prompt, Enter, R seed, S save, Q quit)", ViewCommand.Run),
     ("bench", "kernel benchmarks next to a CPU baseline (--json for one JSON object per line)", BenchCommand.Run),
+    ("tokenize", "T5 token ids and attention mask of a JSON array of prompts (--tokenizer DIR --prompts P.json --max-length N [--clean] --output OUT)", TokenizeCommand.Run),
+    ("encode", "T5 encoder: token ids to last_hidden_state (--text-encoder DIR --inputs IN --output OUT), or a prompt (--tokenizer DIR --prompt TEXT)", EncodeCommand.Run),
     ("inspect", "list the tensors of a checkpoint (safetensors, torch .pt/.ckpt/.bin, index json, folder)", InspectCommand.Run),
     ("forward", "one PT-DiT forward pass on tensors: --transformer DIR --inputs IN --output OUT [--attention proxy|global]", ForwardCommand.Run),
     ("sample", "the rectified-flow sampler on tensors: --transformer DIR --inputs IN --output OUT --steps N --cfg S --height PX --width PX", SampleCommand.Run),

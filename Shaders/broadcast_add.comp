@@ -1,13 +1,16 @@
 #version 450
-// y[i] = a[i] + b[i mod nb]: adds a table (e.g. the position table [P*N, D]) to every sample.
+// y[i] = a[i] + b[i mod nb]: adds one table (e.g. the position table [P*N, D]) to every sample.
+// Inputs are read as vec4 texels; the grid is (vec4 index in b, repeat) so no division is needed.
 #include "common.glsl"
-layout(local_size_x = 256) in;
-layout(std430, binding = 0) readonly buffer A { float a[]; };
-layout(std430, binding = 1) readonly buffer B { float b[]; };
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform P { uint n; uint nb; } pc;
+layout(local_size_x = 64) in;
+layout(binding = 0, rgba32f) uniform readonly imageBuffer a;
+layout(binding = 1, rgba32f) uniform readonly imageBuffer b;
+layout(std430, binding = 2) writeonly buffer Y { vec4 y[]; };
+layout(push_constant) uniform P { uint nb4; uint repeats; } pc;
 
 void main() {
-    uint i = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * 256u;
-    if (i < pc.n) y[i] = a[i] + b[i % pc.nb];
+    uint j = gl_GlobalInvocationID.x, r = gl_WorkGroupID.y + gl_WorkGroupID.z * gl_NumWorkGroups.y;
+    if (j >= pc.nb4 || r >= pc.repeats) return;
+    uint i = r * pc.nb4 + j;
+    y[i] = imageLoad(a, int(i)) + imageLoad(b, int(j));
 }

@@ -1,13 +1,19 @@
 namespace T2X.Vulkan.Kernels;
 
 /// <summary>y[i] = a[i] + b[i mod |b|] (f32): adds one table, e.g. the position table [P·N, D], to every
-/// sample of a [B, P·N, D] tensor. y may alias a. Shader: Shaders/broadcast_add.comp.</summary>
+/// sample of a [B, P·N, D] tensor. Sizes are multiples of 4 (vec4 texel loads); samples are processed in
+/// chunks that fit one binding. y may alias a.
+/// Shader: Shaders/broadcast_add.comp.</summary>
 public static class BroadcastAdd
 {
     const string Op = "broadcast_add";
-    static readonly KernelLayout Layout = KernelLayout.Of(8, Access.Read, Access.Read, Access.Write);
+    static readonly KernelLayout Layout = KernelLayout.Of(8, Access.ReadTexel, Access.ReadTexel, Access.Write);
 
     public static void Record(Sequence seq, Tensor a, Tensor b, Tensor y)
+        => Record(seq, a, b, y, RowChunks.BindingLimit(seq.Gpu));
+
+    /// <summary>As Record, with the bytes per binding given (tests force the chunked path with a small limit).</summary>
+    internal static void Record(Sequence seq, Tensor a, Tensor b, Tensor y, ulong maxBindingBytes)
     {
         KernelChecks.F32(Op, "a", a);
         KernelChecks.F32(Op, "b", b);
@@ -16,8 +22,18 @@ public static class BroadcastAdd
         KernelChecks.Positive(Op, "the size of b", b.Elements);
         if (a.Elements % b.Elements != 0)
             throw new ArgumentException($"{Op}: the size of a {a} must be a multiple of the size of b {b}");
+        if (b.Elements % 4 != 0) throw new ArgumentException($"{Op}: the size of b {b} must be a multiple of 4");
         KernelChecks.Fits32(Op, "a", a.Elements);
-        var (gx, gy) = Grid.Split(a.Elements, 256);
-        seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [a, b, y], new Push().UInt((ulong)a.Elements).UInt((ulong)b.Elements), gx, gy);
+        var gpu = seq.Gpu;
+        // Flat vec4 views: only the element counts matter here, not the shapes.
+        var bv = TexelViews.Vec4(gpu, Op, "b", b.Reshape(b.Elements));
+        long nb = b.Elements, repeats = a.Elements / nb;
+        Tensor a2 = a.Reshape(repeats, nb), y2 = y.Reshape(repeats, nb);
+        foreach (var (start, count) in RowChunks.Of(Op, repeats, nb * 4, maxBindingBytes))
+        {
+            var (gx, gy, gz) = RowGrid.Of(nb / 4, 64, count);
+            var av = TexelViews.Vec4(gpu, Op, "a", a2.Slice(start, count));
+            seq.Dispatch(gpu.Kernel(Op, Layout), [av, bv, y2.Slice(start, count)], new Push().UInt((ulong)(nb / 4)).UInt((ulong)count), gx, gy, gz);
+        }
     }
 }

@@ -4,22 +4,25 @@ namespace T2X.Vulkan.Kernels;
 /// LayerNorm over the last axis without affine parameters (f32), optionally fused with adaLN modulation
 /// y = LN(x)·(1 + scale[g]) + shift[g] where row m of x uses g = (m / rowDiv) % G.
 /// With rowDiv = tokens per window and G = batch this reproduces the block's batch mapping (spec quirk Q1);
-/// the final layer uses rowDiv = tokens per sample. Shader: Shaders/layer_norm.comp. y may alias x.
+/// the final layer uses rowDiv = tokens per sample. D must be a multiple of 4 (inputs are read as vec4
+/// texels). Tensors larger than one binding are processed in row chunks. Shader: Shaders/layer_norm.comp.
+/// y may alias x.
 /// </summary>
 public static class LayerNorm
 {
     const string Op = "layer_norm";
-    static readonly KernelLayout Layout = KernelLayout.Of(20, Access.Read, Access.Read, Access.Read, Access.Write);
+    static readonly KernelLayout Layout = KernelLayout.Of(24, Access.ReadTexel, Access.ReadTexel, Access.ReadTexel, Access.Write);
 
     /// <summary>Plain LayerNorm of every row of x into y (same shape).</summary>
     public static void Record(Sequence seq, Tensor x, Tensor y, float eps)
-        => Dispatch(seq, x, y, eps, null, null, 1);
+        => Record(seq, x, y, eps, null, null, 1, RowChunks.BindingLimit(seq.Gpu));
 
     /// <summary>LayerNorm fused with modulation; shift and scale are f32 [G, D].</summary>
     public static void Record(Sequence seq, Tensor x, Tensor y, float eps, Tensor shift, Tensor scale, long rowDiv)
-        => Dispatch(seq, x, y, eps, shift, scale, rowDiv);
+        => Record(seq, x, y, eps, shift, scale, rowDiv, RowChunks.BindingLimit(seq.Gpu));
 
-    static void Dispatch(Sequence seq, Tensor x, Tensor y, float eps, Tensor? shift, Tensor? scale, long rowDiv)
+    /// <summary>As Record, with the bytes per binding given (tests force the chunked path with a small limit).</summary>
+    internal static void Record(Sequence seq, Tensor x, Tensor y, float eps, Tensor? shift, Tensor? scale, long rowDiv, ulong maxBindingBytes)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "y", y);
@@ -28,8 +31,10 @@ public static class LayerNorm
         KernelChecks.Positive(Op, "the last axis of x", d);
         KernelChecks.Fits32(Op, "x", x.Elements);
         long groups = 1;
-        if (shift != null && scale != null)
+        bool modulate = shift != null || scale != null;
+        if (modulate)
         {
+            if (shift == null || scale == null) throw new ArgumentException($"{Op}: modulation needs both shift and scale");
             KernelChecks.F32(Op, "shift", shift);
             KernelChecks.F32(Op, "scale", scale);
             groups = shift.Rank == 2 ? shift.Dim(0) : 0;
@@ -39,11 +44,19 @@ public static class LayerNorm
             KernelChecks.Positive(Op, "rowDiv", rowDiv);
         }
         if (rows == 0) return;
-        bool modulate = shift != null;
-        int workgroup = seq.Gpu.Info.IsCpu ? 32 : 256;
-        var kernel = seq.Gpu.Kernel(Op, Layout, workgroup, modulate ? 1 : 0);
-        var (gx, gy) = Grid.Split(rows, 1);
-        var push = new Push().UInt((ulong)rows).UInt((ulong)d).Float(eps).UInt((ulong)rowDiv).UInt((ulong)groups);
-        seq.Dispatch(kernel, [x, shift ?? x, scale ?? x, y], push, gx, gy);
+        var gpu = seq.Gpu;
+        var shiftView = modulate ? TexelViews.Vec4(gpu, Op, "shift", shift!) : default;
+        var scaleView = modulate ? TexelViews.Vec4(gpu, Op, "scale", scale!) : default;
+        // lavapipe runs a workgroup's subgroups one after the other: one subgroup per row was fastest there.
+        int workgroup = gpu.Info.IsCpu ? (int)gpu.Info.SubgroupSize : 128;
+        var kernel = gpu.Kernel(Op, Layout, workgroup, modulate ? 1 : 0);
+        Tensor x2 = x.Reshape(rows, d), y2 = y.Reshape(rows, d);
+        foreach (var (start, count) in RowChunks.Of(Op, rows, d * 4, maxBindingBytes))
+        {
+            var xv = TexelViews.Vec4(gpu, Op, "x", x2.Slice(start, count));
+            var (gx, gy) = Grid.Split(count, 1);
+            var push = new Push().UInt((ulong)count).UInt((ulong)d).Float(eps).UInt((ulong)rowDiv).UInt((ulong)groups).UInt((ulong)start);
+            seq.Dispatch(kernel, [xv, modulate ? shiftView : xv, modulate ? scaleView : xv, y2.Slice(start, count)], push, gx, gy);
+        }
     }
 }

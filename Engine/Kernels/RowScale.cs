@@ -2,13 +2,17 @@ namespace T2X.Vulkan.Kernels;
 
 /// <summary>y[m, :] = x[m, :] · g[(m / rowDiv) % G, :] (f32, g [G, D]): a per-sample channel gate, e.g. the
 /// shifted-window gate applied before linear_2 (spec quirk Q10), with the same row mapping as LayerNorm's
-/// modulation. y may alias x. Shader: Shaders/row_scale.comp.</summary>
+/// modulation. D must be a multiple of 4 (vec4 texel loads). y may alias x. Shader: Shaders/row_scale.comp.</summary>
 public static class RowScale
 {
     const string Op = "row_scale";
-    static readonly KernelLayout Layout = KernelLayout.Of(16, Access.Read, Access.Read, Access.Write);
+    static readonly KernelLayout Layout = KernelLayout.Of(20, Access.ReadTexel, Access.ReadTexel, Access.Write);
 
     public static void Record(Sequence seq, Tensor x, Tensor gate, Tensor y, long rowDiv)
+        => Record(seq, x, gate, y, rowDiv, RowChunks.BindingLimit(seq.Gpu));
+
+    /// <summary>As Record, with the bytes per binding given (tests force the chunked path with a small limit).</summary>
+    internal static void Record(Sequence seq, Tensor x, Tensor gate, Tensor y, long rowDiv, ulong maxBindingBytes)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "gate", gate);
@@ -20,8 +24,17 @@ public static class RowScale
         KernelChecks.Shape(Op, "gate", gate, groups, d);
         KernelChecks.Positive(Op, "rowDiv", rowDiv);
         KernelChecks.Fits32(Op, "x", x.Elements);
-        var (gx, gy) = Grid.Split(x.Elements, 256);
-        var push = new Push().UInt((ulong)x.Rows).UInt((ulong)d).UInt((ulong)rowDiv).UInt((ulong)groups);
-        seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [x, gate, y], push, gx, gy);
+        var gpu = seq.Gpu;
+        var gv = TexelViews.Vec4(gpu, Op, "gate", gate);
+        long rows = x.Rows;
+        // One workgroup per row; on lavapipe one subgroup, whose lanes walk the row's vec4 columns.
+        var kernel = gpu.Kernel(Op, Layout, gpu.Info.IsCpu ? (int)gpu.Info.SubgroupSize : 64);
+        Tensor x2 = x.Reshape(rows, d), y2 = y.Reshape(rows, d);
+        foreach (var (start, count) in RowChunks.Of(Op, rows, d * 4, maxBindingBytes))
+        {
+            var (gx, gy) = Grid.Split(count, 1);
+            var push = new Push().UInt((ulong)count).UInt((ulong)(d / 4)).UInt((ulong)rowDiv).UInt((ulong)groups).UInt((ulong)start);
+            seq.Dispatch(kernel, [TexelViews.Vec4(gpu, Op, "x", x2.Slice(start, count)), gv, y2.Slice(start, count)], push, gx, gy);
+        }
     }
 }

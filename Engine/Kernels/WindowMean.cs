@@ -4,12 +4,13 @@ namespace T2X.Vulkan.Kernels;
 /// Proxy tokens: x [windows, N, D] (N = window.Tokens) → y [windows · Kp, D] in (window, j, k) order, with
 /// Kp = (window.Rows / proxy.Rows) · (window.Cols / proxy.Cols) proxies per window. With proxy = window
 /// (the released config) each proxy is the mean of its window; finer proxy ratios average the strided
-/// lattice of spec quirk Q6. y may be shaped [B, P·Kp, D]. Shader: Shaders/window_mean.comp.
+/// lattice of spec quirk Q6. y may be shaped [B, P·Kp, D]. D must be a multiple of 4 (vec4 texel loads).
+/// Windows are processed in chunks that fit one binding. Shader: Shaders/window_mean.comp.
 /// </summary>
 public static class WindowMean
 {
     const string Op = "window_mean";
-    static readonly KernelLayout Layout = KernelLayout.Of(28, Access.Read, Access.Write);
+    static readonly KernelLayout Layout = KernelLayout.Of(28, Access.ReadTexel, Access.Write);
 
     /// <summary>Proxies per window for a window and the official proxy_compress_ratios.</summary>
     public static int ProxiesPerWindow(WindowSize window, WindowSize proxy)
@@ -21,6 +22,10 @@ public static class WindowMean
     }
 
     public static void Record(Sequence seq, Tensor x, Tensor y, WindowSize window, WindowSize proxy)
+        => Record(seq, x, y, window, proxy, RowChunks.BindingLimit(seq.Gpu));
+
+    /// <summary>As Record, with the bytes per binding given (tests force the chunked path with a small limit).</summary>
+    internal static void Record(Sequence seq, Tensor x, Tensor y, WindowSize window, WindowSize proxy, ulong maxBindingBytes)
     {
         int kp = ProxiesPerWindow(window, proxy);
         KernelChecks.F32(Op, "x", x);
@@ -31,9 +36,13 @@ public static class WindowMean
         if (y.Dim(-1) != d) throw new ArgumentException($"{Op}: y must have {d} channels like x, got {y}");
         KernelChecks.Elements(Op, "y", y, windows * kp * d, $"{windows} windows × {kp} proxies × {d}");
         KernelChecks.Fits32(Op, "x", x.Elements);
-        var (gx, gy) = Grid.Split(y.Elements, 256);
-        var push = new Push().UInt((ulong)windows).UInt((ulong)d).UInt((ulong)window.Frames).UInt((ulong)window.Rows)
-            .UInt((ulong)window.Cols).UInt((ulong)(window.Rows / proxy.Rows)).UInt((ulong)(window.Cols / proxy.Cols));
-        seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [x, y], push, gx, gy);
+        var y2 = y.Reshape(windows * kp, d);
+        foreach (var (start, count) in RowChunks.Of(Op, windows, window.Tokens * d * 4, maxBindingBytes))
+        {
+            var (gx, gy) = Grid.Split(count * kp * d / 4, 64);
+            var push = new Push().UInt((ulong)count).UInt((ulong)(d / 4)).UInt((ulong)window.Frames).UInt((ulong)window.Rows)
+                .UInt((ulong)window.Cols).UInt((ulong)(window.Rows / proxy.Rows)).UInt((ulong)(window.Cols / proxy.Cols));
+            seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [TexelViews.Vec4(seq.Gpu, Op, "x", x.Slice(start, count)), y2.Slice(start * kp, count * kp)], push, gx, gy);
+        }
     }
 }

@@ -1,3 +1,4 @@
+using T2X.Vulkan.Kernels;
 using T2X.Vulkan.Pipelines;
 
 namespace T2X.Vulkan.Presentation;
@@ -7,8 +8,8 @@ public sealed record FrameInfo(int Generation, GenerationSettings Settings, int 
 
 /// <summary>
 /// Hands frames from the sampler's thread to the window's thread. The sampler publishes each frame by copying
-/// it on the device into the mailbox's own tensor (so the sampler may overwrite its tensor right away); the window
-/// shows the newest frame. Publishing waits (at most <see cref="MaxWait"/>) until the previous frame was shown,
+/// it on the device into the mailbox's own RGBA tensor [H, W, 4] (<see cref="PresentPack"/>: the layout the
+/// presenter reads fastest), so the sampler may overwrite its tensor right away; the window shows the newest frame. Publishing waits (at most <see cref="MaxWait"/>) until the previous frame was shown,
 /// so every step is presented once while the window is visible; while the window is minimised
 /// (<see cref="Paused"/>) frames replace each other without waiting and the newest is shown on restore.
 /// </summary>
@@ -44,19 +45,20 @@ public sealed class FrameMailbox(Gpu gpu, Action wake) : IDisposable
             }
             cancel.ThrowIfCancellationRequested();
             if (_version != _shownVersion) Dropped++;
-            if (_image is null || !_image.Shape.SequenceEqual(image.Shape))
+            long[] shape = [image.Dim(1), image.Dim(2), 4];
+            if (_image is null || !_image.Shape.SequenceEqual(shape))
             {
                 _image?.Buffer.Dispose();
                 _image = null;
-                _image = Tensor.Create(gpu, DType.F32, image.Shape);
+                _image = Tensor.Create(gpu, DType.F32, shape);
             }
             using (var seq = new Sequence(gpu))
             {
-                seq.Copy(image, _image);
+                PresentPack.Record(seq, image, _image);
                 seq.Run();
             }
             // The final image is kept on the host too, for saving without touching the device from the window thread.
-            _final = frame.IsFinal ? _image.ToArray() : null;
+            _final = frame.IsFinal ? image.ToArray() : null;
             _info = new FrameInfo(generation, settings, frame.Step, frame.Steps, frame.SecondsPerStep, frame.IsFinal);
             _version++;
         }
@@ -70,7 +72,7 @@ public sealed class FrameMailbox(Gpu gpu, Action wake) : IDisposable
     }
 
     /// <summary>
-    /// On the window's thread: calls <paramref name="show"/>(image, info, fresh) with the newest frame when it has
+    /// On the window's thread: calls <paramref name="show"/>(image [H, W, 4], info, fresh) with the newest frame when it has
     /// not been shown yet (fresh), or again when <paramref name="redraw"/> is set. The image stays untouched
     /// until show returns; show returns whether the frame reached the window.
     /// </summary>

@@ -16,6 +16,10 @@ public readonly record struct Frame(Tensor Image, int Step, int Steps, double Se
 /// <summary>
 /// Something that generates images on the device and shows its progress: the text-to-image pipeline, or
 /// <see cref="SyntheticSource"/> for development and tests.
+/// Previews should be cheap. A pixel-space model shows its current estimate of the clean image,
+/// x̂0 = z_t − t·v for the rectified flow (one <see cref="Kernels.Add"/> with alpha = −t); a latent model shows a
+/// linear latent-to-RGB projection (<see cref="Kernels.LatentRgb"/>, at latent resolution: the viewer scales
+/// any size to the window) and decodes only the final image.
 /// </summary>
 public interface IFrameSource
 {

@@ -4,8 +4,8 @@ using Semaphore = Silk.NET.Vulkan.Semaphore;
 namespace T2X.Vulkan.Presentation;
 
 /// <summary>
-/// Shows device images in a window: one compute dispatch scales an f32 [3, H, W] image (values in [-1, 1])
-/// into the swapchain image with its aspect ratio kept (letterbox), then presents. Nothing goes through the
+/// Shows device images in a window: one compute dispatch scales an image (f32 RGBA texels [H, W, 4], values in
+/// [-1, 1], as <see cref="Kernels.PresentPack"/> makes them) into the swapchain image with its aspect ratio kept (letterbox), then presents. Nothing goes through the
 /// host. Optionally copies what was presented into a host-visible buffer in the same submission (screenshots).
 /// One frame in flight: each <see cref="Show"/> waits for its own submission, which is what lets the caller
 /// hand the source tensor back as soon as it returns. Runs on one thread (the window's).
@@ -25,7 +25,7 @@ public sealed unsafe class Presenter : IDisposable
     GpuBuffer? _readback;
     bool _rebuild = true, _ready;
 
-    static readonly KernelLayout Layout = KernelLayout.Of(9 * 4, Access.Read, Access.WriteImage);
+    static readonly KernelLayout Layout = KernelLayout.Of(9 * 4, Access.ReadTexel, Access.WriteImage);
 
     /// <summary>Takes ownership of <paramref name="surface"/> (a window surface on <paramref name="gpu"/>'s instance).
     /// <paramref name="preferBlit"/> forces the fallback path (compute into an intermediate image, then blit).</summary>
@@ -58,7 +58,7 @@ public sealed unsafe class Presenter : IDisposable
 
         var sizes = stackalloc DescriptorPoolSize[]
         {
-            new() { Type = DescriptorType.StorageBuffer, DescriptorCount = 1 },
+            new() { Type = DescriptorType.StorageTexelBuffer, DescriptorCount = 1 },
             new() { Type = DescriptorType.StorageImage, DescriptorCount = 1 },
         };
         var dpInfo = new DescriptorPoolCreateInfo { SType = StructureType.DescriptorPoolCreateInfo, MaxSets = 1, PoolSizeCount = 2, PPoolSizes = sizes };
@@ -87,17 +87,17 @@ public sealed unsafe class Presenter : IDisposable
     public sealed record Screenshot(byte[] Rgb, int Width, int Height);
 
     /// <summary>
-    /// Draws <paramref name="image"/> (f32 [3, H, W]) letterboxed into the window and presents it. Returns false
+    /// Draws <paramref name="image"/> (f32 RGBA [H, W, 4]) letterboxed into the window and presents it. Returns false
     /// when nothing could be shown (minimised window: framebuffer size 0); the caller shows it again later.
     /// With <paramref name="screenshot"/> set, <paramref name="shot"/> receives the presented pixels.
     /// </summary>
     public bool Show(Tensor image, int framebufferWidth, int framebufferHeight, bool screenshot, out Screenshot? shot)
     {
         shot = null;
-        if (image.Rank != 3 || image.Shape[0] != 3 || image.DType != DType.F32)
-            throw new ArgumentException($"presented image must be f32 [3, H, W], got {image}");
-        if (image.Bytes > _gpu.Info.MaxStorageBufferRange)
-            throw new ArgumentException($"a {image.Shape[2]}x{image.Shape[1]} image ({image.Bytes} bytes) is larger than this device's maxStorageBufferRange ({_gpu.Info.MaxStorageBufferRange}): show a smaller preview");
+        if (image.Rank != 3 || image.Shape[2] != 4 || image.DType != DType.F32)
+            throw new ArgumentException($"presented image must be f32 RGBA [H, W, 4], got {image}");
+        if (image.Shape[0] * image.Shape[1] > _gpu.Info.MaxTexelBufferElements)
+            throw new ArgumentException($"a {image.Shape[1]}x{image.Shape[0]} image has more pixels than this device's maxTexelBufferElements ({_gpu.Info.MaxTexelBufferElements}): show a smaller preview");
         if (screenshot && !_swapchain.Readable)
             throw new NotSupportedException($"screenshots need swapchain images that can be copied out; {_gpu.Info.Name} does not allow it for {_swapchain.Format.Format}");
         for (int attempt = 0; attempt < 2; attempt++)
@@ -130,14 +130,14 @@ public sealed unsafe class Presenter : IDisposable
         var extent = sc.Extent;
         var target = sc.Direct ? sc.Images[index] : sc.Intermediate;
         var targetView = sc.Direct ? sc.Views[index] : sc.IntermediateView;
-        int srcW = (int)image.Shape[2], srcH = (int)image.Shape[1];
+        int srcW = (int)image.Shape[1], srcH = (int)image.Shape[0];
         var rect = Letterbox.Fit(srcW, srcH, (int)extent.Width, (int)extent.Height);
 
-        var bufferInfo = new DescriptorBufferInfo { Buffer = image.Buffer.Handle, Offset = image.Offset, Range = image.Bytes };
+        var texels = image.Buffer.View(Format.R32G32B32A32Sfloat, image.Offset, image.Bytes);
         var imageInfo = new DescriptorImageInfo { ImageView = targetView, ImageLayout = ImageLayout.General };
         var writes = stackalloc WriteDescriptorSet[]
         {
-            new() { SType = StructureType.WriteDescriptorSet, DstSet = _set, DstBinding = 0, DescriptorCount = 1, DescriptorType = DescriptorType.StorageBuffer, PBufferInfo = &bufferInfo },
+            new() { SType = StructureType.WriteDescriptorSet, DstSet = _set, DstBinding = 0, DescriptorCount = 1, DescriptorType = DescriptorType.StorageTexelBuffer, PTexelBufferView = &texels },
             new() { SType = StructureType.WriteDescriptorSet, DstSet = _set, DstBinding = 1, DescriptorCount = 1, DescriptorType = DescriptorType.StorageImage, PImageInfo = &imageInfo },
         };
         _vk.UpdateDescriptorSets(_gpu.Device, 2, writes, 0, null);

@@ -134,6 +134,8 @@ sealed class ZipReader : IDisposable
             }
             if (method != 0 && method != 8) throw Bad($"entry '{name}' uses compression method {method} (only stored and deflate are supported)");
             if (method == 0 && csize != usize) throw Bad($"stored entry '{name}' has compressed size {csize} != size {usize}");
+            // Deflate cannot compress by more than about 1032:1; a larger claim is a lie (or a bomb).
+            if (method == 8 && usize > csize * 1032 + 1024) throw Bad($"deflated entry '{name}' claims {usize} bytes from {csize}");
             if (local < 0 || local > cdOffset || csize > cdOffset - local) throw Bad($"entry '{name}' lies outside the archive data");
             entries.Add(new Entry(name, method, csize, usize, crc, local));
             p += 46 + nameLen + extraLen + commentLen;
@@ -189,7 +191,7 @@ sealed class ZipReader : IDisposable
                 throw Bad($"deflated data of '{e.Name}' is damaged or shorter than {e.Size} bytes");
             }
         }
-        if (offset == 0 && count == e.Size && Crc32.Compute(destination) != e.Crc)
+        if (offset == 0 && count == e.Size && System.IO.Hashing.Crc32.HashToUInt32(destination) != e.Crc)
             throw Bad($"entry '{e.Name}' fails its CRC-32 check (damaged data)");
     }
 
@@ -254,7 +256,7 @@ sealed class ZipWriter(Stream output) : IDisposable
     {
         var nameBytes = Encoding.UTF8.GetBytes(name);
         long offset = output.Position;
-        uint crc = Crc32.Compute(data);
+        uint crc = System.IO.Hashing.Crc32.HashToUInt32(data);
         bool zip64 = ForceZip64 || data.Length >= 0xFFFFFFFF || offset >= 0xFFFFFFFF;
         int zip64Len = zip64 ? 4 + 16 : 0;
         long unpadded = offset + 30 + nameBytes.Length + zip64Len + 4;
@@ -365,41 +367,4 @@ sealed class ZipWriter(Stream output) : IDisposable
     }
 
     public void Dispose() { }
-}
-
-/// <summary>CRC-32 (IEEE, as zip uses), slicing by 8 bytes.</summary>
-static class Crc32
-{
-    static readonly uint[] Table = BuildTable();
-
-    static uint[] BuildTable()
-    {
-        var t = new uint[8 * 256];
-        for (uint i = 0; i < 256; i++)
-        {
-            uint c = i;
-            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320 ^ (c >> 1) : c >> 1;
-            t[i] = c;
-        }
-        for (int s = 1; s < 8; s++)
-            for (int i = 0; i < 256; i++)
-                t[s * 256 + i] = (t[(s - 1) * 256 + i] >> 8) ^ t[t[(s - 1) * 256 + i] & 0xFF];
-        return t;
-    }
-
-    public static uint Compute(ReadOnlySpan<byte> data)
-    {
-        uint c = 0xFFFFFFFF;
-        var t = Table;
-        while (data.Length >= 8)
-        {
-            uint a = BinaryPrimitives.ReadUInt32LittleEndian(data) ^ c;
-            uint b = BinaryPrimitives.ReadUInt32LittleEndian(data[4..]);
-            c = t[7 * 256 + (a & 0xFF)] ^ t[6 * 256 + ((a >> 8) & 0xFF)] ^ t[5 * 256 + ((a >> 16) & 0xFF)] ^ t[4 * 256 + (a >> 24)]
-              ^ t[3 * 256 + (b & 0xFF)] ^ t[2 * 256 + ((b >> 8) & 0xFF)] ^ t[256 + ((b >> 16) & 0xFF)] ^ t[b >> 24];
-            data = data[8..];
-        }
-        foreach (byte x in data) c = t[(c ^ x) & 0xFF] ^ (c >> 8);
-        return ~c;
-    }
 }

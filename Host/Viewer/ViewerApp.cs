@@ -449,7 +449,12 @@ public sealed unsafe class ViewerApp : IDisposable
             Monitor.PulseAll(_requestLock);
         }
         _mailbox.Paused = true;
-        _worker.Join();   // the source observes the cancellation at its next step
+        // The source observes the cancellation between steps; a step of a big model may take a while.
+        if (!_worker.Join(TimeSpan.FromSeconds(1)))
+        {
+            Console.WriteLine("waiting for the sampler to finish its current step");
+            _worker.Join();
+        }
         _current = null;
         _presenter.Dispose();
         _mailbox.Dispose();

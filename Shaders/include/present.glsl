@@ -1,9 +1,10 @@
 // Shared by present_swapchain.comp and present_image.comp: the colour of one window pixel when an
-// f32 [3, H, W] image in [-1, 1] is scaled into the window with its aspect ratio kept (letterbox).
+// image in [-1, 1] (f32 RGBA texels [H, W, 4], see present_pack.comp) is scaled into the window with its
+// aspect ratio kept (letterbox).
 // Inside the image rectangle: bilinear sampling at pixel centres (clamped at the edges), then the same
 // 8-bit rounding as saved PNGs: floor((clamp(x, -1, 1) + 1) / 2 * 255 + 0.5). Outside: a dark grey.
 layout(local_size_x = 8, local_size_y = 8) in;
-layout(std430, binding = 0) readonly buffer Src { float src[]; };
+layout(binding = 0, rgba32f) uniform readonly imageBuffer src;   // texel loads: the fast path on lavapipe
 layout(push_constant) uniform P {
     int srcW, srcH;                   // image size
     int dstW, dstH;                   // window (swapchain) size
@@ -16,8 +17,7 @@ const float BACKGROUND = 24.0 / 255.0;
 vec3 fetch(int x, int y) {
     x = clamp(x, 0, pc.srcW - 1);
     y = clamp(y, 0, pc.srcH - 1);
-    int plane = pc.srcW * pc.srcH, i = y * pc.srcW + x;
-    return vec3(src[i], src[plane + i], src[2 * plane + i]);
+    return imageLoad(src, y * pc.srcW + x).rgb;
 }
 
 vec3 srgb_to_linear(vec3 c) {

@@ -63,7 +63,7 @@ public sealed class ViewerTests
         string shot = Path.Combine(Path.GetTempPath(), $"t2x-view-{Guid.NewGuid():N}.png");
         var args = new List<string>
         {
-            "view", settings.Prompt, "--synthetic", "--step-ms", "20", "--seed", "7", "--steps", "6", "--size", "40x28",
+            "view", settings.Prompt, "--synthetic", "--step-ms", "20", "--seed", "7", "--steps", "6", "--width", "40", "--height", "28",
             "--window", "130x70", "--exit-after-final", "--screenshot", shot,
         };
         if (blit) args.Add("--blit");
@@ -102,7 +102,7 @@ public sealed class ViewerTests
         string first = Path.Combine(dir, "t2x-5.png"), shot = Path.Combine(dir, "shot.png");
         try
         {
-            var r = RunT2x(true, "view", "first prompt", "--synthetic", "--step-ms", "0", "--seed", "5", "--steps", "3", "--size", "24x20",
+            var r = RunT2x(true, "view", "first prompt", "--synthetic", "--step-ms", "0", "--seed", "5", "--steps", "3", "--width", "24", "--height", "20",
                 "--window", "96x80", "--out", dir, "--exit-after-final", "--screenshot", shot,
                 "--script", $"key:s;key:tab;key:ctrl+u;type:second prompts;key:backspace;key:enter;key:s;key:r;key:s;drop:{first}");
             Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
@@ -129,6 +129,14 @@ public sealed class ViewerTests
             Assert.That(MaxDifference(image, Letterboxed(SyntheticSource.Final(one), 24, 20, 96, 80)), Is.LessThanOrEqualTo(1),
                 "the dropped PNG's image is shown last");
             Assert.That(MaxDifference(image, Letterboxed(SyntheticSource.Final(reseeded), 24, 20, 96, 80)), Is.GreaterThan(8));
+
+            // --from starts from a saved PNG's settings, as dropping it does.
+            File.Delete(shot);
+            r = RunT2x(true, "view", "--from", first, "--synthetic", "--step-ms", "0", "--window", "96x80", "--exit-after-final", "--screenshot", shot);
+            Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+            Assert.That(r.Out, Does.Contain("seed 5").And.Contain("3 previews + final"), r.ToString());
+            using var again = Image.Load<Rgb24>(shot);
+            Assert.That(MaxDifference(again, Letterboxed(SyntheticSource.Final(one), 24, 20, 96, 80)), Is.LessThanOrEqualTo(1));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
@@ -142,11 +150,22 @@ public sealed class ViewerTests
     }
 
     [Test]
-    public void BadSizeIsAUsageError()
+    public void BadOptionsAreUsageErrors()
     {
-        var r = RunT2x(display: false, "view", "--synthetic", "--size", "12by3");
+        var r = RunT2x(display: false, "view", "--synthetic", "--window", "12by3");
         Assert.That(r.ExitCode, Is.EqualTo(2), r.ToString());
-        Assert.That(r.Err, Does.Contain("--size expects WIDTHxHEIGHT"), r.ToString());
+        Assert.That(r.Err, Does.Contain("--window expects WIDTHxHEIGHT"), r.ToString());
+        r = RunT2x(display: false, "view", "--synthetic", "--width", "0");
+        Assert.That(r.ExitCode, Is.EqualTo(2), r.ToString());
+        Assert.That(r.Err, Does.Contain("image size must be"), r.ToString());
+    }
+
+    [Test]
+    public void WithoutThePipelineSaysWhatRuns()
+    {
+        var r = RunT2x(display: false, "view", "a cat");
+        Assert.That(r.ExitCode, Is.EqualTo(1), r.ToString());
+        Assert.That(r.Err, Does.Contain("--synthetic"), r.ToString());
     }
 
     /// <summary>

@@ -27,9 +27,9 @@ public sealed class WindowMeanTests : GpuTest
         return sum;
     }
 
-    [TestCase(6, 1, 8, 8, 8, 8, 37)]    // released: one proxy per 8×8 window
-    [TestCase(4, 1, 8, 8, 4, 2, 19)]    // finer proxies: 2 × 4 per window
-    [TestCase(3, 2, 4, 6, 2, 3, 5)]     // two-frame windows, 2 × 2 proxies
+    [TestCase(6, 1, 8, 8, 8, 8, 36)]    // released: one proxy per 8×8 window
+    [TestCase(4, 1, 8, 8, 4, 2, 20)]    // finer proxies: 2 × 4 per window
+    [TestCase(3, 2, 4, 6, 2, 3, 4)]     // two-frame windows, 2 × 2 proxies
     [TestCase(130, 1, 2, 2, 2, 2, 300)]
     public void MatchesCpu(int windows, int cf, int ch, int cw, int pch, int pcw, int d)
     {
@@ -46,6 +46,24 @@ public sealed class WindowMeanTests : GpuTest
     }
 
     [Test]
+    public void ChunkedWindows()
+    {
+        const int windows = 10, d = 8;
+        var win = new WindowSize(1, 2, 2);
+        var rng = new Random(10);
+        var x = Check.Randn(rng, windows * win.Tokens * d);
+        using var s = new Scratch(Gpu);
+        var X = s.F32(x, windows, win.Tokens, d);
+        var Y = s.Empty(DType.F32, windows * 2, d);
+        using var seq = new Sequence(Gpu);
+        // 128-byte windows, binding limit of 3 windows: 2-window chunks keep 256-byte alignment.
+        WindowMean.Record(seq, X, Y, win, new WindowSize(1, 1, 2), 3 * 128);
+        Assert.That(seq.Dispatches, Is.EqualTo(5));
+        seq.Run();
+        Check.Close(Y.ToArray(), Reference(x, windows, win, 2, 1, d), 1e-6, "window_mean chunked");
+    }
+
+    [Test]
     public void RejectsMismatchedWindow()
     {
         using var s = new Scratch(Gpu);
@@ -54,6 +72,10 @@ public sealed class WindowMeanTests : GpuTest
         var w = new WindowSize(1, 8, 8);
         var ex = Assert.Throws<ArgumentException>(() => Run(seq => WindowMean.Record(seq, X, Y, w, w)));
         Assert.That(ex!.Message, Does.Contain("x must be [windows, 64, D]"));
+        var X6 = s.Empty(DType.F32, 2, 64, 6);
+        var Y6 = s.Empty(DType.F32, 2, 6);
+        ex = Assert.Throws<ArgumentException>(() => Run(seq => WindowMean.Record(seq, X6, Y6, w, w)));
+        Assert.That(ex!.Message, Does.Contain("multiple of 4"));
         Assert.Throws<ArgumentException>(() => WindowMean.ProxiesPerWindow(w, new WindowSize(1, 3, 8)));
     }
 }

@@ -15,8 +15,21 @@ public sealed class FrameMailboxTests : GpuTest
     static (float[] Pixels, FrameInfo Info, bool Fresh)? Show(FrameMailbox box, bool redraw = false)
     {
         (float[], FrameInfo, bool)? seen = null;
-        box.ShowNewest((image, info, fresh) => { seen = (image.ToArray(), info, fresh); return true; }, redraw);
+        box.ShowNewest((image, info, fresh) => { seen = (Planes(image.ToArray()), info, fresh); return true; }, redraw);
         return seen;
+    }
+
+    /// <summary>RGBA texels [P, 4] back to planes [3, P], checking the alpha of 1.</summary>
+    static float[] Planes(float[] rgba)
+    {
+        int pixels = rgba.Length / 4;
+        var planes = new float[3 * pixels];
+        for (int p = 0; p < pixels; p++)
+        {
+            for (int c = 0; c < 3; c++) planes[c * pixels + p] = rgba[4 * p + c];
+            Assert.That(rgba[4 * p + 3], Is.EqualTo(1f), "alpha");
+        }
+        return planes;
     }
 
     [Test]

@@ -6,7 +6,7 @@ namespace T2X.Trainer;
 
 /// <summary>diffusers Attention as the released PT-DiT uses it: to_q/to_k/to_v with bias, to_out.0, scaled dot
 /// product plus an additive bias (masks are -10000 biases, not -inf).</summary>
-public sealed class Attention : nn.Module
+public sealed class Attention : NamedModule
 {
     readonly Linear toQ, toK, toV, toOut;
     readonly int heads;

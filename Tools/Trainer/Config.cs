@@ -9,11 +9,11 @@ public sealed record ModelConfig
     public int OutChannels => 2 * InChannels; // "learned sigma" head as in the release; the sampler uses the first half
 
     // PT-DiT predictor.
-    public int NumHeads { get; init; } = 4;
+    public int NumHeads { get; init; } = 3;
     public int HeadDim { get; init; } = 32;
     public int Width => NumHeads * HeadDim;
     public int NumLayers { get; init; } = 4;
-    public int PatchSize { get; init; } = 8;
+    public int PatchSize { get; init; } = 4;
     public int Window { get; init; } = 4; // compress_ratios = proxy_compress_ratios = [1, Window, Window]
 
     // T5 v1.1 encoder.

@@ -5,7 +5,8 @@ using TorchSharp;
 
 // t2x-train: trains the built-in model and exports it. See Tools/Trainer/README.md.
 //   train  [--run DIR] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N] [--layers N] [--heads N] ...
-//   sample --run DIR --prompt TEXT [--out FILE] [--steps N] [--cfg X] [--seed N]
+//   sample --run DIR --prompt TEXT[|TEXT...] [--out FILE] [--steps N] [--cfg X] [--seed N]
+//   export --run DIR [--out Host/BuiltinModel] [--steps N] [--cfg X]
 var options = ParseOptions(args.Skip(1).ToArray());
 string Get(string name, string fallback) => options.TryGetValue(name, out var v) ? v : fallback;
 int GetInt(string name, int fallback) => int.Parse(Get(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
@@ -33,8 +34,8 @@ switch (args.FirstOrDefault())
         {
             RunDir = run,
             Steps = GetInt("steps", 3000),
-            Batch = GetInt("batch", 32),
-            LearningRate = GetDouble("lr", 5e-4),
+            Batch = GetInt("batch", 16),
+            LearningRate = GetDouble("lr", 8e-4),
             Seed = GetInt("seed", 1),
             CheckpointEvery = GetInt("checkpoint-every", 200),
         };
@@ -49,6 +50,16 @@ switch (args.FirstOrDefault())
         var prompts = Get("prompt", "a red circle in the center on a blue background").Split('|');
         var images = model.Generate(prompts, GetInt("steps", 20), GetDouble("cfg", 4.0), GetInt("seed", 0), timestepTransform: false);
         Images.SaveGrid(Get("out", Path.Combine(run, "sample.png")), images, config.ImageSize, columns: Math.Min(8, prompts.Length), zoom: 4);
+        return 0;
+    }
+    case "export":
+    {
+        var config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(Path.Combine(run, "checkpoint", "config.json")))!;
+        var model = new TextToImage(config);
+        model.load(Path.Combine(run, "checkpoint", "ema.dat"));
+        string folder = Get("out", "Host/BuiltinModel");
+        Export.Write(model, folder, GetInt("steps", 20), GetDouble("cfg", 4.0));
+        Console.WriteLine($"exported {run}/checkpoint (averaged weights) to {folder}");
         return 0;
     }
     default:

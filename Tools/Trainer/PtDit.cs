@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace T2X.Trainer;
 
 /// <summary>One PT-DiT block (spec section 7), parameters under the official names.</summary>
-public sealed class PtDitBlock : nn.Module
+public sealed class PtDitBlock : NamedModule
 {
     readonly Parameter scaleShiftTable, proxyScaleShiftTable;
     readonly Attention proxyAttn1, attn1, pvisualAttn2, attn2, attn3;
@@ -83,7 +83,7 @@ public sealed class PtDitBlock : nn.Module
 }
 
 /// <summary>The PT-DiT predictor (class PTDiTDiffuser) for one-frame images, parameters in the official key layout.</summary>
-public sealed class PtDit : nn.Module
+public sealed class PtDit : NamedModule
 {
     public readonly ModelConfig Config;
     readonly Conv2d patchEmbed;

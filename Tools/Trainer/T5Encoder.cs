@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace T2X.Trainer;
 
 /// <summary>RMS norm with a learned scale (T5 "layer_norm"), eps 1e-6.</summary>
-public sealed class T5RmsNorm : nn.Module
+public sealed class T5RmsNorm : NamedModule
 {
     readonly Parameter weight;
     public T5RmsNorm(int width) : base("T5RmsNorm")
@@ -17,7 +17,7 @@ public sealed class T5RmsNorm : nn.Module
 }
 
 /// <summary>One T5 v1.1 encoder block: layer.0 = RMS norm + self-attention, layer.1 = RMS norm + gated-GELU feed-forward.</summary>
-public sealed class T5Block : nn.Module
+public sealed class T5Block : NamedModule
 {
     readonly T5RmsNorm attnNorm, ffNorm;
     readonly Linear q, k, v, o, wi0, wi1, wo;
@@ -69,7 +69,7 @@ public sealed class T5Block : nn.Module
 }
 
 /// <summary>T5 v1.1 encoder (T5EncoderModel) in the Hugging Face key layout: shared, encoder.block.{i}..., encoder.final_layer_norm.</summary>
-public sealed class T5Encoder : nn.Module
+public sealed class T5Encoder : NamedModule
 {
     public const int NumBuckets = 32, MaxDistance = 128;
     public readonly ModelConfig Config;

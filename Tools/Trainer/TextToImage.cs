@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace T2X.Trainer;
 
 /// <summary>The whole model as one module: "text_encoder" (T5) and "transformer" (PT-DiT), trained together.</summary>
-public sealed class TextToImage : nn.Module
+public sealed class TextToImage : NamedModule
 {
     public readonly ModelConfig Config;
     public readonly T5Encoder TextEncoder;

@@ -1,0 +1,76 @@
+using T2X.Vulkan.Text;
+
+namespace T2X.Vulkan.Models.T5;
+
+/// <summary>
+/// The text side of a generation, as the Qihoo pipeline prepares it (spec t5-encoder.md section 1): prompts and
+/// the negative prompt (default "") tokenized to max_length and encoded as one batch [cond; uncond], conditional
+/// rows first. The embeddings stay on the device for the transformer's caption projection.
+/// </summary>
+public sealed class TextConditioning : IDisposable
+{
+    /// <summary>last_hidden_state f32 [2B, L, d_model]: rows 0..B−1 the prompts, rows B..2B−1 the negative prompt.</summary>
+    public Tensor Embeddings { get; }
+    /// <summary>The attention mask as f32 [2B, L] on the device (1 = token, 0 = padding), for key masking.</summary>
+    public Tensor Mask { get; }
+    /// <summary>The ids and mask that were encoded (host copies, int64 [2B, L]).</summary>
+    public TokenBatch Tokens { get; }
+    /// <summary>The texts after preparation (cleaned prompts, then the lower-cased negative prompts).</summary>
+    public IReadOnlyList<string> Texts { get; }
+
+    TextConditioning(Tensor embeddings, Tensor mask, TokenBatch tokens, IReadOnlyList<string> texts)
+    {
+        Embeddings = embeddings;
+        Mask = mask;
+        Tokens = tokens;
+        Texts = texts;
+    }
+
+    /// <summary>
+    /// What the pipeline feeds the tokenizer. With <paramref name="cleanCaption"/> (the official default) a prompt goes
+    /// through the caption cleaner and the negative prompt is lower-cased and stripped; without it both pass unchanged.
+    /// </summary>
+    public static IReadOnlyList<string> PrepareTexts(IReadOnlyList<string> prompts, string negativePrompt, bool cleanCaption)
+    {
+        var texts = new List<string>();
+        foreach (var p in prompts) texts.Add(cleanCaption ? CaptionCleaner.Clean(p) : p);
+        for (int i = 0; i < prompts.Count; i++) texts.Add(cleanCaption ? CaptionCleaner.LowerStrip(negativePrompt) : negativePrompt);
+        return texts;
+    }
+
+    /// <summary>True when keeping the encoder would leave less free device memory than the encoder itself takes.</summary>
+    public static bool MemoryIsShort(Gpu gpu, T5Encoder encoder)
+        => (ulong)(gpu.AllocatedBytes + encoder.WeightBytes) > gpu.Info.DeviceLocalBytes;
+
+    /// <summary>
+    /// Tokenizes and encodes [prompts; negative prompt × B]. <paramref name="releaseEncoder"/>: free the encoder's
+    /// weights afterwards (null: when <see cref="MemoryIsShort"/>), so the transformer and VAE fit on small devices.
+    /// </summary>
+    public static TextConditioning Encode(T5Tokenizer tokenizer, T5Encoder encoder, IReadOnlyList<string> prompts,
+        string negativePrompt = "", int maxLength = 200, bool cleanCaption = true, bool? releaseEncoder = null)
+    {
+        if (prompts.Count == 0) throw new ArgumentException("no prompt to encode");
+        var texts = PrepareTexts(prompts, negativePrompt, cleanCaption);
+        var tokens = tokenizer.EncodeBatch(texts, maxLength);
+        var gpu = encoder.Gpu;
+        var embeddings = encoder.Encode(tokens.InputIds, tokens.AttentionMask, texts.Count, maxLength);
+        try
+        {
+            var mask = Tensor.Create(gpu, DType.F32, texts.Count, maxLength);
+            mask.Upload(Array.ConvertAll(tokens.AttentionMask, m => (float)m));
+            if (releaseEncoder ?? MemoryIsShort(gpu, encoder)) encoder.Release();
+            return new TextConditioning(embeddings, mask, tokens, texts);
+        }
+        catch
+        {
+            embeddings.Buffer.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        Embeddings.Buffer.Dispose();
+        Mask.Buffer.Dispose();
+    }
+}

@@ -1,0 +1,97 @@
+using T2X.Vulkan;
+using T2X.Vulkan.Kernels;
+
+namespace T2X.Tools.Benchmarks;
+
+/// <summary>
+/// Attention throughput at the released model's shapes (16 heads × 72): window attention over 64-token windows of a
+/// 64 × 64 token grid (4096 tokens, plain and shifted), and dense attention of 4096 queries over 64 keys (proxies)
+/// and 200 keys (text). GFLOP/s counts 4·Nq·Nk·d·H per batch element. Each figure comes with our own GEMM rate at
+/// the block's projection shape (tokens × 1152 × 1152, f32), measured right before it in the same run.
+/// </summary>
+public sealed class AttentionBench : IBench
+{
+    public string Name => "attention";
+
+    const int Heads = 16, HeadDim = 72, Width = Heads * HeadDim, Side = 64, Window = 8;
+
+    public IEnumerable<BenchResult> Run(Gpu gpu, BenchOptions options)
+    {
+        var rng = new Random(1);
+        int tokens = Side * Side;
+        var grid = new WindowGrid(1, Side, Side, 1, Window, Window);
+        var variants = options.Quick
+            ? [AttentionVariant.Auto]
+            : new[] { AttentionVariant.Subgroup, AttentionVariant.SharedMemory };
+        foreach (int batch in options.Quick ? [1] : new[] { 1, 2 })
+        {
+            using var qkv = Random(gpu, rng, batch * tokens * 3 * Width);
+            using var o = new GpuBuffer(gpu, (ulong)(batch * tokens * Width * 4));
+            var qkvT = new Tensor(qkv, 0, DType.F32, batch * grid.Windows, grid.Tokens, 3 * Width);
+            var oT = new Tensor(o, 0, DType.F32, batch * grid.Windows, grid.Tokens, Width);
+            foreach (var variant in variants)
+                foreach (bool shifted in new[] { false, true })
+                {
+                    double gemm = GemmRate(gpu, batch * tokens, options);
+                    double seconds = Time(gpu, options, s => WindowAttention.Record(s, new(qkvT, 0), new(qkvT, Width), new(qkvT, 2 * Width),
+                        oT, Heads, HeadDim, 1f / MathF.Sqrt(HeadDim), grid, shifted, variant));
+                    double flops = 4.0 * grid.Tokens * grid.Tokens * HeadDim * Heads * grid.Windows * batch;
+                    yield return Result("window_attention", batch, tokens, grid.Tokens, variant, gpu, flops / seconds / 1e9, gemm)
+                        .With("shifted", shifted);
+                }
+        }
+        foreach (int keys in new[] { 64, 200 })
+        {
+            using var q = Random(gpu, rng, tokens * Width);
+            using var kv = Random(gpu, rng, keys * 2 * Width);
+            using var o = new GpuBuffer(gpu, (ulong)(tokens * Width * 4));
+            var qT = new Tensor(q, 0, DType.F32, 1, tokens, Width);
+            var kvT = new Tensor(kv, 0, DType.F32, 1, keys, 2 * Width);
+            var oT = new Tensor(o, 0, DType.F32, 1, tokens, Width);
+            foreach (var variant in variants)
+            {
+                double gemm = GemmRate(gpu, tokens, options);
+                double seconds = Time(gpu, options, s => Attention.Record(s, qT, new(kvT, 0), new(kvT, Width), oT,
+                    Heads, HeadDim, 1f / MathF.Sqrt(HeadDim), variant: variant));
+                double flops = 4.0 * tokens * keys * HeadDim * Heads;
+                yield return Result("attention", 1, tokens, keys, variant, gpu, flops / seconds / 1e9, gemm);
+            }
+        }
+    }
+
+    static BenchResult Result(string op, int batch, int tokens, int keys, AttentionVariant variant, Gpu gpu, double gflops, double gemm) =>
+        new BenchResult(op).With("batch", batch).With("tokens", tokens).With("keys", keys).With("heads", Heads).With("head_dim", HeadDim)
+            .With("variant", (variant == AttentionVariant.Auto ? (gpu.Info.IsCpu ? AttentionVariant.Subgroup : AttentionVariant.SharedMemory) : variant).ToString().ToLowerInvariant())
+            .With("gflops", Math.Round(gflops, 2))
+            .With("gemm_gflops", Math.Round(gemm, 2)).With("gemm_shape", $"{tokens * batch}x{Width}x{Width}")
+            .With("ratio_to_gemm", Math.Round(gflops / gemm, 3));
+
+    /// <summary>Our GEMM at the projection shape of the same tokens: y[m, 1152] = x[m, 1152]·wᵀ, f32.</summary>
+    static double GemmRate(Gpu gpu, int m, BenchOptions options)
+    {
+        var rng = new Random(2);
+        using var x = Random(gpu, rng, m * Width);
+        using var w = Random(gpu, rng, Width * Width);
+        using var y = new GpuBuffer(gpu, (ulong)(m * Width * 4));
+        double seconds = Time(gpu, options, s => Gemm.Record(s, new Tensor(x, 0, DType.F32, m, Width),
+            new Tensor(w, 0, DType.F32, Width, Width), null, new Tensor(y, 0, DType.F32, m, Width)));
+        return 2.0 * m * Width * Width / seconds / 1e9;
+    }
+
+    static GpuBuffer Random(Gpu gpu, Random rng, int n)
+    {
+        var data = new float[n];
+        for (int i = 0; i < n; i++) data[i] = (float)(rng.NextDouble() * 2 - 1) * 1.7f;
+        var b = new GpuBuffer(gpu, (ulong)n * 4);
+        b.Upload<float>(data);
+        return b;
+    }
+
+    /// <summary>Median seconds of one recorded dispatch, resubmitted (one warm-up run pays the JIT).</summary>
+    static double Time(Gpu gpu, BenchOptions options, Action<Sequence> record)
+    {
+        using var seq = new Sequence(gpu);
+        record(seq);
+        return Benches.Median(seq.Run, options.Repeats);
+    }
+}
