@@ -55,6 +55,7 @@ public sealed unsafe class ViewerApp : IDisposable
     bool _stopping;
     volatile Exception? _failure;
     readonly System.Diagnostics.Stopwatch _presentTime = new();
+    double _longestPresent;
 
     GenerationSettings _settings;
     bool _editing;
@@ -178,7 +179,7 @@ public sealed unsafe class ViewerApp : IDisposable
             if (_options.ExitAfterFinal && _finalShown && _script.Count == 0) break;
         }
         Console.WriteLine($"presented {_previews + _finals} frames: {_previews} previews + {(_finals == 1 ? "final" : $"{_finals} finals")}" +
-                          $" ({_mailbox.Dropped} dropped, {_redraws} redraws; {_presentTime.Elapsed.TotalMilliseconds / Math.Max(1, _previews + _finals + _redraws):0.0} ms per present)");
+                          $" ({_mailbox.Dropped} dropped, {_redraws} redraws; {_presentTime.Elapsed.TotalMilliseconds / Math.Max(1, _previews + _finals + _redraws):0.0} ms per present, longest {_longestPresent:0.0} ms)");
         return 0;
     }
 
@@ -232,9 +233,11 @@ public sealed unsafe class ViewerApp : IDisposable
             int w, h;
             Glfw.GetFramebufferSize(_window, &w, &h);
             bool wantShot = _options.Screenshot is not null && info.IsFinal && fresh;
+            long started = _presentTime.ElapsedTicks;
             _presentTime.Start();
             var result = _presenter.Show(image, w, h, wantShot, out var shot);
             _presentTime.Stop();
+            _longestPresent = Math.Max(_longestPresent, (_presentTime.ElapsedTicks - started) * 1000.0 / System.Diagnostics.Stopwatch.Frequency);
             busy = result == Presenter.ShowResult.Busy;
             if (result != Presenter.ShowResult.Shown) return false;
             if (shot is not null)
