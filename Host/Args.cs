@@ -19,6 +19,7 @@ public sealed class Args
         for (int i = 0; i < list.Count; i++)
         {
             string a = list[i];
+            if (ShortNames.TryGetValue(a, out var longName)) a = longName;
             if (a.StartsWith("--") && a.Length > 2)
             {
                 int eq = a.IndexOf('=');
@@ -29,6 +30,9 @@ public sealed class Args
             else _positional.Add(a);
         }
     }
+
+    /// <summary>Short spellings every command accepts.</summary>
+    static readonly Dictionary<string, string> ShortNames = new() { ["-o"] = "--output" };
 
     public IReadOnlyList<string> Positional => _positional;
 

@@ -7,60 +7,105 @@ namespace T2X.Vulkan.Sampling;
 /// The official rectified-flow sampling loop on the device (spec section 10): each step runs the predictor on
 /// [z; z] with [cond; uncond] text (one batch of 2B), combines the first in_channels outputs with classifier-free
 /// guidance and takes an Euler step. One command buffer holds a whole step and is resubmitted; between steps only the
-/// timestep sinusoid and dt are rewritten.
+/// timestep sinusoid and dt are rewritten. Prepared once per (size, batch, text length, guidance) and reusable.
 /// </summary>
-public static class RectifiedFlowSampler
+public sealed class RectifiedFlowSampler : IDisposable
 {
+    public PtDitModel Model { get; }
+    public int Batch { get; }
+    public double Guidance { get; }
+    /// <summary>The latents z [B, C, F, H, W]: the noise at the start, the sample at the end.</summary>
+    public Tensor Z { get; }
+    /// <summary>After each step, the estimate of the clean sample, x̂0 = z + t_next·v (previews; equals z after the last step).</summary>
+    public Tensor Estimate { get; }
+
+    readonly PtDitRun _run;
+    readonly Tensor _dt, _estimateDt;
+    readonly Sequence _step;
+    readonly List<IDisposable> _owned = [];
+
+    public RectifiedFlowSampler(PtDitModel model, int batch, int frames, int height, int width, int textLength, double guidance)
+    {
+        var c = model.Config;
+        if (c.OutChannels < c.InChannels)
+            throw new ArgumentException($"the sampler uses the first in_channels = {c.InChannels} output channels, but out_channels is {c.OutChannels}");
+        (Model, Batch, Guidance) = (model, batch, guidance);
+        var gpu = model.Gpu;
+        try
+        {
+            _run = Own(model.Prepare(2 * batch, frames, height, width, textLength));
+            Z = OwnTensor(Tensor.Create(gpu, DType.F32, batch, c.InChannels, frames, height, width));
+            Estimate = OwnTensor(Tensor.Create(gpu, DType.F32, batch, c.InChannels, frames, height, width));
+            _dt = OwnTensor(Tensor.Create(gpu, DType.F32, 1));
+            _estimateDt = OwnTensor(Tensor.Create(gpu, DType.F32, 1));
+            _step = Own(new Sequence(gpu));
+            _step.Copy(Z, _run.Latents.Slice(0, batch));       // x_in = [z; z]: conditional half first
+            _step.Copy(Z, _run.Latents.Slice(batch, batch));
+            _run.RecordForward(_step);
+            // x̂0 = z_next + t_next·v, formed by the same Euler kernel from a copy of z_next.
+            EulerCfg.Record(_step, Z, _run.Output, _dt, (float)guidance);
+            _step.Copy(Z, Estimate);
+            EulerCfg.Record(_step, Estimate, _run.Output, _estimateDt, (float)guidance);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    T Own<T>(T d) where T : IDisposable { _owned.Add(d); return d; }
+    Tensor OwnTensor(Tensor t) { _owned.Add(t.Buffer); return t; }
+
+    /// <summary>The text of the 2B rows [cond; uncond], from device tensors: embeddings [2B, L, caption_channels], mask [2B, L].</summary>
+    public void SetText(Tensor embeddings, Tensor mask) => _run.SetText(embeddings, mask);
+
+    /// <summary>The text from host arrays: cond and uncond embeddings [B, L, caption_channels] each, masks [B, L] (empty: keep all).</summary>
+    public void SetText(float[] cond, float[] condMask, float[] uncond, float[] uncondMask)
+    {
+        int n = Batch * _run.TextLength;
+        _run.SetText(Concat(cond, uncond), Concat(Ones(condMask, n), Ones(uncondMask, n)));
+    }
+
+    /// <summary>Runs the whole schedule from the given noise; <paramref name="afterStep"/> gets the number of steps done.
+    /// Between steps <paramref name="cancel"/> is checked.</summary>
+    public void Sample(RectifiedFlowSchedule schedule, ReadOnlySpan<float> noise, Action<int>? afterStep = null, CancellationToken cancel = default)
+    {
+        if (noise.Length != Z.Elements)
+            throw new ArgumentException($"noise: {noise.Length} values, expected [{string.Join(", ", Z.Shape)}]");
+        Z.Upload(noise);
+        var times = new float[2 * Batch];
+        // t_next / T is what the remaining steps add up to (the step sizes sum to the time left).
+        var remaining = new float[schedule.Steps + 1];
+        for (int i = schedule.Steps - 1; i >= 0; i--) remaining[i] = remaining[i + 1] + schedule.Dt[i];
+        for (int i = 0; i < schedule.Steps; i++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            Array.Fill(times, schedule.ModelTimes[i]);
+            _run.SetTimesteps(times);
+            _dt.Upload([schedule.Dt[i]]);
+            _estimateDt.Upload([remaining[i + 1]]);
+            _step.Run();
+            afterStep?.Invoke(i + 1);
+        }
+    }
+
+    /// <summary>One-call sampling with host text (the `t2x sample` command and tests): returns the final latents.</summary>
+    public static float[] Sample(PtDitModel model, SamplerOptions options, float[] noise, int batch, int frames, int height, int width,
+        Conditions text, int heightPx, int widthPx, int framesPx = 1, Action<int, int>? progress = null)
+    {
+        var schedule = new RectifiedFlowSchedule(options, heightPx, widthPx, framesPx);
+        using var sampler = new RectifiedFlowSampler(model, batch, frames, height, width, text.TextLength, options.CfgScale);
+        sampler.SetText(text.Cond, text.CondMask, text.Uncond, text.UncondMask);
+        sampler.Sample(schedule, noise, done => progress?.Invoke(done, schedule.Steps));
+        return sampler.Z.ToArray();
+    }
+
     /// <summary>The text conditions of a batch of B samples: embeddings [B, L, caption_channels] and masks [B, L]
     /// (1 keep, 0 drop; empty: keep all).</summary>
     public readonly record struct Conditions(float[] Cond, float[] CondMask, float[] Uncond, float[] UncondMask, int TextLength);
 
-    /// <param name="noise">initial latents z [B, C, F, H, W] (latent sizes)</param>
-    /// <param name="heightPx">pixel height as the timestep transform uses it (latent × 8)</param>
-    /// <param name="progress">called after each step with (steps done, steps)</param>
-    public static float[] Sample(PtDitModel model, SamplerOptions options, float[] noise, int batch, int frames, int height, int width,
-        Conditions text, int heightPx, int widthPx, int framesPx = 1, Action<int, int>? progress = null)
-    {
-        var c = model.Config;
-        long latentSize = (long)batch * c.InChannels * frames * height * width;
-        if (noise.Length != latentSize)
-            throw new ArgumentException($"noise: {noise.Length} values, expected [{batch}, {c.InChannels}, {frames}, {height}, {width}]");
-        if (c.OutChannels < c.InChannels)
-            throw new ArgumentException($"the sampler uses the first in_channels = {c.InChannels} output channels, but out_channels is {c.OutChannels}");
-        var schedule = new RectifiedFlowSchedule(options, heightPx, widthPx, framesPx);
-        int L = text.TextLength;
-        var gpu = model.Gpu;
-
-        using var run = model.Prepare(2 * batch, frames, height, width, L);
-        run.SetText(Concat(text.Cond, text.Uncond), Concat(Mask(text.CondMask, batch * L), Mask(text.UncondMask, batch * L)));
-        var z = Tensor.FromArray(gpu, noise, batch, c.InChannels, frames, height, width);
-        var dt = Tensor.Create(gpu, DType.F32, 1);
-        try
-        {
-            using var step = new Sequence(gpu);
-            step.Copy(z, run.Latents.Slice(0, batch));       // x_in = [z; z]: conditional half first
-            step.Copy(z, run.Latents.Slice(batch, batch));
-            run.RecordForward(step);
-            EulerCfg.Record(step, z, run.Output, dt, (float)options.CfgScale);
-            var times = new float[2 * batch];
-            for (int i = 0; i < schedule.Steps; i++)
-            {
-                Array.Fill(times, schedule.ModelTimes[i]);
-                run.SetTimesteps(times);
-                dt.Upload([schedule.Dt[i]]);
-                step.Run();
-                progress?.Invoke(i + 1, schedule.Steps);
-            }
-            return z.ToArray();
-        }
-        finally
-        {
-            z.Buffer.Dispose();
-            dt.Buffer.Dispose();
-        }
-    }
-
-    static float[] Mask(float[] mask, int n)
+    static float[] Ones(float[] mask, int n)
     {
         if (mask.Length == 0) { var ones = new float[n]; Array.Fill(ones, 1f); return ones; }
         if (mask.Length != n) throw new ArgumentException($"text mask: {mask.Length} values, expected {n}");
@@ -71,5 +116,11 @@ public static class RectifiedFlowSampler
     {
         if (a.Length != b.Length) throw new ArgumentException($"conditional and unconditional text differ in size ({a.Length} and {b.Length} values)");
         return [.. a, .. b];
+    }
+
+    public void Dispose()
+    {
+        for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
+        _owned.Clear();
     }
 }

@@ -18,11 +18,9 @@ public static class Checkpoint
         using (var f = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read))
             n = RandomAccess.Read(f, head, 0);
         head = head[..n];
-        if (n >= 4 && head[0] == 'P' && head[1] == 'K' && (head[2] == 3 && head[3] == 4 || head[2] == 5 && head[3] == 6))
-            return TorchCheckpoint.Open(path);
-        if (n >= 2 && head[0] == 0x80 && head[1] <= 5)
-            throw new InvalidDataException($"{path}: a torch.save file in the legacy format (PyTorch before 1.6), which is not supported; " +
-                                           "re-save it with a newer PyTorch (torch.save writes the zip format) or convert it to safetensors");
+        bool zip = n >= 4 && head[0] == 'P' && head[1] == 'K' && (head[2] == 3 && head[3] == 4 || head[2] == 5 && head[3] == 6);
+        bool pickle = n >= 2 && head[0] == 0x80 && head[1] <= 5;      // the legacy torch.save stream
+        if (zip || pickle) return TorchCheckpoint.Open(path);
         int first = head.IndexOfAnyExcept(" \t\r\n"u8);
         if (first >= 0 && head[first] == '{')
             return allowIndex ? ShardedCheckpoint.Open(path)

@@ -61,13 +61,37 @@ sealed class PickleReader
         _handler = handler;
     }
 
-    public static object? Load(byte[] data, string source, IHandler handler) => new PickleReader(data, source, handler).Run();
+    public static object? Load(byte[] data, string source, IHandler handler)
+    {
+        int position = 0;
+        return Load(data, ref position, source, handler);
+    }
+
+    /// <summary>Reads one pickle starting at <paramref name="position"/> and moves it past the STOP opcode
+    /// (the legacy torch.save format is several pickles back to back).</summary>
+    public static object? Load(byte[] data, ref int position, string source, IHandler handler)
+    {
+        var reader = new PickleReader(data, source, handler) { _pos = position };
+        var result = reader.Run();
+        position = reader._pos;
+        return result;
+    }
 
     InvalidDataException Bad(string problem) => new($"{_source}: {problem} (pickle offset {_pos})");
 
+    const string TruncatedKey = "pickle-truncated";
+
+    /// <summary>True when the error says only that the data ended before the pickle's STOP (a longer read may fix it).</summary>
+    public static bool IsTruncation(InvalidDataException e) => e.Data.Contains(TruncatedKey);
+
     ReadOnlySpan<byte> Take(long n)
     {
-        if (n < 0 || n > _data.Length - _pos) throw Bad("pickle data ends early (truncated?)");
+        if (n < 0 || n > _data.Length - _pos)
+        {
+            var e = Bad("pickle data ends early (truncated?)");
+            e.Data[TruncatedKey] = true;
+            throw e;
+        }
         var s = _data.AsSpan(_pos, (int)n);
         _pos += (int)n;
         return s;

@@ -3,28 +3,32 @@ using System.Text;
 namespace T2X.Vulkan.Weights;
 
 /// <summary>
-/// A PyTorch checkpoint written by torch.save (the zip format: <c>&lt;folder&gt;/data.pkl</c> plus one
-/// <c>&lt;folder&gt;/data/&lt;key&gt;</c> entry per storage), read without Python and without running anything:
-/// the pickle is interpreted by a restricted reader that knows only tensors, storages, dicts and plain values,
-/// and refuses every other global by name. Opening reads the central directory and the pickle; tensor data is
-/// read per tensor, on demand.
+/// A PyTorch checkpoint written by torch.save, read without Python and without running anything: the pickle is
+/// interpreted by a restricted reader that knows only tensors, storages, dicts and plain values, and refuses every
+/// other global by name. Both formats of torch.save are read: the zip archive (PyTorch 1.6 and later:
+/// <c>&lt;folder&gt;/data.pkl</c> plus one <c>&lt;folder&gt;/data/&lt;key&gt;</c> entry per storage) and the legacy
+/// stream (pickles for the magic number, version, system info, the object and the storage keys, then each
+/// storage's bytes). Opening reads the pickles; tensor data is read per tensor, on demand.
 /// <para>The state dict is found as the official loader finds it: a top-level "model" dict, else a top-level
 /// "state_dict" dict, else the top level itself. Nested dicts below it give dotted names; entries that are not
 /// tensors or dicts (epoch counters, strings, lists) are ignored.</para>
 /// </summary>
 public sealed class TorchCheckpoint : ITensorSource
 {
-    /// <summary>One tensor as the pickle describes it: a strided view of a storage.</summary>
-    sealed record View(Storage Storage, long Offset, long[] Shape, long[] Strides);
-    sealed record Storage(string Key, DType DType, long Elements, ZipReader.Entry Entry);
+    delegate void ReadBytes(long offset, Span<byte> destination);
+    /// <summary>A storage: a flat array of elements of one dtype, read on demand.</summary>
+    sealed record Storage(string Key, DType DType, long Elements, ReadBytes Read);
+    /// <summary>A tensor as the pickle describes it: a strided view of a storage.</summary>
     sealed record TensorRef(Storage Storage, long Offset, long[] Shape, long[] Strides);
 
-    readonly ZipReader _zip;
-    readonly Dictionary<string, View> _views = new(StringComparer.Ordinal);
+    readonly IDisposable _file;
+    readonly Dictionary<string, TensorRef> _views = new(StringComparer.Ordinal);
     public string Path { get; }
     public IReadOnlyList<TensorInfo> Tensors { get; }
     /// <summary>The key the weights were found under ("model", "state_dict") or null for the top level.</summary>
     public string? Wrapper { get; }
+    /// <summary>True for the legacy (pre-1.6) stream format.</summary>
+    public bool Legacy { get; }
 
     const long MaxPickleBytes = 1L << 30;
     const int MaxDepth = 64;
@@ -33,19 +37,25 @@ public sealed class TorchCheckpoint : ITensorSource
     TorchCheckpoint(string path)
     {
         Path = path;
-        _zip = new ZipReader(path);
+        Span<byte> magic = stackalloc byte[4];
+        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+        _file = handle;
         try
         {
-            var pickles = _zip.Entries.Where(e => e.Name.EndsWith("/data.pkl", StringComparison.Ordinal) && e.Name.IndexOf('/') == e.Name.Length - 9).ToList();
-            if (pickles.Count != 1)
-                throw Bad(pickles.Count == 0 ? "no '<folder>/data.pkl' entry: not a torch.save archive" : $"{pickles.Count} data.pkl entries");
-            string folder = pickles[0].Name[..^"data.pkl".Length];
-            var byteorder = _zip.Find(folder + "byteorder");
-            if (byteorder is not null && Encoding.ASCII.GetString(_zip.ReadAll(byteorder, 16)) != "little")
-                throw Bad("the archive was written on a big-endian machine; only little-endian data is supported");
-
-            var handler = new Handler(this, folder);
-            var root = PickleReader.Load(_zip.ReadAll(pickles[0], MaxPickleBytes), $"{path}: {pickles[0].Name}", handler);
+            int n = RandomAccess.Read(handle, magic, 0);
+            object? root;
+            if (n == 4 && magic[0] == 'P' && magic[1] == 'K')
+            {
+                handle.Dispose();
+                var zip = new ZipReader(path);
+                _file = zip;
+                root = LoadZip(zip);
+            }
+            else
+            {
+                Legacy = true;
+                root = LoadLegacy(handle);
+            }
             if (root is not PyDict top)
                 throw Bad($"the pickled object is a {PickleReader.Describe(root)}, expected a dict of tensors (a state_dict)");
             var dict = top;
@@ -58,12 +68,99 @@ public sealed class TorchCheckpoint : ITensorSource
         }
         catch
         {
-            _zip.Dispose();
+            _file.Dispose();
             throw;
         }
     }
 
     public static TorchCheckpoint Open(string path) => new(path);
+
+    object? LoadZip(ZipReader zip)
+    {
+        var pickles = zip.Entries.Where(e => e.Name.EndsWith("/data.pkl", StringComparison.Ordinal) && e.Name.IndexOf('/') == e.Name.Length - 9).ToList();
+        if (pickles.Count != 1)
+            throw Bad(pickles.Count == 0 ? "no '<folder>/data.pkl' entry: not a torch.save archive" : $"{pickles.Count} data.pkl entries");
+        string folder = pickles[0].Name[..^"data.pkl".Length];
+        var byteorder = zip.Find(folder + "byteorder");
+        if (byteorder is not null && Encoding.ASCII.GetString(zip.ReadAll(byteorder, 16)) != "little")
+            throw Bad("the archive was written on a big-endian machine; only little-endian data is supported");
+        var handler = new Handler(this, legacy: false, (key, dtype, numel, typeName) =>
+        {
+            var entry = zip.Find($"{folder}data/{key}") ?? throw Bad($"storage '{key}' has no entry '{folder}data/{key}'");
+            if (entry.Size != numel * dtype.Size())
+                throw Bad($"storage '{key}' is declared as {numel} {typeName} elements but its entry holds {entry.Size} bytes");
+            return (offset, destination) => zip.Read(entry, offset, destination);
+        });
+        return PickleReader.Load(zip.ReadAll(pickles[0], MaxPickleBytes), $"{Path}: {pickles[0].Name}", handler);
+    }
+
+    /// <summary>The legacy magic number 0x1950a86a20f9469cfc6c, pickled as a 10-byte LONG1.</summary>
+    static readonly byte[] LegacyMagic = [0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, (byte)'.'];
+
+    object? LoadLegacy(Microsoft.Win32.SafeHandles.SafeFileHandle file)
+    {
+        long length = RandomAccess.GetLength(file);
+        // The pickles come first and are small; read a growing prefix until they fit, never the storages' bytes.
+        for (long size = 1 << 20; ; size *= 4)
+        {
+            var prefix = new byte[Math.Min(length, Math.Min(size, MaxPickleBytes))];
+            ReadExactly(file, prefix, 0);
+            var dataOffsets = new Dictionary<string, long>(StringComparer.Ordinal);
+            var used = new Dictionary<string, (DType dtype, long numel)>(StringComparer.Ordinal);
+            var handler = new Handler(this, legacy: true, (key, dtype, numel, _) =>
+            {
+                used[key] = (dtype, numel);
+                return (offset, destination) => ReadExactly(file, destination, dataOffsets[key] + offset);
+            });
+            object? root;
+            int pos;
+            try
+            {
+                if (prefix.Length < 2 + LegacyMagic.Length || prefix[0] != 0x80 || !prefix.AsSpan(2, LegacyMagic.Length).SequenceEqual(LegacyMagic))
+                    throw Bad("not a torch.save file: neither a zip archive nor the legacy format's magic number");
+                pos = 2 + LegacyMagic.Length;
+                string source = $"{Path} (legacy torch.save)";
+                if (PickleReader.Load(prefix, ref pos, source, handler) is not 1001L) throw Bad("legacy torch.save protocol version is not 1001");
+                if (PickleReader.Load(prefix, ref pos, source, handler) is PyDict { } info && info.Get("little_endian") is false)
+                    throw Bad("the file was written on a big-endian machine; only little-endian data is supported");
+                root = PickleReader.Load(prefix, ref pos, source, handler);
+                if (PickleReader.Load(prefix, ref pos, source, handler) is not List<object?> keys) throw Bad("legacy storage key list is missing");
+                // Then each storage: its element count (int64) and its bytes, in the order of the key list.
+                long at = pos;
+                foreach (var k in keys)
+                {
+                    if (k is not string key || !used.TryGetValue(key, out var s) || dataOffsets.ContainsKey(key))
+                        throw Bad($"legacy storage key list holds {PickleReader.Describe(k)} '{k}', which no tensor uses (or twice)");
+                    Span<byte> count = stackalloc byte[8];
+                    if (at > length - 8) throw Bad($"storage '{key}' starts past the end of the file (truncated?)");
+                    ReadExactly(file, count, at);
+                    long numel = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(count);
+                    if (numel != s.numel) throw Bad($"storage '{key}' holds {numel} elements, but the pickle says {s.numel}");
+                    dataOffsets[key] = at + 8;
+                    at += 8 + numel * s.dtype.Size();
+                    if (at > length) throw Bad($"storage '{key}' runs past the end of the file (truncated?)");
+                }
+                if (used.Keys.FirstOrDefault(k => !dataOffsets.ContainsKey(k)) is { } missing) throw Bad($"storage '{missing}' has no data");
+                if (at != length) throw Bad($"{length - at} bytes after the last storage");
+                return root;
+            }
+            catch (InvalidDataException e) when (PickleReader.IsTruncation(e) && prefix.Length < length && prefix.Length < MaxPickleBytes)
+            {
+                // The pickles may continue past the prefix: try a longer one.
+            }
+        }
+    }
+
+    void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset)
+    {
+        int done = 0;
+        while (done < destination.Length)
+        {
+            int n = RandomAccess.Read(file, destination[done..], offset + done);
+            if (n == 0) throw Bad("file ended early (truncated?)");
+            done += n;
+        }
+    }
 
     InvalidDataException Bad(string problem) => new($"{Path}: {problem}");
 
@@ -76,7 +173,7 @@ public sealed class TorchCheckpoint : ITensorSource
             string name = prefix + (key is string s ? s : key.ToString());
             if (value is TensorRef t)
             {
-                if (!_views.TryAdd(name, new View(t.Storage, t.Offset, t.Shape, t.Strides))) throw Bad($"tensor name '{name}' occurs twice");
+                if (!_views.TryAdd(name, t)) throw Bad($"tensor name '{name}' occurs twice");
                 infos.Add(new TensorInfo(name, t.Storage.DType, t.Shape));
             }
             else if (value is PyDict inner) Flatten(inner, name + ".", depth + 1, infos, ref visits);
@@ -94,7 +191,7 @@ public sealed class TorchCheckpoint : ITensorSource
         if (elements == 0) return new HostTensor(v.Storage.DType, v.Shape, bytes);
         if (IsContiguous(v.Shape, v.Strides))
         {
-            _zip.Read(v.Storage.Entry, v.Offset * size, bytes);
+            v.Storage.Read(v.Offset * size, bytes);
             return new HostTensor(v.Storage.DType, v.Shape, bytes);
         }
         // A strided view: read the storage range it touches, then gather element by element.
@@ -103,7 +200,7 @@ public sealed class TorchCheckpoint : ITensorSource
         long spanBytes = (last - v.Offset + 1) * size;
         if (spanBytes > Array.MaxLength) throw Bad($"tensor '{name}' is a view spanning {spanBytes} bytes of its storage, too large to gather");
         var span = new byte[spanBytes];
-        _zip.Read(v.Storage.Entry, v.Offset * size, span);
+        v.Storage.Read(v.Offset * size, span);
         var index = new long[v.Shape.Length];
         for (long e = 0; e < elements; e++)
         {
@@ -127,7 +224,7 @@ public sealed class TorchCheckpoint : ITensorSource
         return true;
     }
 
-    public void Dispose() => _zip.Dispose();
+    public void Dispose() => _file.Dispose();
 
     // ---- writing ----
 
@@ -270,7 +367,10 @@ public sealed class TorchCheckpoint : ITensorSource
     }
 
     /// <summary>What the restricted unpickler may see: torch's tensor rebuild functions, storage types and OrderedDict.</summary>
-    sealed class Handler(TorchCheckpoint owner, string folder) : PickleReader.IHandler
+    /// <summary>Finds the bytes of a storage named by a persistent id: (key, dtype, element count, type name).</summary>
+    delegate ReadBytes StorageData(string key, DType dtype, long numel, string typeName);
+
+    sealed class Handler(TorchCheckpoint owner, bool legacy, StorageData storageData) : PickleReader.IHandler
     {
         readonly Dictionary<string, Storage> _storages = new(StringComparer.Ordinal);
 
@@ -300,23 +400,26 @@ public sealed class TorchCheckpoint : ITensorSource
 
         public object PersistentLoad(object? pid)
         {
-            // ('storage', storage type, key, location, numel) as torch.save writes it.
-            if (pid is not object?[] { Length: 5 } t || t[0] is not "storage" || t[1] is not PyGlobal type
+            // ('storage', storage type, key, location, numel) as torch.save writes it; the legacy format adds
+            // view metadata: None, or (view key, offset, size) for a storage that is a slice of another.
+            if (pid is not object?[] t || t.Length != (legacy ? 6 : 5) || t[0] is not "storage" || t[1] is not PyGlobal type
                 || t[2] is not string key || t[3] is not string || t[4] is not long numel)
-                throw owner.Bad($"persistent id is not ('storage', type, key, location, numel)");
+                throw owner.Bad($"persistent id is not ('storage', type, key, location, numel{(legacy ? ", view" : "")})");
             if (!StorageTypes.TryGetValue(type.Name, out var dtype) || type.Module is not ("torch" or "torch.storage"))
                 throw owner.Bad($"persistent id names {type}, which is not a storage type");
-            if (_storages.TryGetValue(key, out var known))
+            if (numel < 0 || numel > long.MaxValue / 8) throw owner.Bad($"storage '{key}' has an absurd size {numel}");
+            if (!_storages.TryGetValue(key, out var storage))
             {
-                if (known.DType != dtype || known.Elements != numel) throw owner.Bad($"storage '{key}' is used with two different types or sizes");
-                return known;
+                storage = new Storage(key, dtype, numel, storageData(key, dtype, numel, type.Name));
+                _storages[key] = storage;
             }
-            var entry = owner._zip.Find($"{folder}data/{key}") ?? throw owner.Bad($"storage '{key}' has no entry '{folder}data/{key}'");
-            if (numel < 0 || numel > long.MaxValue / 8 || entry.Size != numel * dtype.Size())
-                throw owner.Bad($"storage '{key}' is declared as {numel} {type.Name} elements but its entry holds {entry.Size} bytes");
-            var storage = new Storage(key, dtype, numel, entry);
-            _storages[key] = storage;
-            return storage;
+            if (storage.DType != dtype || storage.Elements != numel) throw owner.Bad($"storage '{key}' is used with two different types or sizes");
+            if (!legacy || t[5] is null) return storage;
+            if (t[5] is not object?[] { Length: 3 } view || view[0] is not string viewKey || view[1] is not long viewOffset || view[2] is not long viewSize
+                || viewOffset < 0 || viewSize < 0 || viewOffset > numel - viewSize)
+                throw owner.Bad($"storage view metadata of '{key}' is not (key, offset, size) within the storage");
+            var root = storage;
+            return new Storage(viewKey, dtype, viewSize, (offset, destination) => root.Read(viewOffset * dtype.Size() + offset, destination));
         }
 
         public object? Reduce(object? callable, object?[] args)
@@ -360,6 +463,10 @@ public sealed class TorchCheckpoint : ITensorSource
                 }
                 catch (OverflowException) { throw owner.Bad($"tensor of shape [{string.Join(",", size)}] is absurdly large"); }
             }
+            // Broadcast views (stride 0) can describe more elements than they store; allow that only for small
+            // tensors, so a tiny hostile file cannot make a read allocate gigabytes.
+            if (elements > storage.Elements && elements * storage.DType.Size() > 64 << 20)
+                throw owner.Bad($"tensor [{string.Join(",", shape)}] repeats the {storage.Elements} elements of storage '{storage.Key}' into {elements}, which is not read");
             if (offset < 0 || elements > 0 && last >= storage.Elements)
                 throw owner.Bad($"tensor [{string.Join(",", shape)}] at offset {offset} with strides [{string.Join(",", strides)}] reaches past its storage '{storage.Key}' of {storage.Elements} elements");
             return new TensorRef(storage, offset, shape, strides);

@@ -112,6 +112,9 @@ public sealed class LayerNormTests : GpuTest
         var odd = s.Empty(DType.F32, 3, 6);
         ex = Assert.Throws<ArgumentException>(() => Run(seq => LayerNorm.Record(seq, odd, odd, 1e-6f)));
         Assert.That(ex!.Message, Does.Contain("multiple of 4"));
+        var shifted = new Tensor(X.Buffer, 4, DType.F32, 2, 4); // a texel view cannot start at byte 4
+        ex = Assert.Throws<ArgumentException>(() => Run(seq => LayerNorm.Record(seq, shifted, shifted, 1e-6f)));
+        Assert.That(ex!.Message, Does.Contain("alignment"));
     }
 
     // Modulation vectors are slices of one [R, G, D] modulation output, as the model passes them.

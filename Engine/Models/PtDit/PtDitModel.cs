@@ -146,6 +146,25 @@ public sealed class PtDitRun : IDisposable
         _textSet = true;
     }
 
+    /// <summary>Takes the text [B, L, caption_channels] and its mask [B, L] from device tensors (the text encoder's
+    /// output stays on the device) and runs the text sequence.</summary>
+    public void SetText(Tensor text, Tensor mask)
+    {
+        var c = Model.Config;
+        if (!text.Shape.SequenceEqual(new long[] { Batch, TextLength, c.CaptionChannels }) || text.DType != DType.F32)
+            throw new ArgumentException($"encoder_hidden_states: expected f32 [{Batch}, {TextLength}, {c.CaptionChannels}], got {text}");
+        if (mask.Elements != (long)Batch * TextLength || mask.DType != DType.F32)
+            throw new ArgumentException($"encoder_attention_mask: expected f32 [{Batch}, {TextLength}], got {mask}");
+        using (var copy = new Sequence(Model.Gpu))
+        {
+            copy.Copy(text, Act.Text);
+            copy.Copy(mask, Act.Mask.Reshape(mask.Shape));
+            copy.Run();
+        }
+        _textSequence.Run();
+        _textSet = true;
+    }
+
     /// <summary>Sets the timestep of every batch row (the host computes the float32 sinusoid; the device does the rest).</summary>
     public void SetTimesteps(ReadOnlySpan<float> timestep)
     {

@@ -1,0 +1,150 @@
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text.Json;
+
+namespace T2X.Vulkan.Pipelines;
+
+/// <summary>
+/// A model folder as Engine/Pipelines/ModelFolder.md describes it: model_index.json naming the parts
+/// (transformer/, text_encoder/, tokenizer/, vae/ for latent models) and the pipeline's defaults.
+/// </summary>
+public sealed record ModelFolder
+{
+    public required string Root { get; init; }
+    public required string Name { get; init; }
+    /// <summary>"pixel": the sampler's result is the image; "latent": it goes through the VAE.</summary>
+    public required string Space { get; init; }
+    public required int Frames { get; init; }
+    public required int Height { get; init; }
+    public required int Width { get; init; }
+    public required int MaxLength { get; init; }
+    public required bool CleanCaption { get; init; }
+    public required string NegativePrompt { get; init; }
+    public required string Transformer { get; init; }
+    public required string TextEncoder { get; init; }
+    public required string Tokenizer { get; init; }
+    public string? Vae { get; init; }
+    public required int Steps { get; init; }
+    public required double Cfg { get; init; }
+    public required int NumTrainSteps { get; init; }
+    public required bool UseTimestepTransform { get; init; }
+
+    public bool IsPixelSpace => Space == "pixel";
+
+    /// <summary>The model shipped with t2x (copied next to the program).</summary>
+    public static string BuiltinPath => Path.Combine(AppContext.BaseDirectory, "BuiltinModel");
+
+    /// <summary>Reads &lt;dir&gt;/model_index.json; every missing part or bad value is named in the error.</summary>
+    public static ModelFolder Open(string dir)
+    {
+        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model folder '{dir}' does not exist");
+        string indexPath = Path.Combine(dir, "model_index.json");
+        if (!File.Exists(indexPath))
+            throw new FileNotFoundException($"'{dir}' is not a model folder: it has no model_index.json (layout: Engine/Pipelines/ModelFolder.md)", indexPath);
+        JsonElement root;
+        try { root = JsonDocument.Parse(File.ReadAllText(indexPath)).RootElement; }
+        catch (JsonException e) { throw new InvalidDataException($"{indexPath}: not valid JSON ({e.Message})"); }
+        if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{indexPath}: expected a JSON object");
+
+        JsonElement? Get(JsonElement obj, string key) => obj.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+        string Str(JsonElement obj, string key, string? fallback) =>
+            Get(obj, key) is { } v ? (v.ValueKind == JsonValueKind.String ? v.GetString()! : throw Bad(key, "a string"))
+            : fallback ?? throw new InvalidDataException($"{indexPath}: '{key}' is missing");
+        int Int(JsonElement obj, string key, int fallback) =>
+            Get(obj, key) is { } v ? (v.TryGetInt32(out int n) ? n : throw Bad(key, "an integer")) : fallback;
+        double Dbl(JsonElement obj, string key, double fallback) =>
+            Get(obj, key) is { } v ? (v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Bad(key, "a number")) : fallback;
+        bool Bool(JsonElement obj, string key, bool fallback) =>
+            Get(obj, key) is { } v ? (v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : throw Bad(key, "true or false")) : fallback;
+        InvalidDataException Bad(string key, string what) => new($"{indexPath}: '{key}' must be {what}");
+
+        var diffusion = Get(root, "diffusion") ?? default;
+        bool hasDiffusion = diffusion.ValueKind == JsonValueKind.Object;
+        string modelId = hasDiffusion ? Str(diffusion, "model_id", "rflow") : "rflow";
+        if (modelId != "rflow") throw new InvalidDataException($"{indexPath}: diffusion.model_id '{modelId}' is not supported (only rflow)");
+
+        int frames = 1, height = 1024, width = 1024;
+        if (Get(root, "input_size") is { } size)
+        {
+            var s = size.ValueKind == JsonValueKind.Array ? size.EnumerateArray().Select(e => e.TryGetInt32(out int n) ? n : -1).ToArray() : [];
+            if (s.Length != 3 || s.Any(n => n < 1)) throw Bad("input_size", "[frames, height, width] in pixels");
+            (frames, height, width) = (s[0], s[1], s[2]);
+        }
+        string space = Str(root, "space", "latent");
+        if (space is not ("pixel" or "latent")) throw Bad("space", "\"pixel\" or \"latent\"");
+
+        var folder = new ModelFolder
+        {
+            Root = Path.GetFullPath(dir),
+            Name = Str(root, "name", Path.GetFileName(Path.GetFullPath(dir).TrimEnd('/'))),
+            Space = space,
+            Frames = frames, Height = height, Width = width,
+            MaxLength = Int(root, "model_max_length", 200),
+            CleanCaption = Bool(root, "clean_caption", true),
+            NegativePrompt = Str(root, "negative_prompt", ""),
+            Transformer = Part(dir, Str(root, "transformer", "transformer")),
+            TextEncoder = Part(dir, Str(root, "text_encoder", "text_encoder")),
+            Tokenizer = Part(dir, Str(root, "tokenizer", "tokenizer")),
+            Vae = space == "latent" ? Part(dir, Str(root, "vae", "vae")) : null,
+            Steps = hasDiffusion ? Int(diffusion, "num_inference_steps", 30) : 30,
+            Cfg = hasDiffusion ? Dbl(diffusion, "cfg_scale", 4.0) : 4.0,
+            NumTrainSteps = hasDiffusion ? Int(diffusion, "num_train_steps", 1000) : 1000,
+            UseTimestepTransform = hasDiffusion ? Bool(diffusion, "use_timestep_transform", true) : true,
+        };
+        if (folder.MaxLength < 1) throw Bad("model_max_length", "at least 1");
+        return folder;
+    }
+
+    static string Part(string dir, string name)
+    {
+        string path = Path.Combine(dir, name);
+        if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"model folder '{dir}' has no '{name}/' (named in model_index.json)");
+        return Path.GetFullPath(path);
+    }
+
+    /// <summary>
+    /// A short fingerprint of the model (SHA-256 of model_index.json and every file in its parts: relative path and content; for files over
+    /// 64 MiB their size and first and last 16 MiB), recorded in PNG metadata so an image names the weights it came from.
+    /// </summary>
+    public string Hash()
+    {
+        using var sha = SHA256.Create();
+        string[] parts = [Transformer, TextEncoder, Tokenizer, .. Vae is null ? Array.Empty<string>() : [Vae]];
+        var files = parts.SelectMany(p => Directory.EnumerateFiles(p, "*", SearchOption.AllDirectories))
+            .Append(Path.Combine(Root, "model_index.json")).Order(StringComparer.Ordinal);
+        foreach (var file in files)
+        {
+            var name = System.Text.Encoding.UTF8.GetBytes(Path.GetRelativePath(Root, file).Replace('\\', '/'));
+            sha.TransformBlock(name, 0, name.Length, null, 0);
+            using var f = File.OpenRead(file);
+            const long big = 64 << 20, part = 16 << 20;
+            if (f.Length <= big) Feed(sha, f, f.Length);
+            else
+            {
+                var len = BitConverter.GetBytes(f.Length);
+                sha.TransformBlock(len, 0, len.Length, null, 0);
+                Feed(sha, f, part);
+                f.Seek(-part, SeekOrigin.End);
+                Feed(sha, f, part);
+            }
+        }
+        sha.TransformFinalBlock([], 0, 0);
+        return Convert.ToHexString(sha.Hash!)[..12].ToLowerInvariant();
+    }
+
+    static void Feed(HashAlgorithm sha, Stream s, long count)
+    {
+        var buffer = new byte[1 << 20];
+        while (count > 0)
+        {
+            int n = s.Read(buffer, 0, (int)Math.Min(buffer.Length, count));
+            if (n <= 0) break;
+            sha.TransformBlock(buffer, 0, n, null, 0);
+            count -= n;
+        }
+    }
+
+    /// <summary>The engine's version, recorded in PNG metadata.</summary>
+    public static string EngineVersion =>
+        typeof(ModelFolder).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
+}
