@@ -8,7 +8,7 @@
 // f32 texels or one texel of eight f16/bf16 values (W is viewed as RGBA32UI whatever its dtype, so 16-bit
 // weights cost half the loads). Needs K % 8 == 0 and texel-aligned X and W rows (checked by Gemm.cs).
 #extension GL_KHR_shader_subgroup_basic : require
-#extension GL_KHR_shader_subgroup_ballot : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 #include "gemm_common.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -45,6 +45,26 @@ float dot8(vec4 a, vec4 b, vec4 c, vec4 d, float acc) {
     return acc;
 }
 
+float acc[ROWS][COLS];      // acc[r][c]: row m_base + r, column n_base + c·LANES + lane
+uint x_row[ROW_GROUPS];     // first X texel of this lane's row in each row group
+uint w_row[COLS];           // first W texel of this lane's columns
+
+// One step of 8 values of k. subgroupShuffle with a constant lane, not subgroupBroadcast: on lavapipe the
+// former is a register permute, the latter measured 2-3 times slower for the whole kernel.
+void accumulate(uint s) {
+    vec4 w_lo[COLS], w_hi[COLS];
+    [[unroll]] for (uint c = 0; c < COLS; c++) load_w8(w_row[c], s, w_lo[c], w_hi[c]);
+    [[unroll]] for (uint g = 0; g < ROW_GROUPS; g++) {
+        vec4 x_lo = imageLoad(X, int(x_row[g] + 2u * s));
+        vec4 x_hi = imageLoad(X, int(x_row[g] + 2u * s + 1u));
+        [[unroll]] for (uint i = 0; i < LANES; i++) {
+            vec4 a = subgroupShuffle(x_lo, i), b = subgroupShuffle(x_hi, i);
+            [[unroll]] for (uint c = 0; c < COLS; c++)
+                acc[g * LANES + i][c] = dot8(a, b, w_lo[c], w_hi[c], acc[g * LANES + i][c]);
+        }
+    }
+}
+
 void main() {
     uint lane = gl_LocalInvocationID.x;
     uint n_base = gl_WorkGroupID.x * (LANES * COLS);
@@ -53,30 +73,14 @@ void main() {
     uint w_texels_per_row = W_DTYPE == DT_F32 ? pc.K / 4u : pc.K / 8u;
 
     // Rows and columns past the edge load the last valid row/column (their results are not stored).
-    uint x_row[ROW_GROUPS];
     [[unroll]] for (uint g = 0; g < ROW_GROUPS; g++)
         x_row[g] = pc.x_off + min(m_base + g * LANES + lane, pc.M - 1u) * (pc.K / 4u);
-    uint w_row[COLS];
     [[unroll]] for (uint c = 0; c < COLS; c++)
         w_row[c] = pc.w_off + min(n_base + c * LANES + lane, pc.N - 1u) * w_texels_per_row;
-
-    float acc[ROWS][COLS];
     [[unroll]] for (uint r = 0; r < ROWS; r++)
         [[unroll]] for (uint c = 0; c < COLS; c++) acc[r][c] = 0.0;
 
-    for (uint s = 0; s < steps; s++) {
-        vec4 w_lo[COLS], w_hi[COLS];
-        [[unroll]] for (uint c = 0; c < COLS; c++) load_w8(w_row[c], s, w_lo[c], w_hi[c]);
-        [[unroll]] for (uint g = 0; g < ROW_GROUPS; g++) {
-            vec4 x_lo = imageLoad(X, int(x_row[g] + 2u * s));
-            vec4 x_hi = imageLoad(X, int(x_row[g] + 2u * s + 1u));
-            [[unroll]] for (uint i = 0; i < LANES; i++) {
-                vec4 a = subgroupBroadcast(x_lo, i), b = subgroupBroadcast(x_hi, i);
-                [[unroll]] for (uint c = 0; c < COLS; c++)
-                    acc[g * LANES + i][c] = dot8(a, b, w_lo[c], w_hi[c], acc[g * LANES + i][c]);
-            }
-        }
-    }
+    for (uint s = 0; s < steps; s++) accumulate(s);   // unrolling this loop by 2 measured no faster
 
     [[unroll]] for (uint r = 0; r < ROWS; r++)
         [[unroll]] for (uint c = 0; c < COLS; c++)

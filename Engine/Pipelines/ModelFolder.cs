@@ -103,13 +103,16 @@ public sealed record ModelFolder
     }
 
     /// <summary>
-    /// A short fingerprint of the model's files (SHA-256 of every file's relative path and content; for files over
+    /// A short fingerprint of the model (SHA-256 of model_index.json and every file in its parts: relative path and content; for files over
     /// 64 MiB their size and first and last 16 MiB), recorded in PNG metadata so an image names the weights it came from.
     /// </summary>
     public string Hash()
     {
         using var sha = SHA256.Create();
-        foreach (var file in Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        string[] parts = [Transformer, TextEncoder, Tokenizer, .. Vae is null ? Array.Empty<string>() : [Vae]];
+        var files = parts.SelectMany(p => Directory.EnumerateFiles(p, "*", SearchOption.AllDirectories))
+            .Append(Path.Combine(Root, "model_index.json")).Order(StringComparer.Ordinal);
+        foreach (var file in files)
         {
             var name = System.Text.Encoding.UTF8.GetBytes(Path.GetRelativePath(Root, file).Replace('\\', '/'));
             sha.TransformBlock(name, 0, name.Length, null, 0);

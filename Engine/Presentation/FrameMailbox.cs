@@ -9,11 +9,15 @@ public sealed record FrameInfo(int Generation, GenerationSettings Settings, int 
 /// <summary>
 /// Hands frames from the sampler's thread to the window's thread. The sampler publishes each frame by copying
 /// it on the device into the mailbox's own RGBA tensor [H, W, 4] (<see cref="PresentPack"/>: the layout the
-/// presenter reads fastest), so the sampler may overwrite its tensor right away; the window shows the newest frame. Publishing waits (at most <see cref="MaxWait"/>) until the previous frame was shown,
-/// so every step is presented once while the window is visible; while the window is minimised
-/// (<see cref="Paused"/>) frames replace each other without waiting and the newest is shown on restore.
+/// presenter reads fastest), so the sampler may overwrite its tensor right away; the window shows the newest frame.
+/// Publishing returns once the window has submitted the frame (at most <see cref="MaxWait"/> later), so every
+/// step is presented once, and its drawing is queued before the sampler's next step rather than behind it.
+/// While the window is minimised (<see cref="Paused"/>) frames replace each other without waiting and the newest
+/// is shown on restore.
 /// </summary>
-public sealed class FrameMailbox(Gpu gpu, Action wake) : IDisposable
+/// <param name="wake">wakes the window's thread (a new frame is there)</param>
+/// <param name="waitForReader">waits until the device no longer reads the shown frame (called before overwriting it)</param>
+public sealed class FrameMailbox(Gpu gpu, Action wake, Action waitForReader) : IDisposable
 {
     readonly object _lock = new();
     Tensor? _image;
@@ -22,7 +26,8 @@ public sealed class FrameMailbox(Gpu gpu, Action wake) : IDisposable
     long _version, _shownVersion;
     bool _paused;
 
-    /// <summary>Longest a publish waits for the window to show the previous frame; after that the frame is dropped.</summary>
+    /// <summary>Longest a publish waits for the window to show its frame (a stuck window must not stop the sampler);
+    /// a frame not shown by the next publish counts as dropped.</summary>
     public TimeSpan MaxWait { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Frames replaced before they were ever shown.</summary>
@@ -36,20 +41,14 @@ public sealed class FrameMailbox(Gpu gpu, Action wake) : IDisposable
             throw new ArgumentException($"a frame must be an f32 [3, H, W] image, got {image}");
         lock (_lock)
         {
-            var deadline = DateTime.UtcNow + MaxWait;
-            while (_version != _shownVersion && !_paused && !cancel.IsCancellationRequested)
-            {
-                var left = deadline - DateTime.UtcNow;
-                if (left <= TimeSpan.Zero) break;
-                Monitor.Wait(_lock, left < TimeSpan.FromMilliseconds(50) ? left : TimeSpan.FromMilliseconds(50));
-            }
             cancel.ThrowIfCancellationRequested();
             if (_version != _shownVersion) Dropped++;
+            waitForReader();
             long[] shape = [image.Dim(1), image.Dim(2), 4];
             if (_image is null || !_image.Shape.SequenceEqual(shape))
             {
                 _image?.Buffer.Dispose();
-                _image = null;
+                _image = null;   // stays null if the allocation below fails
                 _image = Tensor.Create(gpu, DType.F32, shape);
             }
             using (var seq = new Sequence(gpu))
@@ -61,8 +60,16 @@ public sealed class FrameMailbox(Gpu gpu, Action wake) : IDisposable
             _final = frame.IsFinal ? image.ToArray() : null;
             _info = new FrameInfo(generation, settings, frame.Step, frame.Steps, frame.SecondsPerStep, frame.IsFinal);
             _version++;
+            wake();
+            var deadline = DateTime.UtcNow + MaxWait;
+            while (_version != _shownVersion && !_paused && !cancel.IsCancellationRequested)
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero) break;
+                Monitor.Wait(_lock, left < TimeSpan.FromMilliseconds(50) ? left : TimeSpan.FromMilliseconds(50));
+            }
         }
-        wake();
+        cancel.ThrowIfCancellationRequested();
     }
 
     /// <summary>Minimised window: publishing does not wait for frames to be shown.</summary>
@@ -74,7 +81,7 @@ public sealed class FrameMailbox(Gpu gpu, Action wake) : IDisposable
     /// <summary>
     /// On the window's thread: calls <paramref name="show"/>(image [H, W, 4], info, fresh) with the newest frame when it has
     /// not been shown yet (fresh), or again when <paramref name="redraw"/> is set. The image stays untouched
-    /// until show returns; show returns whether the frame reached the window.
+    /// until the next publish (which first calls waitForReader); show returns whether the frame was submitted.
     /// </summary>
     public void ShowNewest(Func<Tensor, FrameInfo, bool, bool> show, bool redraw)
     {
@@ -107,6 +114,7 @@ public sealed class FrameMailbox(Gpu gpu, Action wake) : IDisposable
     {
         lock (_lock)
         {
+            waitForReader();
             _image?.Buffer.Dispose();
             _image = null;
         }

@@ -5,10 +5,13 @@ namespace T2X.Vulkan.Presentation;
 
 /// <summary>
 /// Shows device images in a window: one compute dispatch scales an image (f32 RGBA texels [H, W, 4], values in
-/// [-1, 1], as <see cref="Kernels.PresentPack"/> makes them) into the swapchain image with its aspect ratio kept (letterbox), then presents. Nothing goes through the
-/// host. Optionally copies what was presented into a host-visible buffer in the same submission (screenshots).
-/// One frame in flight: each <see cref="Show"/> waits for its own submission, which is what lets the caller
-/// hand the source tensor back as soon as it returns. Runs on one thread (the window's).
+/// [-1, 1], as <see cref="Kernels.PresentPack"/> makes them) into the swapchain image with its aspect ratio kept
+/// (letterbox), then presents. Nothing goes through the host. Optionally copies what was presented into a
+/// host-visible buffer in the same submission (screenshots).
+/// One frame in flight, never waited for on the window's thread: the engine shares the queue, so a present
+/// submitted during a long sampler step runs after it, and the window must keep handling events meanwhile.
+/// <see cref="Show"/> answers <see cref="ShowResult.Busy"/> until the previous frame is done; whoever reuses the
+/// presented image calls <see cref="WaitUntilDone"/> first.
 /// </summary>
 public sealed unsafe class Presenter : IDisposable
 {
@@ -23,7 +26,7 @@ public sealed unsafe class Presenter : IDisposable
     readonly DescriptorPool _descriptors;
     readonly DescriptorSet _set;
     GpuBuffer? _readback;
-    bool _rebuild = true, _ready;
+    bool _rebuild = true, _ready, _inFlight;
 
     static readonly KernelLayout Layout = KernelLayout.Of(9 * 4, Access.ReadTexel, Access.WriteImage);
 
@@ -86,12 +89,34 @@ public sealed unsafe class Presenter : IDisposable
     /// <summary>Pixels read back from a presented frame: interleaved RGB, [Height, Width, 3].</summary>
     public sealed record Screenshot(byte[] Rgb, int Width, int Height);
 
+    public enum ShowResult
+    {
+        /// <summary>Submitted and queued for presentation.</summary>
+        Shown,
+        /// <summary>The previous frame is still being drawn (queued behind other work): try again later.</summary>
+        Busy,
+        /// <summary>Nothing to draw into (minimised window, framebuffer size 0).</summary>
+        Hidden,
+    }
+
+    /// <summary>True while the previous frame's drawing has not finished on the device.</summary>
+    public bool Busy => _inFlight && _vk.GetFenceStatus(_gpu.Device, _fence) == Result.NotReady;
+
+    /// <summary>Waits until the device has finished reading the last presented image (any thread, with the
+    /// caller making sure <see cref="Show"/> does not run at the same time).</summary>
+    public void WaitUntilDone()
+    {
+        if (!_inFlight) return;
+        var fence = _fence;
+        _vk.WaitForFences(_gpu.Device, 1, &fence, true, ulong.MaxValue).Check("vkWaitForFences");
+    }
+
     /// <summary>
-    /// Draws <paramref name="image"/> (f32 RGBA [H, W, 4]) letterboxed into the window and presents it. Returns false
-    /// when nothing could be shown (minimised window: framebuffer size 0); the caller shows it again later.
-    /// With <paramref name="screenshot"/> set, <paramref name="shot"/> receives the presented pixels.
+    /// Draws <paramref name="image"/> (f32 RGBA [H, W, 4]) letterboxed into the window and presents it, without
+    /// waiting for the device (the image must stay untouched until <see cref="WaitUntilDone"/>). With
+    /// <paramref name="screenshot"/> set it waits and <paramref name="shot"/> receives the presented pixels.
     /// </summary>
-    public bool Show(Tensor image, int framebufferWidth, int framebufferHeight, bool screenshot, out Screenshot? shot)
+    public ShowResult Show(Tensor image, int framebufferWidth, int framebufferHeight, bool screenshot, out Screenshot? shot)
     {
         shot = null;
         if (image.Rank != 3 || image.Shape[2] != 4 || image.DType != DType.F32)
@@ -100,6 +125,8 @@ public sealed unsafe class Presenter : IDisposable
             throw new ArgumentException($"a {image.Shape[1]}x{image.Shape[0]} image has more pixels than this device's maxTexelBufferElements ({_gpu.Info.MaxTexelBufferElements}): show a smaller preview");
         if (screenshot && !_swapchain.Readable)
             throw new NotSupportedException($"screenshots need swapchain images that can be copied out; {_gpu.Info.Name} does not allow it for {_swapchain.Format.Format}");
+        if (Busy) return ShowResult.Busy;
+        WaitUntilDone();   // signalled already: makes it visible to the host
         for (int attempt = 0; attempt < 2; attempt++)
         {
             if (_rebuild)
@@ -107,7 +134,7 @@ public sealed unsafe class Presenter : IDisposable
                 _ready = _swapchain.Rebuild(framebufferWidth, framebufferHeight);
                 _rebuild = false;
             }
-            if (!_ready) return false;
+            if (!_ready) return ShowResult.Hidden;
 
             var acquired = _swapchain.Acquire(_acquired, out uint index);
             if (acquired == Result.ErrorOutOfDateKhr) { _rebuild = true; continue; }
@@ -115,13 +142,20 @@ public sealed unsafe class Presenter : IDisposable
             Record(image, index, screenshot);
             Submit(index);
             var presented = _swapchain.Present(index);
-            WaitFence();
             if (acquired == Result.SuboptimalKhr || presented != Result.Success) _rebuild = true;
-            if (presented == Result.ErrorOutOfDateKhr) continue;   // the frame may not have reached the window: draw again
-            if (screenshot) shot = ReadScreenshot();
-            return true;
+            if (presented == Result.ErrorOutOfDateKhr)
+            {
+                WaitUntilDone();   // the swapchain is rebuilt next: nothing may use it
+                continue;          // the frame may not have reached the window: draw again
+            }
+            if (screenshot)
+            {
+                WaitUntilDone();
+                shot = ReadScreenshot();
+            }
+            return ShowResult.Shown;
         }
-        return false;
+        return ShowResult.Busy;
     }
 
     void Record(Tensor image, uint index, bool screenshot)
@@ -267,12 +301,7 @@ public sealed unsafe class Presenter : IDisposable
         var fence = _fence;
         _vk.ResetFences(_gpu.Device, 1, &fence).Check("vkResetFences");
         lock (_gpu.QueueLock) _vk.QueueSubmit(_gpu.Queue, 1, in submit, _fence).Check("vkQueueSubmit");
-    }
-
-    void WaitFence()
-    {
-        var fence = _fence;
-        _vk.WaitForFences(_gpu.Device, 1, &fence, true, ulong.MaxValue).Check("vkWaitForFences");
+        _inFlight = true;
     }
 
     Screenshot ReadScreenshot()
@@ -293,6 +322,7 @@ public sealed unsafe class Presenter : IDisposable
     public void Dispose()
     {
         _gpu.WaitIdle();
+        _inFlight = false;
         _swapchain.Dispose();
         _readback?.Dispose();
         _vk.DestroyDescriptorPool(_gpu.Device, _descriptors, null);

@@ -27,6 +27,13 @@ public sealed record PyGlobal(string Module, string Name)
     public override string ToString() => $"{Module}.{Name}";
 }
 
+/// <summary>An object of a class the reader does not interpret (an argparse.Namespace, a numpy array in an RNG state):
+/// a placeholder that is never called and never holds weights.</summary>
+public sealed record PyForeign(string Name, string? Detail = null)
+{
+    public override string ToString() => Name;
+}
+
 /// <summary>
 /// A restricted pickle reader: a stack machine over the binary opcodes that torch.save emits (protocol 2, and the
 /// few protocol 4 additions). It never imports or calls anything: globals, persistent ids and REDUCE/BUILD go to
@@ -61,13 +68,37 @@ sealed class PickleReader
         _handler = handler;
     }
 
-    public static object? Load(byte[] data, string source, IHandler handler) => new PickleReader(data, source, handler).Run();
+    public static object? Load(byte[] data, string source, IHandler handler)
+    {
+        int position = 0;
+        return Load(data, ref position, source, handler);
+    }
+
+    /// <summary>Reads one pickle starting at <paramref name="position"/> and moves it past the STOP opcode
+    /// (the legacy torch.save format is several pickles back to back).</summary>
+    public static object? Load(byte[] data, ref int position, string source, IHandler handler)
+    {
+        var reader = new PickleReader(data, source, handler) { _pos = position };
+        var result = reader.Run();
+        position = reader._pos;
+        return result;
+    }
 
     InvalidDataException Bad(string problem) => new($"{_source}: {problem} (pickle offset {_pos})");
 
+    const string TruncatedKey = "pickle-truncated";
+
+    /// <summary>True when the error says only that the data ended before the pickle's STOP (a longer read may fix it).</summary>
+    public static bool IsTruncation(InvalidDataException e) => e.Data.Contains(TruncatedKey);
+
     ReadOnlySpan<byte> Take(long n)
     {
-        if (n < 0 || n > _data.Length - _pos) throw Bad("pickle data ends early (truncated?)");
+        if (n < 0 || n > _data.Length - _pos)
+        {
+            var e = Bad("pickle data ends early (truncated?)");
+            e.Data[TruncatedKey] = true;
+            throw e;
+        }
         var s = _data.AsSpan(_pos, (int)n);
         _pos += (int)n;
         return s;
@@ -153,6 +184,7 @@ sealed class PickleReader
         List<object?> => "list",
         PyDict => "dict",
         PyGlobal g => g.ToString(),
+        PyForeign f => f.Name,
         _ => v.GetType().Name,
     };
 
@@ -223,6 +255,23 @@ sealed class PickleReader
                     break;
                 }
                 case (byte)'b': { var state = Pop(); Push(_handler.Build(Pop(), state)); break; } // BUILD
+                case 0x81:                                                           // NEWOBJ: cls.__new__(cls, *args)
+                {
+                    var args = Pop();
+                    var cls = Pop();
+                    if (args is not object?[] tuple) throw Bad($"NEWOBJ arguments are a {Describe(args)}, expected a tuple");
+                    Push(_handler.Reduce(cls, tuple));
+                    break;
+                }
+                case 0x92:                                                           // NEWOBJ_EX: the same with keyword arguments
+                {
+                    Pop();
+                    var args = Pop();
+                    var cls = Pop();
+                    if (args is not object?[] tuple) throw Bad($"NEWOBJ_EX arguments are a {Describe(args)}, expected a tuple");
+                    Push(_handler.Reduce(cls, tuple));
+                    break;
+                }
                 case (byte)'q': _memo[U8()] = Top(); break;                          // BINPUT
                 case (byte)'r': _memo[U32()] = Top(); break;                         // LONG_BINPUT
                 case 0x94: _memo[_memo.Count] = Top(); break;                        // MEMOIZE

@@ -3,28 +3,32 @@ using System.Text;
 namespace T2X.Vulkan.Weights;
 
 /// <summary>
-/// A PyTorch checkpoint written by torch.save (the zip format: <c>&lt;folder&gt;/data.pkl</c> plus one
-/// <c>&lt;folder&gt;/data/&lt;key&gt;</c> entry per storage), read without Python and without running anything:
-/// the pickle is interpreted by a restricted reader that knows only tensors, storages, dicts and plain values,
-/// and refuses every other global by name. Opening reads the central directory and the pickle; tensor data is
-/// read per tensor, on demand.
+/// A PyTorch checkpoint written by torch.save, read without Python and without running anything: the pickle is
+/// interpreted by a restricted reader that knows only tensors, storages, dicts and plain values, and refuses every
+/// other global by name. Both formats of torch.save are read: the zip archive (PyTorch 1.6 and later:
+/// <c>&lt;folder&gt;/data.pkl</c> plus one <c>&lt;folder&gt;/data/&lt;key&gt;</c> entry per storage) and the legacy
+/// stream (pickles for the magic number, version, system info, the object and the storage keys, then each
+/// storage's bytes). Opening reads the pickles; tensor data is read per tensor, on demand.
 /// <para>The state dict is found as the official loader finds it: a top-level "model" dict, else a top-level
 /// "state_dict" dict, else the top level itself. Nested dicts below it give dotted names; entries that are not
 /// tensors or dicts (epoch counters, strings, lists) are ignored.</para>
 /// </summary>
-public sealed class TorchCheckpoint : ITensorSource
+public sealed partial class TorchCheckpoint : ITensorSource
 {
-    /// <summary>One tensor as the pickle describes it: a strided view of a storage.</summary>
-    sealed record View(Storage Storage, long Offset, long[] Shape, long[] Strides);
-    sealed record Storage(string Key, DType DType, long Elements, ZipReader.Entry Entry);
+    delegate void ReadBytes(long offset, Span<byte> destination);
+    /// <summary>A storage: a flat array of elements of one dtype, read on demand.</summary>
+    sealed record Storage(string Key, DType DType, long Elements, ReadBytes Read);
+    /// <summary>A tensor as the pickle describes it: a strided view of a storage.</summary>
     sealed record TensorRef(Storage Storage, long Offset, long[] Shape, long[] Strides);
 
-    readonly ZipReader _zip;
-    readonly Dictionary<string, View> _views = new(StringComparer.Ordinal);
+    readonly IDisposable _file;
+    readonly Dictionary<string, TensorRef> _views = new(StringComparer.Ordinal);
     public string Path { get; }
     public IReadOnlyList<TensorInfo> Tensors { get; }
     /// <summary>The key the weights were found under ("model", "state_dict") or null for the top level.</summary>
     public string? Wrapper { get; }
+    /// <summary>True for the legacy (pre-1.6) stream format.</summary>
+    public bool Legacy { get; }
 
     const long MaxPickleBytes = 1L << 30;
     const int MaxDepth = 64;
@@ -33,19 +37,26 @@ public sealed class TorchCheckpoint : ITensorSource
     TorchCheckpoint(string path)
     {
         Path = path;
-        _zip = new ZipReader(path);
+        Span<byte> magic = stackalloc byte[4];
+        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+        _file = handle;
         try
         {
-            var pickles = _zip.Entries.Where(e => e.Name.EndsWith("/data.pkl", StringComparison.Ordinal) && e.Name.IndexOf('/') == e.Name.Length - 9).ToList();
-            if (pickles.Count != 1)
-                throw Bad(pickles.Count == 0 ? "no '<folder>/data.pkl' entry: not a torch.save archive" : $"{pickles.Count} data.pkl entries");
-            string folder = pickles[0].Name[..^"data.pkl".Length];
-            var byteorder = _zip.Find(folder + "byteorder");
-            if (byteorder is not null && Encoding.ASCII.GetString(_zip.ReadAll(byteorder, 16)) != "little")
-                throw Bad("the archive was written on a big-endian machine; only little-endian data is supported");
-
-            var handler = new Handler(this, folder);
-            var root = PickleReader.Load(_zip.ReadAll(pickles[0], MaxPickleBytes), $"{path}: {pickles[0].Name}", handler);
+            int n = RandomAccess.Read(handle, magic, 0);
+            object? root;
+            if (n == 4 && magic[0] == 'P' && magic[1] == 'K')
+            {
+                handle.Dispose();
+                var zip = new ZipReader(path);
+                _file = zip;
+                root = LoadZip(zip);
+            }
+            else
+            {
+                Legacy = true;
+                root = LoadLegacy(handle);
+            }
+            if (root is PyForeign foreign) throw Bad(Handler.NotAllowed(foreign.Name));
             if (root is not PyDict top)
                 throw Bad($"the pickled object is a {PickleReader.Describe(root)}, expected a dict of tensors (a state_dict)");
             var dict = top;
@@ -58,12 +69,99 @@ public sealed class TorchCheckpoint : ITensorSource
         }
         catch
         {
-            _zip.Dispose();
+            _file.Dispose();
             throw;
         }
     }
 
     public static TorchCheckpoint Open(string path) => new(path);
+
+    object? LoadZip(ZipReader zip)
+    {
+        var pickles = zip.Entries.Where(e => e.Name.EndsWith("/data.pkl", StringComparison.Ordinal) && e.Name.IndexOf('/') == e.Name.Length - 9).ToList();
+        if (pickles.Count != 1)
+            throw Bad(pickles.Count == 0 ? "no '<folder>/data.pkl' entry: not a torch.save archive" : $"{pickles.Count} data.pkl entries");
+        string folder = pickles[0].Name[..^"data.pkl".Length];
+        var byteorder = zip.Find(folder + "byteorder");
+        if (byteorder is not null && Encoding.ASCII.GetString(zip.ReadAll(byteorder, 16)) != "little")
+            throw Bad("the archive was written on a big-endian machine; only little-endian data is supported");
+        var handler = new Handler(this, legacy: false, (key, dtype, numel, typeName) =>
+        {
+            var entry = zip.Find($"{folder}data/{key}") ?? throw Bad($"storage '{key}' has no entry '{folder}data/{key}'");
+            if (entry.Size != numel * dtype.Size())
+                throw Bad($"storage '{key}' is declared as {numel} {typeName} elements but its entry holds {entry.Size} bytes");
+            return (offset, destination) => zip.Read(entry, offset, destination);
+        });
+        return PickleReader.Load(zip.ReadAll(pickles[0], MaxPickleBytes), $"{Path}: {pickles[0].Name}", handler);
+    }
+
+    /// <summary>The legacy magic number 0x1950a86a20f9469cfc6c, pickled as a 10-byte LONG1.</summary>
+    static readonly byte[] LegacyMagic = [0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, (byte)'.'];
+
+    object? LoadLegacy(Microsoft.Win32.SafeHandles.SafeFileHandle file)
+    {
+        long length = RandomAccess.GetLength(file);
+        // The pickles come first and are small; read a growing prefix until they fit, never the storages' bytes.
+        for (long size = 1 << 20; ; size *= 4)
+        {
+            var prefix = new byte[Math.Min(length, Math.Min(size, MaxPickleBytes))];
+            ReadExactly(file, prefix, 0);
+            var dataOffsets = new Dictionary<string, long>(StringComparer.Ordinal);
+            var used = new Dictionary<string, (DType dtype, long numel)>(StringComparer.Ordinal);
+            var handler = new Handler(this, legacy: true, (key, dtype, numel, _) =>
+            {
+                used[key] = (dtype, numel);
+                return (offset, destination) => ReadExactly(file, destination, dataOffsets[key] + offset);
+            });
+            object? root;
+            int pos;
+            try
+            {
+                if (prefix.Length < 2 + LegacyMagic.Length || prefix[0] != 0x80 || !prefix.AsSpan(2, LegacyMagic.Length).SequenceEqual(LegacyMagic))
+                    throw Bad("not a torch.save file: neither a zip archive nor the legacy format's magic number");
+                pos = 2 + LegacyMagic.Length;
+                string source = $"{Path} (legacy torch.save)";
+                if (PickleReader.Load(prefix, ref pos, source, handler) is not 1001L) throw Bad("legacy torch.save protocol version is not 1001");
+                if (PickleReader.Load(prefix, ref pos, source, handler) is PyDict { } info && info.Get("little_endian") is false)
+                    throw Bad("the file was written on a big-endian machine; only little-endian data is supported");
+                root = PickleReader.Load(prefix, ref pos, source, handler);
+                if (PickleReader.Load(prefix, ref pos, source, handler) is not List<object?> keys) throw Bad("legacy storage key list is missing");
+                // Then each storage: its element count (int64) and its bytes, in the order of the key list.
+                long at = pos;
+                foreach (var k in keys)
+                {
+                    if (k is not string key || !used.TryGetValue(key, out var s) || dataOffsets.ContainsKey(key))
+                        throw Bad($"legacy storage key list holds {PickleReader.Describe(k)} '{k}', which no tensor uses (or twice)");
+                    Span<byte> count = stackalloc byte[8];
+                    if (at > length - 8) throw Bad($"storage '{key}' starts past the end of the file (truncated?)");
+                    ReadExactly(file, count, at);
+                    long numel = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(count);
+                    if (numel != s.numel) throw Bad($"storage '{key}' holds {numel} elements, but the pickle says {s.numel}");
+                    dataOffsets[key] = at + 8;
+                    at += 8 + numel * s.dtype.Size();
+                    if (at > length) throw Bad($"storage '{key}' runs past the end of the file (truncated?)");
+                }
+                if (used.Keys.FirstOrDefault(k => !dataOffsets.ContainsKey(k)) is { } missing) throw Bad($"storage '{missing}' has no data");
+                if (at != length) throw Bad($"{length - at} bytes after the last storage");
+                return root;
+            }
+            catch (InvalidDataException e) when (PickleReader.IsTruncation(e) && prefix.Length < length && prefix.Length < MaxPickleBytes)
+            {
+                // The pickles may continue past the prefix: try a longer one.
+            }
+        }
+    }
+
+    void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset)
+    {
+        int done = 0;
+        while (done < destination.Length)
+        {
+            int n = RandomAccess.Read(file, destination[done..], offset + done);
+            if (n == 0) throw Bad("file ended early (truncated?)");
+            done += n;
+        }
+    }
 
     InvalidDataException Bad(string problem) => new($"{Path}: {problem}");
 
@@ -76,10 +174,11 @@ public sealed class TorchCheckpoint : ITensorSource
             string name = prefix + (key is string s ? s : key.ToString());
             if (value is TensorRef t)
             {
-                if (!_views.TryAdd(name, new View(t.Storage, t.Offset, t.Shape, t.Strides))) throw Bad($"tensor name '{name}' occurs twice");
+                if (!_views.TryAdd(name, t)) throw Bad($"tensor name '{name}' occurs twice");
                 infos.Add(new TensorInfo(name, t.Storage.DType, t.Shape));
             }
             else if (value is PyDict inner) Flatten(inner, name + ".", depth + 1, infos, ref visits);
+            else if (value is PyForeign foreign) throw Bad($"weight '{name}' cannot be read: it is {foreign.Detail ?? $"an object of {foreign.Name}"}");
         }
     }
 
@@ -94,7 +193,7 @@ public sealed class TorchCheckpoint : ITensorSource
         if (elements == 0) return new HostTensor(v.Storage.DType, v.Shape, bytes);
         if (IsContiguous(v.Shape, v.Strides))
         {
-            _zip.Read(v.Storage.Entry, v.Offset * size, bytes);
+            v.Storage.Read(v.Offset * size, bytes);
             return new HostTensor(v.Storage.DType, v.Shape, bytes);
         }
         // A strided view: read the storage range it touches, then gather element by element.
@@ -103,7 +202,7 @@ public sealed class TorchCheckpoint : ITensorSource
         long spanBytes = (last - v.Offset + 1) * size;
         if (spanBytes > Array.MaxLength) throw Bad($"tensor '{name}' is a view spanning {spanBytes} bytes of its storage, too large to gather");
         var span = new byte[spanBytes];
-        _zip.Read(v.Storage.Entry, v.Offset * size, span);
+        v.Storage.Read(v.Offset * size, span);
         var index = new long[v.Shape.Length];
         for (long e = 0; e < elements; e++)
         {
@@ -127,150 +226,13 @@ public sealed class TorchCheckpoint : ITensorSource
         return true;
     }
 
-    public void Dispose() => _zip.Dispose();
+    public void Dispose() => _file.Dispose();
 
-    // ---- writing ----
-
-    /// <summary>A tensor to write as a strided view of one of the storages (null strides: contiguous).</summary>
-    public sealed record TorchView(int Storage, long Offset, long[] Shape, long[]? Strides = null);
-
-    /// <summary>Writes tensors as torch.save would write a state_dict (an OrderedDict), optionally nested under a
-    /// top-level "state_dict" or "model" key. torch.load reads the result.</summary>
-    public static void Write(string path, IEnumerable<(string name, HostTensor tensor)> tensors, string? wrapper = null)
-    {
-        var list = tensors.ToList();
-        var byName = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
-        foreach (var (name, tensor) in list)
-            if (!byName.TryAdd(name, tensor)) throw new ArgumentException($"tensor name '{name}' given twice");
-        Write(path, list.Select(t => new TensorInfo(t.name, t.tensor.DType, t.tensor.Shape)).ToList(), info => byName[info.Name], wrapper);
-    }
-
-    /// <summary>Writes tensors that are read one at a time (so a checkpoint larger than memory can be converted).</summary>
-    public static void Write(string path, IReadOnlyList<TensorInfo> tensors, Func<TensorInfo, HostTensor> read, string? wrapper = null)
-    {
-        if (wrapper is not (null or "state_dict" or "model")) throw new ArgumentException($"wrapper '{wrapper}': expected null, \"state_dict\" or \"model\"");
-        var stateDict = tensors.Select((t, i) => new KeyValuePair<string, object?>(t.Name, new TorchView(i, 0, t.Shape))).ToList();
-        var root = wrapper is null ? stateDict : [new(wrapper, stateDict)];
-        WriteArchive(path, root, tensors.Select(t => (t.DType, t.Elements)).ToList(), i =>
-        {
-            var host = read(tensors[i]);
-            if (host.DType != tensors[i].DType || !host.Shape.SequenceEqual(tensors[i].Shape))
-                throw new ArgumentException($"tensor '{tensors[i].Name}' was announced as {tensors[i].DType}[{string.Join(",", tensors[i].Shape)}] but read as {host}");
-            return host;
-        });
-    }
-
-    /// <summary>
-    /// Writes any tree of dicts (lists of key/value pairs, written as OrderedDicts) whose leaves are
-    /// <see cref="TorchView"/>s of the given storages, or plain values (string, long, int, double, bool, null).
-    /// Several views may share a storage, with offsets and arbitrary strides, as torch.save writes views.
-    /// </summary>
-    public static void WriteTree(string path, IReadOnlyList<KeyValuePair<string, object?>> root, IReadOnlyList<HostTensor> storages)
-        => WriteArchive(path, root, storages.Select(s => (s.DType, s.Elements)).ToList(), i => storages[i]);
-
-    static readonly Dictionary<DType, string> StorageNames = new()
-    {
-        [DType.F32] = "FloatStorage", [DType.F16] = "HalfStorage", [DType.BF16] = "BFloat16Storage",
-        [DType.I32] = "IntStorage", [DType.I64] = "LongStorage", [DType.U8] = "ByteStorage",
-    };
-
-    static void WriteArchive(string path, IReadOnlyList<KeyValuePair<string, object?>> root,
-        IReadOnlyList<(DType dtype, long elements)> storages, Func<int, HostTensor> storageData)
-    {
-        var pickle = new PickleWriter();
-        WriteValue(pickle, root, storages, 0);
-        var pkl = pickle.Finish();
-        AtomicFile.Write(path, stream =>
-        {
-            var zip = new ZipWriter(stream);
-            const string folder = "archive/";
-            zip.Add(folder + "data.pkl", pkl);
-            zip.Add(folder + "byteorder", "little"u8);
-            for (int i = 0; i < storages.Count; i++)
-            {
-                var data = storageData(i);
-                if (data.DType != storages[i].dtype || data.Elements != storages[i].elements)
-                    throw new ArgumentException($"storage {i} was announced as {storages[i].elements} {storages[i].dtype} elements but holds {data}");
-                zip.Add($"{folder}data/{i}", data.Bytes);
-            }
-            zip.Add(folder + "version", "3\n"u8);
-            zip.Finish();
-        });
-    }
-
-    static void WriteValue(PickleWriter p, object? value, IReadOnlyList<(DType dtype, long elements)> storages, int depth)
-    {
-        if (depth > MaxDepth) throw new ArgumentException($"dicts nested deeper than {MaxDepth} levels");
-        switch (value)
-        {
-            case null: p.None(); break;
-            case string s: p.Str(s); break;
-            case bool b: p.Bool(b); break;
-            case int i: p.Int(i); break;
-            case long l: p.Int(l); break;
-            case double d: p.Float(d); break;
-            case IReadOnlyList<KeyValuePair<string, object?>> dict:
-                p.Global("collections", "OrderedDict");
-                p.Tuple(0);
-                p.Op('R');
-                for (int start = 0; start < dict.Count; start += 1000)
-                {
-                    p.Mark();
-                    for (int i = start; i < Math.Min(dict.Count, start + 1000); i++)
-                    {
-                        p.Str(dict[i].Key);
-                        WriteValue(p, dict[i].Value, storages, depth + 1);
-                    }
-                    p.Op('u');
-                }
-                break;
-            case TorchView v: WriteTensor(p, v, storages); break;
-            default: throw new ArgumentException($"cannot write a {value.GetType().Name} into a torch checkpoint");
-        }
-    }
-
-    static void WriteTensor(PickleWriter p, TorchView v, IReadOnlyList<(DType dtype, long elements)> storages)
-    {
-        if (v.Storage < 0 || v.Storage >= storages.Count) throw new ArgumentException($"view of storage {v.Storage}, but there are {storages.Count}");
-        var (dtype, numel) = storages[v.Storage];
-        var strides = v.Strides ?? RowMajorStrides(v.Shape);
-        if (strides.Length != v.Shape.Length) throw new ArgumentException("view strides and shape differ in rank");
-        long last = v.Offset, elements = 1;
-        for (int i = 0; i < v.Shape.Length; i++) { last += (v.Shape[i] - 1) * strides[i]; elements *= v.Shape[i]; }
-        if (v.Offset < 0 || elements > 0 && last >= numel)
-            throw new ArgumentException($"view [{string.Join(",", v.Shape)}] at offset {v.Offset} reaches past storage {v.Storage} ({numel} elements)");
-
-        p.Global("torch._utils", "_rebuild_tensor_v2");
-        p.Mark();
-        p.Mark();                                   // persistent id ('storage', type, key, 'cpu', numel)
-        p.Str("storage");
-        p.Global("torch", StorageNames[dtype]);
-        p.Str(v.Storage.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        p.Str("cpu");
-        p.Int(numel);
-        p.Op('t');
-        p.Op('Q');
-        p.Int(v.Offset);
-        p.IntTuple(v.Shape);
-        p.IntTuple(strides);
-        p.Bool(false);                              // requires_grad
-        p.Global("collections", "OrderedDict");     // backward hooks
-        p.Tuple(0);
-        p.Op('R');
-        p.Op('t');
-        p.Op('R');
-    }
-
-    static long[] RowMajorStrides(long[] shape)
-    {
-        var s = new long[shape.Length];
-        long n = 1;
-        for (int i = shape.Length - 1; i >= 0; i--) { s[i] = n; n *= shape[i]; }
-        return s;
-    }
+    /// <summary>Finds the bytes of a storage named by a persistent id: (key, dtype, element count, type name).</summary>
+    delegate ReadBytes StorageData(string key, DType dtype, long numel, string typeName);
 
     /// <summary>What the restricted unpickler may see: torch's tensor rebuild functions, storage types and OrderedDict.</summary>
-    sealed class Handler(TorchCheckpoint owner, string folder) : PickleReader.IHandler
+    sealed class Handler(TorchCheckpoint owner, bool legacy, StorageData storageData) : PickleReader.IHandler
     {
         readonly Dictionary<string, Storage> _storages = new(StringComparer.Ordinal);
 
@@ -288,39 +250,67 @@ public sealed class TorchCheckpoint : ITensorSource
             "_codecs.encode",
         ];
 
+        /// <summary>Modules whose names a checkpoint has no reason to mention: always refused, wherever they appear.</summary>
+        static readonly HashSet<string> Refused =
+        [
+            "builtins", "__builtin__", "os", "posix", "nt", "subprocess", "sys", "shutil", "socket", "importlib", "runpy",
+            "ctypes", "pickle", "marshal", "types", "code", "pty", "webbrowser", "io", "functools", "operator", "codecs", "torch",
+        ];
+
+        /// <summary>Plain data types of those modules that metadata beside the weights may hold.</summary>
+        static readonly HashSet<string> InertBuiltins =
+        [
+            "builtins.set", "builtins.frozenset", "builtins.slice", "builtins.complex", "builtins.bytearray", "builtins.object",
+            "torch.device", "torch.float64", "torch.float32", "torch.float16", "torch.bfloat16", "torch.int64", "torch.int32",
+            "torch.int16", "torch.int8", "torch.uint8", "torch.bool", "torch.DoubleStorage", "torch.CharStorage", "torch.ShortStorage",
+        ];
+
         public object Global(string module, string name)
         {
             string full = $"{module}.{name}";
             if (module == "torch" && StorageTypes.ContainsKey(name) || module == "torch.storage" && name == "UntypedStorage" || Allowed.Contains(full))
                 return new PyGlobal(module, name);
-            if (module == "torch" && name.EndsWith("Storage", StringComparison.Ordinal))
-                throw owner.Bad($"storage type {full} is not supported (supported: {string.Join(", ", StorageTypes.Keys)})");
-            throw owner.Bad($"the pickle refers to '{full}', which is not allowed: only tensors, storages and dicts are read, and nothing is ever executed");
+            // Anything else is never called. Names from dangerous modules are refused outright; other classes
+            // (Megatron's argparse.Namespace "args", numpy arrays in an "rng_state") become inert placeholders,
+            // accepted beside the weights and refused inside them (see Flatten).
+            // (Protocol 2 pickles name Python 3's builtins "__builtin__", for Python 2.)
+            if (Refused.Contains(module.Split('.')[0]) && !InertBuiltins.Contains(module == "__builtin__" ? "builtins." + name : full))
+                throw owner.Bad(NotAllowed(full));
+            return new PyForeign(full);
         }
+
+        public static string NotAllowed(string name)
+            => $"the pickle refers to '{name}', which is not allowed: only tensors, storages and dicts are read, and nothing is ever executed";
 
         public object PersistentLoad(object? pid)
         {
-            // ('storage', storage type, key, location, numel) as torch.save writes it.
-            if (pid is not object?[] { Length: 5 } t || t[0] is not "storage" || t[1] is not PyGlobal type
+            // ('storage', storage type, key, location, numel) as torch.save writes it; the legacy format adds
+            // view metadata: None, or (view key, offset, size) for a storage that is a slice of another.
+            if (pid is not object?[] t || t.Length != (legacy ? 6 : 5) || t[0] is not "storage" || t[1] is not (PyGlobal or PyForeign)
                 || t[2] is not string key || t[3] is not string || t[4] is not long numel)
-                throw owner.Bad($"persistent id is not ('storage', type, key, location, numel)");
-            if (!StorageTypes.TryGetValue(type.Name, out var dtype) || type.Module is not ("torch" or "torch.storage"))
+                throw owner.Bad($"persistent id is not ('storage', type, key, location, numel{(legacy ? ", view" : "")})");
+            var type = t[1] as PyGlobal;
+            if (t[1] is PyForeign foreign) return new PyForeign(foreign.Name, $"a tensor in a {foreign} (supported: {string.Join(", ", StorageTypes.Keys)})");
+            if (type is null || !StorageTypes.TryGetValue(type.Name, out var dtype) || type.Module is not ("torch" or "torch.storage"))
                 throw owner.Bad($"persistent id names {type}, which is not a storage type");
-            if (_storages.TryGetValue(key, out var known))
+            if (numel < 0 || numel > long.MaxValue / 8) throw owner.Bad($"storage '{key}' has an absurd size {numel}");
+            if (!_storages.TryGetValue(key, out var storage))
             {
-                if (known.DType != dtype || known.Elements != numel) throw owner.Bad($"storage '{key}' is used with two different types or sizes");
-                return known;
+                storage = new Storage(key, dtype, numel, storageData(key, dtype, numel, type.Name));
+                _storages[key] = storage;
             }
-            var entry = owner._zip.Find($"{folder}data/{key}") ?? throw owner.Bad($"storage '{key}' has no entry '{folder}data/{key}'");
-            if (numel < 0 || numel > long.MaxValue / 8 || entry.Size != numel * dtype.Size())
-                throw owner.Bad($"storage '{key}' is declared as {numel} {type.Name} elements but its entry holds {entry.Size} bytes");
-            var storage = new Storage(key, dtype, numel, entry);
-            _storages[key] = storage;
-            return storage;
+            if (storage.DType != dtype || storage.Elements != numel) throw owner.Bad($"storage '{key}' is used with two different types or sizes");
+            if (!legacy || t[5] is null) return storage;
+            if (t[5] is not object?[] { Length: 3 } view || view[0] is not string viewKey || view[1] is not long viewOffset || view[2] is not long viewSize
+                || viewOffset < 0 || viewSize < 0 || viewOffset > numel - viewSize)
+                throw owner.Bad($"storage view metadata of '{key}' is not (key, offset, size) within the storage");
+            var root = storage;
+            return new Storage(viewKey, dtype, viewSize, (offset, destination) => root.Read(viewOffset * dtype.Size() + offset, destination));
         }
 
         public object? Reduce(object? callable, object?[] args)
         {
+            if (callable is PyForeign foreign) return foreign;       // an inert object of that class; nothing is called
             if (callable is not PyGlobal g) throw owner.Bad($"REDUCE of a {PickleReader.Describe(callable)}, which is not callable");
             switch (g.ToString())
             {
@@ -338,8 +328,9 @@ public sealed class TorchCheckpoint : ITensorSource
             }
         }
 
-        TensorRef Tensor(object?[] a)
+        object Tensor(object?[] a)
         {
+            if (a[0] is PyForeign unsupported) return unsupported;
             if (a[0] is not Storage storage) throw owner.Bad($"tensor rebuilt from a {PickleReader.Describe(a[0])}, expected a storage");
             if (a[1] is not long offset || a[2] is not object?[] size || a[3] is not object?[] stride || size.Length != stride.Length)
                 throw owner.Bad("tensor rebuild arguments are not (storage, offset, size, stride, ...)");
@@ -360,6 +351,10 @@ public sealed class TorchCheckpoint : ITensorSource
                 }
                 catch (OverflowException) { throw owner.Bad($"tensor of shape [{string.Join(",", size)}] is absurdly large"); }
             }
+            // Broadcast views (stride 0) can describe more elements than they store; allow that only for small
+            // tensors, so a tiny hostile file cannot make a read allocate gigabytes.
+            if (elements > storage.Elements && elements * storage.DType.Size() > 64 << 20)
+                throw owner.Bad($"tensor [{string.Join(",", shape)}] repeats the {storage.Elements} elements of storage '{storage.Key}' into {elements}, which is not read");
             if (offset < 0 || elements > 0 && last >= storage.Elements)
                 throw owner.Bad($"tensor [{string.Join(",", shape)}] at offset {offset} with strides [{string.Join(",", strides)}] reaches past its storage '{storage.Key}' of {storage.Elements} elements");
             return new TensorRef(storage, offset, shape, strides);
@@ -368,7 +363,7 @@ public sealed class TorchCheckpoint : ITensorSource
         public object? Build(object? target, object? state)
         {
             // An OrderedDict state_dict carries its module versions as attributes (_metadata): not needed.
-            if (target is PyDict) return target;
+            if (target is PyDict or PyForeign) return target;
             throw owner.Bad($"BUILD of a {PickleReader.Describe(target)} is not understood");
         }
     }

@@ -134,6 +134,8 @@ sealed class ZipReader : IDisposable
             }
             if (method != 0 && method != 8) throw Bad($"entry '{name}' uses compression method {method} (only stored and deflate are supported)");
             if (method == 0 && csize != usize) throw Bad($"stored entry '{name}' has compressed size {csize} != size {usize}");
+            // Deflate cannot compress by more than about 1032:1; a larger claim is a lie (or a bomb).
+            if (method == 8 && usize > csize * 1032 + 1024) throw Bad($"deflated entry '{name}' claims {usize} bytes from {csize}");
             if (local < 0 || local > cdOffset || csize > cdOffset - local) throw Bad($"entry '{name}' lies outside the archive data");
             entries.Add(new Entry(name, method, csize, usize, crc, local));
             p += 46 + nameLen + extraLen + commentLen;

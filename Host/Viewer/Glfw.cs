@@ -36,6 +36,7 @@ internal static unsafe partial class Glfw
     [LibraryImport(Lib, EntryPoint = "glfwGetWindowAttrib")] public static partial int GetWindowAttrib(IntPtr window, int attrib);
     [LibraryImport(Lib, EntryPoint = "glfwPollEvents")] public static partial void PollEvents();
     [LibraryImport(Lib, EntryPoint = "glfwWaitEvents")] public static partial void WaitEvents();
+    [LibraryImport(Lib, EntryPoint = "glfwWaitEventsTimeout")] public static partial void WaitEventsTimeout(double seconds);
     /// <summary>Wakes <see cref="WaitEvents"/> from another thread (thread-safe in GLFW).</summary>
     [LibraryImport(Lib, EntryPoint = "glfwPostEmptyEvent")] public static partial void PostEmptyEvent();
 
@@ -49,6 +50,23 @@ internal static unsafe partial class Glfw
     [LibraryImport(Lib, EntryPoint = "glfwSetWindowIconifyCallback")] public static partial IntPtr SetWindowIconifyCallback(IntPtr window, delegate* unmanaged[Cdecl]<IntPtr, int, void> callback);
     [LibraryImport(Lib, EntryPoint = "glfwSetWindowRefreshCallback")] public static partial IntPtr SetWindowRefreshCallback(IntPtr window, delegate* unmanaged[Cdecl]<IntPtr, void> callback);
     [LibraryImport(Lib, EntryPoint = "glfwSetDropCallback")] public static partial IntPtr SetDropCallback(IntPtr window, delegate* unmanaged[Cdecl]<IntPtr, int, byte**, void> callback);
+
+    /// <summary>Where libglfw.so.3 is not the library's name (macOS, Windows), loads the platform's GLFW 3 instead.
+    /// Call once before the first GLFW function.</summary>
+    public static void UsePlatformLibraryName()
+    {
+        if (OperatingSystem.IsLinux() || _resolverSet) return;
+        _resolverSet = true;
+        NativeLibrary.SetDllImportResolver(typeof(Glfw).Assembly, (name, assembly, path) =>
+        {
+            if (name != Lib) return IntPtr.Zero;
+            string[] names = OperatingSystem.IsWindows() ? ["glfw3.dll", "glfw.dll"] : ["libglfw.3.dylib", "libglfw.dylib"];
+            foreach (var n in names)
+                if (NativeLibrary.TryLoad(n, assembly, path, out var handle)) return handle;
+            return IntPtr.Zero;
+        });
+    }
+    static bool _resolverSet;
 
     /// <summary>The last GLFW error as text, for messages.</summary>
     public static string LastError()

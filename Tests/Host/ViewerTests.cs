@@ -18,18 +18,20 @@ public sealed class ViewerTests
     static readonly string Root = Path.GetFullPath(Path.Combine(TestContext.CurrentContext.TestDirectory, "../../../.."));
     static readonly string T2x = Path.Combine(Root, "Host/bin/Release/net10.0/t2x.dll");
 
+    /// <summary>Where t2x runs: on a fresh Xvfb server, with no display variables, or with a display that does not exist.</summary>
+    enum Display { Xvfb, None, Unreachable }
+
     sealed record Result(int ExitCode, string Out, string Err)
     {
         public override string ToString() => $"exit {ExitCode}\nstdout:\n{Out}\nstderr:\n{Err}";
     }
 
-    /// <summary>Runs t2x with the given arguments, under xvfb-run when <paramref name="display"/> is set,
-    /// else with DISPLAY and WAYLAND_DISPLAY removed.</summary>
-    static Result RunT2x(bool display, params string[] args)
+    /// <summary>Runs t2x with the given arguments and the validation layer on.</summary>
+    static Result RunT2x(Display display, params string[] args)
     {
         Assert.That(File.Exists(T2x), Is.True, $"build the solution first: {T2x} is missing");
         var psi = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (display)
+        if (display == Display.Xvfb)
         {
             Assert.That(File.Exists("/usr/bin/xvfb-run"), Is.True, "xvfb-run is missing: install the Debian packages xvfb and xauth (.ci/run does)");
             psi.FileName = "xvfb-run";
@@ -41,6 +43,7 @@ public sealed class ViewerTests
             psi.ArgumentList.Add(T2x);
             psi.Environment.Remove("DISPLAY");
             psi.Environment.Remove("WAYLAND_DISPLAY");
+            if (display == Display.Unreachable) psi.Environment["DISPLAY"] = ":987";
         }
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["T2X_VALIDATION"] = "1";
@@ -70,7 +73,7 @@ public sealed class ViewerTests
         if (resize is not null) args.AddRange(["--resize-after-first", resize]);
         try
         {
-            var r = RunT2x(display: true, args.ToArray());
+            var r = RunT2x(Display.Xvfb, args.ToArray());
             Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
             Assert.That(r.Out, Does.Contain(blit ? "blitted" : "compute writes the swapchain image"), r.ToString());
             var m = Regex.Match(r.Out, @"presented (\d+) frames: (\d+) previews \+ final \((\d+) dropped");
@@ -102,7 +105,7 @@ public sealed class ViewerTests
         string first = Path.Combine(dir, "t2x-5.png"), shot = Path.Combine(dir, "shot.png");
         try
         {
-            var r = RunT2x(true, "view", "first prompt", "--synthetic", "--step-ms", "0", "--seed", "5", "--steps", "3", "--width", "24", "--height", "20",
+            var r = RunT2x(Display.Xvfb, "view", "first prompt", "--synthetic", "--step-ms", "0", "--seed", "5", "--steps", "3", "--width", "24", "--height", "20",
                 "--window", "96x80", "--out", dir, "--exit-after-final", "--screenshot", shot,
                 "--script", $"key:s;key:tab;key:ctrl+u;type:second prompts;key:backspace;key:enter;key:s;key:r;key:s;drop:{first}");
             Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
@@ -132,7 +135,7 @@ public sealed class ViewerTests
 
             // --from starts from a saved PNG's settings, as dropping it does.
             File.Delete(shot);
-            r = RunT2x(true, "view", "--from", first, "--synthetic", "--step-ms", "0", "--window", "96x80", "--exit-after-final", "--screenshot", shot);
+            r = RunT2x(Display.Xvfb, "view", "--from", first, "--synthetic", "--step-ms", "0", "--window", "96x80", "--exit-after-final", "--screenshot", shot);
             Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
             Assert.That(r.Out, Does.Contain("seed 5").And.Contain("3 previews + final"), r.ToString());
             using var again = Image.Load<Rgb24>(shot);
@@ -141,31 +144,74 @@ public sealed class ViewerTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 
+    /// <summary>
+    /// The real pipeline (a tiny random pixel-space model folder, as the built-in model is laid out): the window
+    /// shows exactly the image `t2x generate` writes for the same prompt and seed (window = image size, so no
+    /// scaling), after one presented preview per sampler step.
+    /// </summary>
+    [Test]
+    public void ShowsTheImageThatGenerateWrites()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"t2x-view-model-{Guid.NewGuid():N}");
+        try
+        {
+            string model = T2X.Tests.Pipelines.TestModelFolder.Create(Path.Combine(dir, "model"));
+            string generated = Path.Combine(dir, "generated.png"), shot = Path.Combine(dir, "shot.png");
+            int size = T2X.Tests.Pipelines.TestModelFolder.Size;
+            var g = RunT2x(Display.None, "generate", "a red circle in the center", "--model", model, "--seed", "11", "-o", generated);
+            Assert.That(g.ExitCode, Is.EqualTo(0), g.ToString());
+            var r = RunT2x(Display.Xvfb, "view", "a red circle in the center", "--model", model, "--seed", "11", "--window", $"{size}x{size}",
+                "--exit-after-final", "--screenshot", shot);
+            Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+            Assert.That(r.Out, Does.Contain("model test-tiny"), r.ToString());
+            var steps = T2X.Vulkan.Imaging.PngMetadata.Read(generated).Settings.Steps;
+            Assert.That(r.Out, Does.Contain($"presented {steps + 1} frames: {steps} previews + final (0 dropped"), r.ToString());
+
+            using var expected = Image.Load<Rgb24>(generated);
+            using var actual = Image.Load<Rgb24>(shot);
+            Assert.That((actual.Width, actual.Height), Is.EqualTo((size, size)));
+            var want = new byte[3 * size * size];
+            var got = new byte[3 * size * size];
+            expected.CopyPixelDataTo(want);
+            actual.CopyPixelDataTo(got);
+            Assert.That(got, Is.EqualTo(want), "the window shows the generated image");
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
     [Test]
     public void WithoutADisplaySaysSoAndSuggestsGenerate()
     {
-        var r = RunT2x(display: false, "view", "--synthetic", "--steps", "2");
+        var r = RunT2x(Display.None, "view", "--synthetic", "--steps", "2");
         Assert.That(r.ExitCode, Is.EqualTo(1), r.ToString());
         Assert.That(r.Err, Does.Contain("DISPLAY").And.Contain("t2x generate"), r.ToString());
     }
 
     [Test]
+    public void ADisplayThatCannotBeOpenedIsNamed()
+    {
+        var r = RunT2x(Display.Unreachable, "view", "--synthetic", "--steps", "2");
+        Assert.That(r.ExitCode, Is.EqualTo(1), r.ToString());
+        Assert.That(r.Err, Does.Contain("cannot open the display ':987'").And.Contain("t2x generate"), r.ToString());
+    }
+
+    [Test]
     public void BadOptionsAreUsageErrors()
     {
-        var r = RunT2x(display: false, "view", "--synthetic", "--window", "12by3");
+        var r = RunT2x(Display.None, "view", "--synthetic", "--window", "12by3");
         Assert.That(r.ExitCode, Is.EqualTo(2), r.ToString());
         Assert.That(r.Err, Does.Contain("--window expects WIDTHxHEIGHT"), r.ToString());
-        r = RunT2x(display: false, "view", "--synthetic", "--width", "0");
+        r = RunT2x(Display.None, "view", "--synthetic", "--width", "0");
         Assert.That(r.ExitCode, Is.EqualTo(2), r.ToString());
         Assert.That(r.Err, Does.Contain("image size must be"), r.ToString());
     }
 
     [Test]
-    public void WithoutThePipelineSaysWhatRuns()
+    public void AMissingModelFolderIsNamed()
     {
-        var r = RunT2x(display: false, "view", "a cat");
+        var r = RunT2x(Display.None, "view", "a cat", "--model", "/nonexistent/model");
         Assert.That(r.ExitCode, Is.EqualTo(1), r.ToString());
-        Assert.That(r.Err, Does.Contain("--synthetic"), r.ToString());
+        Assert.That(r.Err, Does.Contain("/nonexistent/model"), r.ToString());
     }
 
     /// <summary>

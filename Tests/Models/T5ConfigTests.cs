@@ -65,3 +65,15 @@ public sealed class T5ConfigTests
         Assert.Throws<InvalidDataException>(() => T5Config.Parse("""{"num_heads": "x"}"""));
     }
 }
+
+public sealed class T5ReferenceTests
+{
+    /// <summary>gelu_new check values of the spec (section 4.5): the tanh approximation, not the erf GELU.</summary>
+    [Test]
+    public void GeluNewMatchesTheSpecValues()
+    {
+        double[] z = [-3, -1, -0.5, 0, 0.5, 1, 3];
+        double[] want = [-0.0036373921, -0.1588080094, -0.1542859902, 0, 0.3457140098, 0.8411919906, 2.9963626079];
+        for (int i = 0; i < z.Length; i++) Assert.That(T5Reference.Activation("gelu_new", z[i]), Is.EqualTo(want[i]).Within(1e-9), $"z = {z[i]}");
+    }
+}

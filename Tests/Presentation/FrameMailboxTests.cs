@@ -35,7 +35,8 @@ public sealed class FrameMailboxTests : GpuTest
     [Test]
     public void PublishCopiesTheFrameSoTheSourceMayOverwriteIt()
     {
-        using var box = new FrameMailbox(Gpu, () => { });
+        // Nobody shows frames here: each publish gives up waiting after MaxWait.
+        using var box = new FrameMailbox(Gpu, () => { }, () => { }) { MaxWait = TimeSpan.FromMilliseconds(20) };
         var a = Random(1, 3 * 3 * 5);
         var source = Tensor.FromArray(Gpu, a, 3, 3, 5);
         box.Publish(new Frame(source, 1, 2, 0.5, false), 7, Settings, CancellationToken.None);
@@ -53,22 +54,28 @@ public sealed class FrameMailboxTests : GpuTest
     }
 
     [Test]
-    public void PublishWaitsUntilThePreviousFrameWasShown()
+    public void PublishReturnsOnceTheFrameWasShown()
     {
-        using var box = new FrameMailbox(Gpu, () => { }) { MaxWait = TimeSpan.FromSeconds(60) };
+        int readerWaits = 0;
+        using var box = new FrameMailbox(Gpu, () => { }, () => Interlocked.Increment(ref readerWaits)) { MaxWait = TimeSpan.FromSeconds(60) };
         var first = Tensor.FromArray(Gpu, Random(3, 45), 3, 3, 5);
-        var second = Tensor.FromArray(Gpu, Random(4, 2 * 3 * 4 * 3), 3, 4, 6);   // another size: the mailbox reallocates
-        box.Publish(new Frame(first, 1, 2, 0, false), 1, Settings, CancellationToken.None);
-        var publishing = Task.Run(() => box.Publish(new Frame(second, 2, 2, 0, true), 1, Settings, CancellationToken.None));
-        Assert.That(publishing.Wait(300), Is.False, "the second frame waits for the first to be shown");
-        Assert.That(Show(box)!.Value.Pixels, Is.EqualTo(first.ToArray()));
-        Assert.That(publishing.Wait(TimeSpan.FromSeconds(30)), Is.True, "showing the first frame lets the second in");
+        var second = Tensor.FromArray(Gpu, Random(4, 3 * 4 * 6), 3, 4, 6);   // another size: the mailbox reallocates
+        var publishing = Task.Run(() => box.Publish(new Frame(first, 1, 2, 0, false), 1, Settings, CancellationToken.None));
+        Assert.That(publishing.Wait(300), Is.False, "publish waits until the window has shown the frame");
+        (float[] Pixels, FrameInfo Info, bool Fresh)? shown = null;
+        while (shown is null && !publishing.IsCompleted) shown = Show(box);
+        Assert.That(shown!.Value.Pixels, Is.EqualTo(first.ToArray()));
+        Assert.That(publishing.Wait(TimeSpan.FromSeconds(30)), Is.True, "showing the frame lets the sampler go on");
 
-        var shown = Show(box)!.Value;
-        Assert.That(shown.Pixels, Is.EqualTo(second.ToArray()));
-        Assert.That(shown.Info.IsFinal, Is.True);
+        publishing = Task.Run(() => box.Publish(new Frame(second, 2, 2, 0, true), 1, Settings, CancellationToken.None));
+        shown = null;
+        while (shown is null && !publishing.IsCompleted) shown = Show(box);
+        Assert.That(publishing.Wait(TimeSpan.FromSeconds(30)), Is.True);
+        Assert.That(shown!.Value.Pixels, Is.EqualTo(second.ToArray()));
+        Assert.That(shown.Value.Info.IsFinal, Is.True);
         Assert.That(box.Final!.Value.Pixels, Is.EqualTo(second.ToArray()), "the final image is kept on the host for saving");
         Assert.That(box.Dropped, Is.EqualTo(0));
+        Assert.That(readerWaits, Is.EqualTo(2), "each publish first waits until the device stopped reading the shown frame");
         first.Buffer.Dispose();
         second.Buffer.Dispose();
     }
@@ -76,7 +83,7 @@ public sealed class FrameMailboxTests : GpuTest
     [Test]
     public void WhilePausedFramesReplaceEachOtherAndCountAsDropped()
     {
-        using var box = new FrameMailbox(Gpu, () => { }) { MaxWait = TimeSpan.FromSeconds(60) };
+        using var box = new FrameMailbox(Gpu, () => { }, () => { }) { MaxWait = TimeSpan.FromSeconds(60) };
         box.Paused = true;
         var t = Tensor.FromArray(Gpu, Random(5, 45), 3, 3, 5);
         for (int step = 1; step <= 3; step++)
@@ -89,19 +96,18 @@ public sealed class FrameMailboxTests : GpuTest
     [Test]
     public void CancellingAWaitingPublishThrows()
     {
-        using var box = new FrameMailbox(Gpu, () => { }) { MaxWait = TimeSpan.FromSeconds(60) };
+        using var box = new FrameMailbox(Gpu, () => { }, () => { }) { MaxWait = TimeSpan.FromSeconds(60) };
         var t = Tensor.FromArray(Gpu, Random(6, 45), 3, 3, 5);
-        box.Publish(new Frame(t, 1, 2, 0, false), 1, Settings, CancellationToken.None);
         using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
-        Assert.Throws<OperationCanceledException>(() => box.Publish(new Frame(t, 2, 2, 0, false), 1, Settings, cancel.Token));
-        Assert.That(Show(box)!.Value.Info.Step, Is.EqualTo(1));
+        Assert.Throws<OperationCanceledException>(() => box.Publish(new Frame(t, 1, 2, 0, false), 1, Settings, cancel.Token));
+        Assert.That(Show(box)!.Value.Info.Step, Is.EqualTo(1), "the frame was published before the wait was cancelled");
         t.Buffer.Dispose();
     }
 
     [Test]
     public void RejectsImagesThatAreNotRgbPlanes()
     {
-        using var box = new FrameMailbox(Gpu, () => { });
+        using var box = new FrameMailbox(Gpu, () => { }, () => { });
         var t = Tensor.Create(Gpu, DType.F32, 4, 3, 5);
         var e = Assert.Throws<ArgumentException>(() => box.Publish(new Frame(t, 1, 1, 0, false), 1, Settings, CancellationToken.None))!;
         Assert.That(e.Message, Does.Contain("[3, H, W]"));

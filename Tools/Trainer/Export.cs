@@ -1,6 +1,8 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DType = T2X.Vulkan.DType;
+using T2X.Vulkan.Text;
+using T2X.Vulkan.Weights;
 using static TorchSharp.torch;
 
 namespace T2X.Trainer;
@@ -75,7 +77,7 @@ public static class Export
         {
             ["architectures"] = new JsonArray("T5EncoderModel"),
             ["model_type"] = "t5",
-            ["vocab_size"] = ExportedVocabSize,
+            ["vocab_size"] = Vocabulary.ExportedRows,
             ["d_model"] = c.TextWidth,
             ["d_kv"] = c.TextHeadDim,
             ["num_heads"] = c.TextHeads,
@@ -88,109 +90,65 @@ public static class Export
             ["dense_act_fn"] = "gelu_new",
             ["is_gated_act"] = true,
             ["dropout_rate"] = 0.0,
-            ["pad_token_id"] = GrammarTokenizer.Pad,
-            ["eos_token_id"] = GrammarTokenizer.Eos,
+            ["pad_token_id"] = Vocabulary.Pad,
+            ["eos_token_id"] = Vocabulary.Eos,
             ["tie_word_embeddings"] = false,
             ["torch_dtype"] = "float16",
         });
-        Safetensors.Write(Path.Combine(temp, "transformer", "diffusion_pytorch_model.safetensors"), model.Transformer.state_dict());
-        Safetensors.Write(Path.Combine(temp, "text_encoder", "model.safetensors"), TextEncoderWeights(model.TextEncoder));
-        File.WriteAllBytes(Path.Combine(temp, "tokenizer", "spiece.model"), SpieceModel.Build());
+        HostTensors.WriteSafetensors(Path.Combine(temp, "transformer", "diffusion_pytorch_model.safetensors"), model.Transformer.state_dict(), DType.F16);
+        HostTensors.WriteSafetensors(Path.Combine(temp, "text_encoder", "model.safetensors"), TextEncoderWeights(model.TextEncoder), DType.F16);
+        Vocabulary.SentencePiece().Write(Path.Combine(temp, "tokenizer", "spiece.model"));
 
         if (Directory.Exists(folder)) Directory.Delete(folder, true);
         Directory.Move(temp, folder);
     }
 
-    /// <summary>Embedding rows as T5 files have them: the pieces plus the 100 sentinels &lt;extra_id_N&gt; that a T5
-    /// tokenizer appends, rounded up to a multiple of 128 (32128 in the release). The rows past the trained ones are
-    /// zero: no cleaned prompt produces a sentinel.</summary>
-    public static int ExportedVocabSize => (GrammarTokenizer.Pieces.Length + 100 + 127) / 128 * 128;
-
     static Dictionary<string, Tensor> TextEncoderWeights(T5Encoder encoder)
     {
         var weights = encoder.state_dict();
         var shared = weights["shared.weight"];
-        weights["shared.weight"] = cat([shared, zeros(ExportedVocabSize - shared.shape[0], shared.shape[1])], 0);
+        weights["shared.weight"] = cat([shared, zeros(Vocabulary.ExportedRows - shared.shape[0], shared.shape[1])], 0);
         return weights;
+    }
+
+    /// <summary>
+    /// A check case for the engine's tests: one prompt's ids and mask, noisy pixels and a time, and what this
+    /// trainer computes from them with the exported (float16-rounded) weights: the T5 states and the PT-DiT output.
+    /// </summary>
+    public static void WriteCheck(TextToImage model, string path)
+    {
+        using var noGrad = no_grad();
+        foreach (var p in model.parameters()) p.copy_(p.to_type(ScalarType.Float16).to_type(ScalarType.Float32));
+        const string prompt = "a red circle in the top left corner and a blue square at the bottom on a white background";
+        var (ids, mask) = model.Tokenize([prompt]);
+        var x = randn([1, model.Config.InChannels, model.Config.ImageSize, model.Config.ImageSize], generator: new Generator(5));
+        var t = tensor(new[] { 700f });
+        var text = model.TextEncoder.Forward(ids, mask);
+        var output = model.Transformer.Forward(x, t, text, mask);
+        SafeTensors.Write(path,
+        [
+            ("ids", HostTensors.Int64(ids)), ("mask", HostTensors.Tensor(mask, DType.F32)), ("x", HostTensors.Tensor(x, DType.F32)),
+            ("t", HostTensors.Tensor(t, DType.F32)), ("text", HostTensors.Tensor(text, DType.F32)), ("out", HostTensors.Tensor(output, DType.F32)),
+        ], new Dictionary<string, string> { ["prompt"] = prompt });
     }
 
     static void WriteJson(string path, JsonNode node) =>
         File.WriteAllText(path, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 }
 
-/// <summary>Minimal safetensors writer (float16 tensors, keys sorted). To be replaced by the engine's writer (Engine/Weights) once merged.</summary>
-public static class Safetensors
+/// <summary>TorchSharp tensors as the engine's host tensors, for its safetensors writer.</summary>
+public static class HostTensors
 {
-    public static void Write(string path, IDictionary<string, Tensor> weights)
+    public static HostTensor Tensor(Tensor t, DType dtype)
     {
-        var tensors = weights.OrderBy(kv => kv.Key, StringComparer.Ordinal)
-            .Select(kv => (kv.Key, Shape: kv.Value.shape, Bytes: kv.Value.detach().to_type(ScalarType.Float16).contiguous().bytes.ToArray()))
-            .ToList();
-        var header = new JsonObject { ["__metadata__"] = new JsonObject { ["format"] = "pt" } };
-        long offset = 0;
-        foreach (var (name, shape, bytes) in tensors)
-        {
-            header[name] = new JsonObject
-            {
-                ["dtype"] = "F16",
-                ["shape"] = new JsonArray(shape.Select(d => (JsonNode)d).ToArray()),
-                ["data_offsets"] = new JsonArray(offset, offset + bytes.Length),
-            };
-            offset += bytes.Length;
-        }
-        var json = Encoding.UTF8.GetBytes(header.ToJsonString());
-        int padded = (json.Length + 7) / 8 * 8;
-        using var file = File.Create(path);
-        file.Write(BitConverter.GetBytes((ulong)padded));
-        file.Write(json);
-        for (int i = json.Length; i < padded; i++) file.WriteByte((byte)' ');
-        foreach (var t in tensors) file.Write(t.Bytes);
-    }
-}
-
-/// <summary>
-/// The tokenizer as a SentencePiece Unigram model (sentencepiece_model.proto): &lt;pad&gt;=0, &lt;/s&gt;=1, &lt;unk&gt;=2
-/// (T5's specials), then "▁word" for each grammar word. No normalization rules beyond whitespace handling.
-/// Minimal protobuf writer; to be replaced by the engine's SentencePieceModel writer once merged.
-/// </summary>
-public static class SpieceModel
-{
-    public static byte[] Build()
-    {
-        var model = new List<byte>();
-        for (int i = 0; i < GrammarTokenizer.Pieces.Length; i++)
-        {
-            var piece = new List<byte>();
-            String(piece, 1, GrammarTokenizer.Pieces[i]);
-            Key(piece, 2, 5); piece.AddRange(BitConverter.GetBytes(i < 3 ? 0f : -1f)); // every word equally likely
-            int type = i == GrammarTokenizer.Unk ? 2 : i < 3 ? 3 : 1;                   // UNKNOWN, CONTROL, NORMAL
-            if (type != 1) Varint(piece, 3, type);
-            Message(model, 1, piece);
-        }
-        var trainer = new List<byte>();
-        Varint(trainer, 3, 1);                                  // model_type UNIGRAM
-        Varint(trainer, 4, GrammarTokenizer.Pieces.Length);     // vocab_size
-        Varint(trainer, 40, GrammarTokenizer.Unk);
-        Varint(trainer, 41, -1);                                // no BOS
-        Varint(trainer, 42, GrammarTokenizer.Eos);
-        Varint(trainer, 43, GrammarTokenizer.Pad);
-        Message(model, 2, trainer);
-        var normalizer = new List<byte>();
-        String(normalizer, 1, "identity");
-        Varint(normalizer, 3, 1);                               // add_dummy_prefix
-        Varint(normalizer, 4, 1);                               // remove_extra_whitespaces
-        Varint(normalizer, 5, 1);                               // escape_whitespaces
-        Message(model, 3, normalizer);
-        return [.. model];
+        var values = t.detach().to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
+        return HostTensor.FromFloat32(values, t.shape).To(dtype);
     }
 
-    static void Key(List<byte> o, int field, int wire) => RawVarint(o, ((ulong)field << 3) | (uint)wire);
-    static void Varint(List<byte> o, int field, long v) { Key(o, field, 0); RawVarint(o, (ulong)v); }
-    static void String(List<byte> o, int field, string s) => Message(o, field, [.. Encoding.UTF8.GetBytes(s)]);
-    static void Message(List<byte> o, int field, List<byte> m) { Key(o, field, 2); RawVarint(o, (ulong)m.Count); o.AddRange(m); }
-    static void RawVarint(List<byte> o, ulong v)
-    {
-        while (v >= 0x80) { o.Add((byte)(v | 0x80)); v >>= 7; }
-        o.Add((byte)v);
-    }
+    public static HostTensor Int64(Tensor t) =>
+        new(DType.I64, t.shape, t.to_type(ScalarType.Int64).contiguous().bytes.ToArray());
+
+    public static void WriteSafetensors(string path, IDictionary<string, Tensor> weights, DType dtype) =>
+        SafeTensors.Write(path, weights.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (kv.Key, Tensor(kv.Value, dtype))),
+                          new Dictionary<string, string> { ["format"] = "pt" });
 }

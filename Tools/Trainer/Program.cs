@@ -6,7 +6,7 @@ using TorchSharp;
 // t2x-train: trains the built-in model and exports it. See Tools/Trainer/README.md.
 //   train  [--run DIR] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N] [--layers N] [--heads N] ...
 //   sample --run DIR --prompt TEXT[|TEXT...] [--out FILE] [--steps N] [--cfg X] [--seed N]
-//   export --run DIR [--out Host/BuiltinModel] [--steps N] [--cfg X]
+//   export --run DIR [--out Host/BuiltinModel] [--check Tests/Models/Data/builtin-check.safetensors] [--steps N] [--cfg X]
 var options = ParseOptions(args.Skip(1).ToArray());
 string Get(string name, string fallback) => options.TryGetValue(name, out var v) ? v : fallback;
 int GetInt(string name, int fallback) => int.Parse(Get(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
@@ -37,7 +37,9 @@ switch (args.FirstOrDefault())
             Batch = GetInt("batch", 16),
             LearningRate = GetDouble("lr", 8e-4),
             Seed = GetInt("seed", 1),
-            CheckpointEvery = GetInt("checkpoint-every", 200),
+            CheckpointEvery = GetInt("checkpoint-every", 50),
+            EvalEvery = GetInt("eval-every", 200),
+            EvalPrompts = GetInt("eval-prompts", 8),
         };
         new Training(config, train).Run();
         return 0;
@@ -59,7 +61,10 @@ switch (args.FirstOrDefault())
         model.load(Path.Combine(run, "checkpoint", "ema.dat"));
         string folder = Get("out", "Host/BuiltinModel");
         Export.Write(model, folder, GetInt("steps", 20), GetDouble("cfg", 4.0));
-        Console.WriteLine($"exported {run}/checkpoint (averaged weights) to {folder}");
+        string check = Get("check", "Tests/Models/Data/builtin-check.safetensors");
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(check))!);
+        Export.WriteCheck(model, check);
+        Console.WriteLine($"exported {run}/checkpoint (averaged weights) to {folder}, check case to {check}");
         return 0;
     }
     default:

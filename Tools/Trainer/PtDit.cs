@@ -153,7 +153,7 @@ public sealed class PtDit : NamedModule
     /// <summary>e(t) = [cos(t f_k) | sin(t f_k)], f_k = exp(-ln(10000) k / 128), k &lt; 128 (diffusers Timesteps(256, flip_sin_to_cos)).</summary>
     public static Tensor TimestepSinusoid(Tensor t)
     {
-        var freq = exp(arange(128, dtype: float32) * (-Math.Log(10000) / 128));
+        var freq = tensor(Enumerable.Range(0, 128).Select(k => (float)Math.Exp(-Math.Log(10000) * k / 128)).ToArray());
         var angles = t.to_type(float32).unsqueeze(1) * freq.unsqueeze(0);
         return cat([cos(angles), sin(angles)], 1);
     }

@@ -1,4 +1,5 @@
 using T2X.Tools.DataGen;
+using T2X.Vulkan.Text;
 using static TorchSharp.torch;
 
 namespace T2X.Trainer;
@@ -9,26 +10,23 @@ public sealed class TextToImage : NamedModule
     public readonly ModelConfig Config;
     public readonly T5Encoder TextEncoder;
     public readonly PtDit Transformer;
-    public readonly GrammarTokenizer Tokenizer;
+    public readonly T5Tokenizer Tokenizer = new(Vocabulary.SentencePiece());
 
     public TextToImage(ModelConfig config) : base("TextToImage")
     {
         Config = config;
-        Tokenizer = new GrammarTokenizer(config.MaxLength);
-        TextEncoder = new T5Encoder(config, VocabSize);
+        TextEncoder = new T5Encoder(config, Vocabulary.TrainedRows);
         Transformer = new PtDit(config);
         register_module("text_encoder", TextEncoder);
         register_module("transformer", Transformer);
     }
 
-    /// <summary>Embedding rows: the pieces, rounded up to a multiple of 8.</summary>
-    public static int VocabSize => (GrammarTokenizer.Pieces.Length + 7) / 8 * 8;
-
+    /// <summary>Ids [N, L] and mask [N, L] (float) of prompts, cleaned and tokenized as the pipeline does.</summary>
     public (Tensor Ids, Tensor Mask) Tokenize(IReadOnlyList<string> prompts)
     {
-        var encoded = prompts.Select(Tokenizer.Encode).ToArray();
-        var ids = tensor(encoded.SelectMany(e => e.Ids).ToArray()).view(prompts.Count, Config.MaxLength);
-        var mask = tensor(encoded.SelectMany(e => e.Mask).ToArray()).view(prompts.Count, Config.MaxLength);
+        var batch = Tokenizer.EncodeBatch(prompts.Select(CaptionCleaner.Clean).ToArray(), Config.MaxLength);
+        var ids = tensor(batch.InputIds).view(prompts.Count, Config.MaxLength);
+        var mask = tensor(batch.AttentionMask).view(prompts.Count, Config.MaxLength).to_type(ScalarType.Float32);
         return (ids, mask);
     }
 

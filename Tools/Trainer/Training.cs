@@ -16,8 +16,9 @@ public sealed record TrainOptions
     public double CaptionDropout { get; init; } = 0.1;
     public double EmaDecay { get; init; } = 0.998;
     public int Seed { get; init; } = 1;
-    public int CheckpointEvery { get; init; } = 200;
-    public int EvalPrompts { get; init; } = 16;
+    public int CheckpointEvery { get; init; } = 50;
+    public int EvalEvery { get; init; } = 200;
+    public int EvalPrompts { get; init; } = 8;
     public int SampleSteps { get; init; } = 20;
     public double Cfg { get; init; } = 4.0;
     public bool TimestepTransform { get; init; } = false;
@@ -80,9 +81,9 @@ public sealed class Training(ModelConfig config, TrainOptions options)
                 Log($"step {step} loss {lossSum / lossCount:F4} lr {LearningRate(step):E2} {clock.Elapsed.TotalSeconds / timedSteps:F2} s/step");
                 lossSum = 0; lossCount = 0;
             }
-            if (step % options.CheckpointEvery == 0 || step == options.Steps)
+            if (step % options.CheckpointEvery == 0 || step == options.Steps) Save(model, ema, optimizer, step);
+            if (step % options.EvalEvery == 0 || step == options.Steps)
             {
-                Save(model, ema, optimizer, step);
                 Evaluate(ema, step);
                 clock.Restart(); timedSteps = 0;
             }

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using T2X.Vulkan;
+using T2X.Vulkan.Kernels;
+using T2X.Vulkan.Weights;
+
+namespace T2X.Tools.Benchmarks;
+
+/// <summary>
+/// GEMM throughput at the PT-DiT shapes: y[m, n] = x[m, k]·w[n, k]ᵀ with m = tokens, k = in features, n = out
+/// features, for f32, f16 and bf16 weights, next to OpenBLAS cblas_sgemm (f32) on the same data, the two timed
+/// alternately in the same run. The GPU side resubmits one recorded Sequence.
+/// </summary>
+public sealed class GemmBench : IBench
+{
+    public string Name => "gemm";
+
+    /// <summary>(in, out) pairs of the model's linear layers: attention projections, MLP up and down, caption projection.</summary>
+    static readonly (int k, int n)[] Layers = [(1152, 1152), (1152, 4608), (4608, 1152), (4096, 1152)];
+    static readonly int[] Tokens = [64, 1024, 4096];
+    static readonly DType[] WeightTypes = [DType.F32, DType.F16, DType.BF16];
+
+    public IEnumerable<BenchResult> Run(Gpu gpu, BenchOptions options)
+    {
+        bool blas = OpenBlas.Available;
+        int[] tokens = options.Quick ? [64] : Tokens;
+        var layers = options.Quick ? Layers[..2] : Layers;
+        var types = options.Quick ? WeightTypes[..2] : WeightTypes;
+        var rng = new Random(1);
+        foreach (int m in tokens)
+            foreach (var (k, n) in layers)
+            {
+                var x = Random(rng, (long)m * k);
+                var w = Random(rng, (long)n * k);
+                var yBlas = new float[(long)m * n];
+                using var xBuffer = new GpuBuffer(gpu, (ulong)x.Length * 4);
+                using var yBuffer = new GpuBuffer(gpu, (ulong)yBlas.Length * 4);
+                xBuffer.Upload<float>(x);
+                var xt = new Tensor(xBuffer, 0, DType.F32, m, k);
+                var yt = new Tensor(yBuffer, 0, DType.F32, m, n);
+                foreach (var dtype in types)
+                {
+                    var wHost = HostTensor.FromFloat32(w, n, k).To(dtype);
+                    using var wBuffer = new GpuBuffer(gpu, (ulong)wHost.Bytes.Length);
+                    wBuffer.Upload(wHost.Bytes);
+                    var wt = new Tensor(wBuffer, 0, dtype, n, k);
+                    using var seq = new Sequence(gpu);
+                    Gemm.Record(seq, xt, wt, null, yt);
+
+                    // Interleaved: one GPU sample, one OpenBLAS sample, repeated; medians of each. A sample repeats
+                    // its call enough times to last ~0.1 s, so small shapes are not at the mercy of one time slice.
+                    int gpuCalls = CallsPerSample(seq.Run);
+                    int blasCalls = blas ? CallsPerSample(() => OpenBlas.Gemm(x, w, yBlas, m, n, k)) : 0;
+                    var gpuTimes = new List<double>();
+                    var blasTimes = new List<double>();
+                    for (int r = 0; r < options.Repeats; r++)
+                    {
+                        gpuTimes.Add(Time(seq.Run, gpuCalls));
+                        if (blas) blasTimes.Add(Time(() => OpenBlas.Gemm(x, w, yBlas, m, n, k), blasCalls));
+                    }
+                    if (blas && dtype == DType.F32) CheckAgainstBaseline(yt.ToArray(), yBlas, $"{m}x{k}x{n}");
+
+                    double flops = 2.0 * m * n * k;
+                    var result = new BenchResult("gemm").With("m", m).With("n", n).With("k", k)
+                        .With("dtype", dtype.ToString().ToLowerInvariant())
+                        .With("gflops", Math.Round(flops / Median(gpuTimes) / 1e9, 2));
+                    if (blas)
+                        result.With("baseline", "openblas").With("baseline_gflops", Math.Round(flops / Median(blasTimes) / 1e9, 2));
+                    yield return result;
+                }
+            }
+    }
+
+    static float[] Random(Random rng, long n)
+    {
+        var a = new float[n];
+        for (long i = 0; i < n; i++) a[i] = rng.NextSingle() * 2 - 1;
+        return a;
+    }
+
+    /// <summary>Seconds per call, averaged over <paramref name="calls"/> calls.</summary>
+    static double Time(Action action, int calls)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        for (int i = 0; i < calls; i++) action();
+        return Stopwatch.GetElapsedTime(t0).TotalSeconds / calls;
+    }
+
+    /// <summary>Warms the action up (first call pays JIT compilation) and returns how many calls last ~0.1 s.</summary>
+    static int CallsPerSample(Action action)
+    {
+        action();
+        double once = Time(action, 1);
+        return (int)Math.Clamp(0.1 / Math.Max(once, 1e-6), 1, 1000);
+    }
+
+    static double Median(List<double> times)
+    {
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    /// <summary>A figure for a wrong result is worthless: the f32 GPU result must match OpenBLAS.</summary>
+    static void CheckAgainstBaseline(float[] got, float[] want, string shape)
+    {
+        double num = 0, den = 0;
+        for (int i = 0; i < got.Length; i++)
+        {
+            double d = got[i] - want[i];
+            num += d * d;
+            den += (double)want[i] * want[i];
+        }
+        double err = Math.Sqrt(num / Math.Max(den, 1e-300));
+        if (!(err < 1e-4)) throw new InvalidOperationException($"gemm bench {shape}: GPU result differs from OpenBLAS (relative error {err:E2})");
+    }
+}
