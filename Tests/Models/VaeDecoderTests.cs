@@ -116,3 +116,31 @@ public sealed class VaeDecoderTests : GpuTest
         finally { Directory.Delete(dir, true); }
     }
 }
+
+/// <summary>The released decoder's shapes with random weights (explicit: 580 MB of weights, minutes on lavapipe).</summary>
+[Explicit]
+public sealed class VaeReleasedShapeRun : GpuTest
+{
+    sealed class MemorySource(Dictionary<string, HostTensor> w) : ITensorSource
+    {
+        public IReadOnlyList<TensorInfo> Tensors { get; } = w.Select(kv => new TensorInfo(kv.Key, kv.Value.DType, kv.Value.Shape)).ToList();
+        public HostTensor Read(string name) => w[name];
+        public void Dispose() { }
+    }
+
+    [TestCase(8)]
+    public void DecodesAnImage(int side)
+    {
+        var c = VaeConfig.Released;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var vae = VaeDecoder.Create(Gpu, c, new MemorySource(VaeTestModel.RandomWeights(c, new Random(1))));
+        TestContext.Out.WriteLine($"load {clock.Elapsed.TotalSeconds:F1} s, weights {vae.WeightBytes / 1e6:F0} MB");
+        clock.Restart();
+        Gpu.ResetPeak();
+        long[] shape = [1, 4, 1, side, side];
+        var sample = vae.Decode(Check.Randn(new Random(2), 4 * side * side), shape);
+        TestContext.Out.WriteLine($"decode {side}x{side} latents: {clock.Elapsed.TotalSeconds:F1} s, peak device memory {Gpu.PeakBytes / 1e6:F0} MB");
+        Assert.That(sample.Shape, Is.EqualTo(new long[] { 1, 3, 1, 8 * side, 8 * side }));
+        Assert.That(sample.Data.All(float.IsFinite), Is.True);
+    }
+}
