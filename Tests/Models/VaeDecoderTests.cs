@@ -101,6 +101,33 @@ public sealed class VaeDecoderTests : GpuTest
         Assert.That(e!.Message, Does.Contain("latents must be [B, 4, T, h, w]"));
     }
 
+    /// <summary>The released layout: vae/checkpoint.ckpt, a torch.save zip with the weights under "state_dict" next to
+    /// encoder and loss tensors the decoder ignores.</summary>
+    [Test]
+    public void LoadsTheReleasedCheckpointFormat()
+    {
+        var c = VaeTestModel.Tiny;
+        var w = VaeTestModel.RandomWeights(c, new Random(7));
+        string dir = Path.Combine(Path.GetTempPath(), $"t2x-vae-ckpt-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "config.json"), VaeTestModel.ConfigJson(c));
+            var tensors = w.Select(kv => (kv.Key, kv.Value))
+                .Append(("encoder.conv_in.conv.weight", HostTensor.FromFloat32(new float[8 * 3 * 27], 8, 3, 3, 3, 3)))
+                .Append(("quant_conv.conv.bias", HostTensor.FromFloat32(new float[8], 8)))
+                .Append(("loss.logvar", HostTensor.FromFloat32([0f], 1)));
+            TorchCheckpoint.Write(Path.Combine(dir, "checkpoint.ckpt"), tensors, wrapper: "state_dict");
+            using var vae = VaeDecoder.Load(Gpu, dir);
+            long[] shape = [1, 4, 1, 3, 2];
+            var latents = Check.Randn(new Random(8), 24, 0.5);
+            var got = vae.Decode(latents, shape, VaeTiling.Off);
+            var want = _reference!.Decode(VaeReference.FromFloats(latents, shape));
+            Assert.That(Check.MaxAbsError(got.Data, want.D), Is.LessThan(1e-4));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     [Test]
     public void MissingKeysAreNamed()
     {
