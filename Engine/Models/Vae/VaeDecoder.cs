@@ -191,7 +191,10 @@ public sealed class VaeDecoder : IDisposable
         return y;
     });
 
-    /// <summary>CausalConv3dAttnBlock: single-head attention over the positions of each frame, x + proj_out(o).</summary>
+    /// <summary>CausalConv3dAttnBlock: single-head attention over the positions of each frame, x + proj_out(o).
+    /// The head is the whole width (512 in the release), too wide for the fused Attention kernel's registers, so each
+    /// frame runs S = Q·Kᵀ (GEMM), a row softmax with the scale C^-½, and O = P·V as a GEMM against Vᵀ: Vᵀ = Wv·normᵀ
+    /// comes from a GEMM without bias, and v's bias is added to O (rows of P sum to 1).</summary>
     OwnedTensor MidAttention(OwnedTensor x) => Step(x, (seq, xi) =>
     {
         const string a = "decoder.mid.attn_1";
@@ -199,13 +202,25 @@ public sealed class VaeDecoder : IDisposable
         long frames = s[0] * s[1], n = s[2] * s[3], c = s[4];
         using var norm = New(s);
         GroupNorm.Record(seq, Rows(xi), _w[a + ".norm.weight"], _w[a + ".norm.bias"], Rows(norm.T), Config.NormNumGroups, (float)Config.NormEps, silu: false);
-        using var qkv = New(frames, n, 3 * c);
-        Gemm.Record(seq, norm.T.Reshape(frames * n, c), _w[a + ".qkv.w"], _w[a + ".qkv.b"], qkv.T.Reshape(frames * n, 3 * c));
-        using var o = New(frames, n, c);
-        Attention.Record(seq, new AttentionInput(qkv.T, 0), new AttentionInput(qkv.T, (int)c), new AttentionInput(qkv.T, (int)(2 * c)), o.T,
-            heads: 1, headDim: (int)c, scale: (float)(1 / Math.Sqrt(c)));
+        var qkvW = _w[a + ".qkv.w"];
+        var qkvB = _w[a + ".qkv.b"];
+        var rowsOfNorm = norm.T.Reshape(frames * n, c);
+        using var q = New(frames * n, c);
+        using var k = New(frames * n, c);
+        Gemm.Record(seq, rowsOfNorm, qkvW.Slice(0, c), qkvB.Slice(0, c), q.T);
+        Gemm.Record(seq, rowsOfNorm, qkvW.Slice(c, c), qkvB.Slice(c, c), k.T);
+        using var scores = New(n, n);
+        using var vt = New(c, n);
+        using var o = New(frames * n, c);
+        for (long f = 0; f < frames; f++)
+        {
+            Gemm.Record(seq, q.T.Slice(f * n, n), k.T.Slice(f * n, n), null, scores.T);
+            Softmax.Record(seq, scores.T, (float)(1 / Math.Sqrt(c)));
+            Gemm.Record(seq, qkvW.Slice(2 * c, c), rowsOfNorm.Slice(f * n, n), null, vt.T);
+            Gemm.Record(seq, scores.T, vt.T, qkvB.Slice(2 * c, c), o.T.Slice(f * n, n));
+        }
         var y = New(s);
-        Gemm.Record(seq, o.T.Reshape(frames * n, c), _w[a + ".proj_out.w"], _w[a + ".proj_out.b"], y.T.Reshape(frames * n, c), residual: xi.Reshape(frames * n, c));
+        Gemm.Record(seq, o.T, _w[a + ".proj_out.w"], _w[a + ".proj_out.b"], y.T.Reshape(frames * n, c), residual: xi.Reshape(frames * n, c));
         seq.Run();
         return y;
     });
