@@ -18,17 +18,39 @@ public static class Checkpoint
         using (var f = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read))
             n = RandomAccess.Read(f, head, 0);
         head = head[..n];
+        if (n >= 9 && BinaryPrimitives.ReadUInt64LittleEndian(head) is > 1 and <= 100_000_000 && head[8] == '{')
+            return SafeTensors.Open(path);
         bool zip = n >= 4 && head[0] == 'P' && head[1] == 'K' && (head[2] == 3 && head[3] == 4 || head[2] == 5 && head[3] == 6);
-        bool pickle = n >= 2 && head[0] == 0x80 && head[1] <= 5;      // the legacy torch.save stream
-        if (zip || pickle) return TorchCheckpoint.Open(path);
+        bool legacy = n >= 4 && head[0] == 0x80 && head[1] <= 5 && head[2] == 0x8a && head[3] == 0x0a;  // the pickled magic number
+        if (zip || legacy) return TorchCheckpoint.Open(path);
         int first = head.IndexOfAnyExcept(" \t\r\n"u8);
         if (first >= 0 && head[first] == '{')
             return allowIndex ? ShardedCheckpoint.Open(path)
                               : throw new InvalidDataException($"{path}: a shard named by an index is itself an index json");
-        if (n >= 9 && BinaryPrimitives.ReadUInt64LittleEndian(head) is > 1 and < 100_000_000 && head[8] == '{')
-            return SafeTensors.Open(path);
         throw new InvalidDataException($"{path}: not a checkpoint: expected a safetensors file, a torch.save zip archive or an index json");
     }
+
+    /// <summary>In-memory tensors in the (announced list, reader) form the streaming writers take; names must be unique.</summary>
+    internal static (IReadOnlyList<TensorInfo> infos, Func<TensorInfo, HostTensor> read) Announce(IEnumerable<(string name, HostTensor tensor)> tensors)
+    {
+        var list = tensors.ToList();
+        var byName = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
+        foreach (var (name, tensor) in list)
+            if (!byName.TryAdd(name, tensor)) throw new ArgumentException($"tensor name '{name}' given twice");
+        return (list.Select(t => new TensorInfo(t.name, t.tensor.DType, t.tensor.Shape)).ToList(), info => byName[info.Name]);
+    }
+
+    internal static void RequireUniqueNames(IReadOnlyList<TensorInfo> tensors)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in tensors)
+            if (!names.Add(t.Name)) throw new ArgumentException($"tensor name '{t.Name}' given twice");
+    }
+
+    /// <summary>Checks that a streamed tensor is what was announced for it (the header was written from the announcement).</summary>
+    internal static HostTensor AsAnnounced(TensorInfo info, HostTensor host)
+        => host.DType == info.DType && host.Shape.SequenceEqual(info.Shape) ? host
+         : throw new ArgumentException($"tensor '{info.Name}' was announced as {info.DType}[{string.Join(",", info.Shape)}] but read as {host}");
 
     static readonly string[] WeightExtensions = [".safetensors", ".pt", ".pth", ".ckpt", ".bin"];
 

@@ -27,6 +27,13 @@ public sealed record PyGlobal(string Module, string Name)
     public override string ToString() => $"{Module}.{Name}";
 }
 
+/// <summary>An object of a class the reader does not interpret (an argparse.Namespace, a numpy array in an RNG state):
+/// a placeholder that is never called and never holds weights.</summary>
+public sealed record PyForeign(string Name, string? Detail = null)
+{
+    public override string ToString() => Name;
+}
+
 /// <summary>
 /// A restricted pickle reader: a stack machine over the binary opcodes that torch.save emits (protocol 2, and the
 /// few protocol 4 additions). It never imports or calls anything: globals, persistent ids and REDUCE/BUILD go to
@@ -177,6 +184,7 @@ sealed class PickleReader
         List<object?> => "list",
         PyDict => "dict",
         PyGlobal g => g.ToString(),
+        PyForeign f => f.Name,
         _ => v.GetType().Name,
     };
 
@@ -247,6 +255,23 @@ sealed class PickleReader
                     break;
                 }
                 case (byte)'b': { var state = Pop(); Push(_handler.Build(Pop(), state)); break; } // BUILD
+                case 0x81:                                                           // NEWOBJ: cls.__new__(cls, *args)
+                {
+                    var args = Pop();
+                    var cls = Pop();
+                    if (args is not object?[] tuple) throw Bad($"NEWOBJ arguments are a {Describe(args)}, expected a tuple");
+                    Push(_handler.Reduce(cls, tuple));
+                    break;
+                }
+                case 0x92:                                                           // NEWOBJ_EX: the same with keyword arguments
+                {
+                    Pop();
+                    var args = Pop();
+                    var cls = Pop();
+                    if (args is not object?[] tuple) throw Bad($"NEWOBJ_EX arguments are a {Describe(args)}, expected a tuple");
+                    Push(_handler.Reduce(cls, tuple));
+                    break;
+                }
                 case (byte)'q': _memo[U8()] = Top(); break;                          // BINPUT
                 case (byte)'r': _memo[U32()] = Top(); break;                         // LONG_BINPUT
                 case 0x94: _memo[_memo.Count] = Top(); break;                        // MEMOIZE

@@ -187,22 +187,15 @@ public sealed class SafeTensors : ITensorSource
     /// <summary>Writes tensors (in the given order) and optional metadata; the file appears only when complete.</summary>
     public static void Write(string path, IEnumerable<(string name, HostTensor tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var list = tensors.ToList();
-        var byName = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
-        foreach (var (name, tensor) in list)
-            if (!byName.TryAdd(name, tensor)) throw new ArgumentException($"tensor name '{name}' given twice");
-        Write(path, list.Select(t => new TensorInfo(t.name, t.tensor.DType, t.tensor.Shape)).ToList(), info => byName[info.Name], metadata);
+        var (infos, read) = Checkpoint.Announce(tensors);
+        Write(path, infos, read, metadata);
     }
 
     /// <summary>Writes tensors that are read one at a time (so a checkpoint larger than memory can be converted).</summary>
     public static void Write(string path, IReadOnlyList<TensorInfo> tensors, Func<TensorInfo, HostTensor> read, IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var t in tensors)
-        {
-            if (t.Name == "__metadata__") throw new ArgumentException("a tensor cannot be named \"__metadata__\"");
-            if (!names.Add(t.Name)) throw new ArgumentException($"tensor name '{t.Name}' given twice");
-        }
+        Checkpoint.RequireUniqueNames(tensors);
+        if (tensors.Any(t => t.Name == "__metadata__")) throw new ArgumentException("a tensor cannot be named \"__metadata__\"");
         var json = new MemoryStream();
         using (var w = new Utf8JsonWriter(json))
         {
@@ -243,10 +236,7 @@ public sealed class SafeTensors : ITensorSource
             json.CopyTo(stream);
             foreach (var t in tensors)
             {
-                var host = read(t);
-                if (host.DType != t.DType || !host.Shape.SequenceEqual(t.Shape))
-                    throw new ArgumentException($"tensor '{t.Name}' was announced as {t.DType}[{string.Join(",", t.Shape)}] but read as {host}");
-                stream.Write(host.Bytes);
+                stream.Write(Checkpoint.AsAnnounced(t, read(t)).Bytes);
             }
         });
     }

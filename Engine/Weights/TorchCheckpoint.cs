@@ -13,7 +13,7 @@ namespace T2X.Vulkan.Weights;
 /// "state_dict" dict, else the top level itself. Nested dicts below it give dotted names; entries that are not
 /// tensors or dicts (epoch counters, strings, lists) are ignored.</para>
 /// </summary>
-public sealed class TorchCheckpoint : ITensorSource
+public sealed partial class TorchCheckpoint : ITensorSource
 {
     delegate void ReadBytes(long offset, Span<byte> destination);
     /// <summary>A storage: a flat array of elements of one dtype, read on demand.</summary>
@@ -56,6 +56,7 @@ public sealed class TorchCheckpoint : ITensorSource
                 Legacy = true;
                 root = LoadLegacy(handle);
             }
+            if (root is PyForeign foreign) throw Bad(Handler.NotAllowed(foreign.Name));
             if (root is not PyDict top)
                 throw Bad($"the pickled object is a {PickleReader.Describe(root)}, expected a dict of tensors (a state_dict)");
             var dict = top;
@@ -177,6 +178,7 @@ public sealed class TorchCheckpoint : ITensorSource
                 infos.Add(new TensorInfo(name, t.Storage.DType, t.Shape));
             }
             else if (value is PyDict inner) Flatten(inner, name + ".", depth + 1, infos, ref visits);
+            else if (value is PyForeign foreign) throw Bad($"weight '{name}' cannot be read: it is {foreign.Detail ?? $"an object of {foreign.Name}"}");
         }
     }
 
@@ -226,150 +228,10 @@ public sealed class TorchCheckpoint : ITensorSource
 
     public void Dispose() => _file.Dispose();
 
-    // ---- writing ----
-
-    /// <summary>A tensor to write as a strided view of one of the storages (null strides: contiguous).</summary>
-    public sealed record TorchView(int Storage, long Offset, long[] Shape, long[]? Strides = null);
-
-    /// <summary>Writes tensors as torch.save would write a state_dict (an OrderedDict), optionally nested under a
-    /// top-level "state_dict" or "model" key. torch.load reads the result.</summary>
-    public static void Write(string path, IEnumerable<(string name, HostTensor tensor)> tensors, string? wrapper = null)
-    {
-        var list = tensors.ToList();
-        var byName = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
-        foreach (var (name, tensor) in list)
-            if (!byName.TryAdd(name, tensor)) throw new ArgumentException($"tensor name '{name}' given twice");
-        Write(path, list.Select(t => new TensorInfo(t.name, t.tensor.DType, t.tensor.Shape)).ToList(), info => byName[info.Name], wrapper);
-    }
-
-    /// <summary>Writes tensors that are read one at a time (so a checkpoint larger than memory can be converted).</summary>
-    public static void Write(string path, IReadOnlyList<TensorInfo> tensors, Func<TensorInfo, HostTensor> read, string? wrapper = null)
-    {
-        if (wrapper is not (null or "state_dict" or "model")) throw new ArgumentException($"wrapper '{wrapper}': expected null, \"state_dict\" or \"model\"");
-        var stateDict = tensors.Select((t, i) => new KeyValuePair<string, object?>(t.Name, new TorchView(i, 0, t.Shape))).ToList();
-        var root = wrapper is null ? stateDict : [new(wrapper, stateDict)];
-        WriteArchive(path, root, tensors.Select(t => (t.DType, t.Elements)).ToList(), i =>
-        {
-            var host = read(tensors[i]);
-            if (host.DType != tensors[i].DType || !host.Shape.SequenceEqual(tensors[i].Shape))
-                throw new ArgumentException($"tensor '{tensors[i].Name}' was announced as {tensors[i].DType}[{string.Join(",", tensors[i].Shape)}] but read as {host}");
-            return host;
-        });
-    }
-
-    /// <summary>
-    /// Writes any tree of dicts (lists of key/value pairs, written as OrderedDicts) whose leaves are
-    /// <see cref="TorchView"/>s of the given storages, or plain values (string, long, int, double, bool, null).
-    /// Several views may share a storage, with offsets and arbitrary strides, as torch.save writes views.
-    /// </summary>
-    public static void WriteTree(string path, IReadOnlyList<KeyValuePair<string, object?>> root, IReadOnlyList<HostTensor> storages)
-        => WriteArchive(path, root, storages.Select(s => (s.DType, s.Elements)).ToList(), i => storages[i]);
-
-    static readonly Dictionary<DType, string> StorageNames = new()
-    {
-        [DType.F32] = "FloatStorage", [DType.F16] = "HalfStorage", [DType.BF16] = "BFloat16Storage",
-        [DType.I32] = "IntStorage", [DType.I64] = "LongStorage", [DType.U8] = "ByteStorage",
-    };
-
-    static void WriteArchive(string path, IReadOnlyList<KeyValuePair<string, object?>> root,
-        IReadOnlyList<(DType dtype, long elements)> storages, Func<int, HostTensor> storageData)
-    {
-        var pickle = new PickleWriter();
-        WriteValue(pickle, root, storages, 0);
-        var pkl = pickle.Finish();
-        AtomicFile.Write(path, stream =>
-        {
-            var zip = new ZipWriter(stream);
-            const string folder = "archive/";
-            zip.Add(folder + "data.pkl", pkl);
-            zip.Add(folder + "byteorder", "little"u8);
-            for (int i = 0; i < storages.Count; i++)
-            {
-                var data = storageData(i);
-                if (data.DType != storages[i].dtype || data.Elements != storages[i].elements)
-                    throw new ArgumentException($"storage {i} was announced as {storages[i].elements} {storages[i].dtype} elements but holds {data}");
-                zip.Add($"{folder}data/{i}", data.Bytes);
-            }
-            zip.Add(folder + "version", "3\n"u8);
-            zip.Finish();
-        });
-    }
-
-    static void WriteValue(PickleWriter p, object? value, IReadOnlyList<(DType dtype, long elements)> storages, int depth)
-    {
-        if (depth > MaxDepth) throw new ArgumentException($"dicts nested deeper than {MaxDepth} levels");
-        switch (value)
-        {
-            case null: p.None(); break;
-            case string s: p.Str(s); break;
-            case bool b: p.Bool(b); break;
-            case int i: p.Int(i); break;
-            case long l: p.Int(l); break;
-            case double d: p.Float(d); break;
-            case IReadOnlyList<KeyValuePair<string, object?>> dict:
-                p.Global("collections", "OrderedDict");
-                p.Tuple(0);
-                p.Op('R');
-                for (int start = 0; start < dict.Count; start += 1000)
-                {
-                    p.Mark();
-                    for (int i = start; i < Math.Min(dict.Count, start + 1000); i++)
-                    {
-                        p.Str(dict[i].Key);
-                        WriteValue(p, dict[i].Value, storages, depth + 1);
-                    }
-                    p.Op('u');
-                }
-                break;
-            case TorchView v: WriteTensor(p, v, storages); break;
-            default: throw new ArgumentException($"cannot write a {value.GetType().Name} into a torch checkpoint");
-        }
-    }
-
-    static void WriteTensor(PickleWriter p, TorchView v, IReadOnlyList<(DType dtype, long elements)> storages)
-    {
-        if (v.Storage < 0 || v.Storage >= storages.Count) throw new ArgumentException($"view of storage {v.Storage}, but there are {storages.Count}");
-        var (dtype, numel) = storages[v.Storage];
-        var strides = v.Strides ?? RowMajorStrides(v.Shape);
-        if (strides.Length != v.Shape.Length) throw new ArgumentException("view strides and shape differ in rank");
-        long last = v.Offset, elements = 1;
-        for (int i = 0; i < v.Shape.Length; i++) { last += (v.Shape[i] - 1) * strides[i]; elements *= v.Shape[i]; }
-        if (v.Offset < 0 || elements > 0 && last >= numel)
-            throw new ArgumentException($"view [{string.Join(",", v.Shape)}] at offset {v.Offset} reaches past storage {v.Storage} ({numel} elements)");
-
-        p.Global("torch._utils", "_rebuild_tensor_v2");
-        p.Mark();
-        p.Mark();                                   // persistent id ('storage', type, key, 'cpu', numel)
-        p.Str("storage");
-        p.Global("torch", StorageNames[dtype]);
-        p.Str(v.Storage.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        p.Str("cpu");
-        p.Int(numel);
-        p.Op('t');
-        p.Op('Q');
-        p.Int(v.Offset);
-        p.IntTuple(v.Shape);
-        p.IntTuple(strides);
-        p.Bool(false);                              // requires_grad
-        p.Global("collections", "OrderedDict");     // backward hooks
-        p.Tuple(0);
-        p.Op('R');
-        p.Op('t');
-        p.Op('R');
-    }
-
-    static long[] RowMajorStrides(long[] shape)
-    {
-        var s = new long[shape.Length];
-        long n = 1;
-        for (int i = shape.Length - 1; i >= 0; i--) { s[i] = n; n *= shape[i]; }
-        return s;
-    }
-
-    /// <summary>What the restricted unpickler may see: torch's tensor rebuild functions, storage types and OrderedDict.</summary>
     /// <summary>Finds the bytes of a storage named by a persistent id: (key, dtype, element count, type name).</summary>
     delegate ReadBytes StorageData(string key, DType dtype, long numel, string typeName);
 
+    /// <summary>What the restricted unpickler may see: torch's tensor rebuild functions, storage types and OrderedDict.</summary>
     sealed class Handler(TorchCheckpoint owner, bool legacy, StorageData storageData) : PickleReader.IHandler
     {
         readonly Dictionary<string, Storage> _storages = new(StringComparer.Ordinal);
@@ -388,24 +250,48 @@ public sealed class TorchCheckpoint : ITensorSource
             "_codecs.encode",
         ];
 
+        /// <summary>Modules whose names a checkpoint has no reason to mention: always refused, wherever they appear.</summary>
+        static readonly HashSet<string> Refused =
+        [
+            "builtins", "__builtin__", "os", "posix", "nt", "subprocess", "sys", "shutil", "socket", "importlib", "runpy",
+            "ctypes", "pickle", "marshal", "types", "code", "pty", "webbrowser", "io", "functools", "operator", "codecs", "torch",
+        ];
+
+        /// <summary>Plain data types of those modules that metadata beside the weights may hold.</summary>
+        static readonly HashSet<string> InertBuiltins =
+        [
+            "builtins.set", "builtins.frozenset", "builtins.slice", "builtins.complex", "builtins.bytearray", "builtins.object",
+            "torch.device", "torch.float64", "torch.float32", "torch.float16", "torch.bfloat16", "torch.int64", "torch.int32",
+            "torch.int16", "torch.int8", "torch.uint8", "torch.bool", "torch.DoubleStorage", "torch.CharStorage", "torch.ShortStorage",
+        ];
+
         public object Global(string module, string name)
         {
             string full = $"{module}.{name}";
             if (module == "torch" && StorageTypes.ContainsKey(name) || module == "torch.storage" && name == "UntypedStorage" || Allowed.Contains(full))
                 return new PyGlobal(module, name);
-            if (module == "torch" && name.EndsWith("Storage", StringComparison.Ordinal))
-                throw owner.Bad($"storage type {full} is not supported (supported: {string.Join(", ", StorageTypes.Keys)})");
-            throw owner.Bad($"the pickle refers to '{full}', which is not allowed: only tensors, storages and dicts are read, and nothing is ever executed");
+            // Anything else is never called. Names from dangerous modules are refused outright; other classes
+            // (Megatron's argparse.Namespace "args", numpy arrays in an "rng_state") become inert placeholders,
+            // accepted beside the weights and refused inside them (see Flatten).
+            // (Protocol 2 pickles name Python 3's builtins "__builtin__", for Python 2.)
+            if (Refused.Contains(module.Split('.')[0]) && !InertBuiltins.Contains(module == "__builtin__" ? "builtins." + name : full))
+                throw owner.Bad(NotAllowed(full));
+            return new PyForeign(full);
         }
+
+        public static string NotAllowed(string name)
+            => $"the pickle refers to '{name}', which is not allowed: only tensors, storages and dicts are read, and nothing is ever executed";
 
         public object PersistentLoad(object? pid)
         {
             // ('storage', storage type, key, location, numel) as torch.save writes it; the legacy format adds
             // view metadata: None, or (view key, offset, size) for a storage that is a slice of another.
-            if (pid is not object?[] t || t.Length != (legacy ? 6 : 5) || t[0] is not "storage" || t[1] is not PyGlobal type
+            if (pid is not object?[] t || t.Length != (legacy ? 6 : 5) || t[0] is not "storage" || t[1] is not (PyGlobal or PyForeign)
                 || t[2] is not string key || t[3] is not string || t[4] is not long numel)
                 throw owner.Bad($"persistent id is not ('storage', type, key, location, numel{(legacy ? ", view" : "")})");
-            if (!StorageTypes.TryGetValue(type.Name, out var dtype) || type.Module is not ("torch" or "torch.storage"))
+            var type = t[1] as PyGlobal;
+            if (t[1] is PyForeign foreign) return new PyForeign(foreign.Name, $"a tensor in a {foreign} (supported: {string.Join(", ", StorageTypes.Keys)})");
+            if (type is null || !StorageTypes.TryGetValue(type.Name, out var dtype) || type.Module is not ("torch" or "torch.storage"))
                 throw owner.Bad($"persistent id names {type}, which is not a storage type");
             if (numel < 0 || numel > long.MaxValue / 8) throw owner.Bad($"storage '{key}' has an absurd size {numel}");
             if (!_storages.TryGetValue(key, out var storage))
@@ -424,6 +310,7 @@ public sealed class TorchCheckpoint : ITensorSource
 
         public object? Reduce(object? callable, object?[] args)
         {
+            if (callable is PyForeign foreign) return foreign;       // an inert object of that class; nothing is called
             if (callable is not PyGlobal g) throw owner.Bad($"REDUCE of a {PickleReader.Describe(callable)}, which is not callable");
             switch (g.ToString())
             {
@@ -441,8 +328,9 @@ public sealed class TorchCheckpoint : ITensorSource
             }
         }
 
-        TensorRef Tensor(object?[] a)
+        object Tensor(object?[] a)
         {
+            if (a[0] is PyForeign unsupported) return unsupported;
             if (a[0] is not Storage storage) throw owner.Bad($"tensor rebuilt from a {PickleReader.Describe(a[0])}, expected a storage");
             if (a[1] is not long offset || a[2] is not object?[] size || a[3] is not object?[] stride || size.Length != stride.Length)
                 throw owner.Bad("tensor rebuild arguments are not (storage, offset, size, stride, ...)");
@@ -475,7 +363,7 @@ public sealed class TorchCheckpoint : ITensorSource
         public object? Build(object? target, object? state)
         {
             // An OrderedDict state_dict carries its module versions as attributes (_metadata): not needed.
-            if (target is PyDict) return target;
+            if (target is PyDict or PyForeign) return target;
             throw owner.Bad($"BUILD of a {PickleReader.Describe(target)} is not understood");
         }
     }

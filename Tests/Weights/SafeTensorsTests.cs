@@ -48,6 +48,20 @@ public class SafeTensorsTests : WeightFiles
     }
 
     [Test]
+    public void HeaderLengthsThatLookLikeOtherFormatsAreStillSafetensors()
+    {
+        // 640 = 0x280 starts the file with bytes 80 02, as a pickle does; 0x4b50 starts it with "PK".
+        foreach (int length in new[] { 640, 0x4b50 })
+        {
+            string header = "{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}";
+            string path = WriteRaw(header.PadRight(length), [7, 9]);
+            using var s = Checkpoint.Open(path);
+            Assert.That(s, Is.InstanceOf<SafeTensors>(), $"header length {length}");
+            Assert.That(s.Read("a").Bytes, Is.EqualTo(new byte[] { 7, 9 }));
+        }
+    }
+
+    [Test]
     public void WriterLeavesNothingHalfWritten()
     {
         string path = FilePath("w.safetensors");

@@ -26,7 +26,7 @@ public class TorchCheckpointTests : WeightFiles
     }
 
     [Test]
-    public void ReadsWhatTorchSaveWrote([Values("torch113_state_dict.pt", "torch113_protocol4.pt", "torch113_legacy.pt")] string file)
+    public void ReadsWhatTorchSaveWrote([Values("torch113_state_dict.pt", "torch113_protocol4.pt", "torch113_legacy.pt", "torch113_megatron_like.pt")] string file)
     {
         using var ckpt = Checkpoint.Open(Path.Combine(RepoRoot(), "Tests/Weights/Fixtures", file));
         float[] w32 = Enumerable.Range(0, 12).Select(i => i / 8f).ToArray();
@@ -54,7 +54,7 @@ public class TorchCheckpointTests : WeightFiles
             Assert.That(t.Shape, Is.EqualTo(e.shape), e.name);
             Assert.That(t.ToFloat64(), Is.EqualTo(e.values), e.name);
         }
-        Assert.That(((TorchCheckpoint)ckpt).Wrapper, Is.EqualTo(file.Contains("state_dict") ? "state_dict" : null));
+        Assert.That(((TorchCheckpoint)ckpt).Wrapper, Is.EqualTo(file.Contains("state_dict") ? "state_dict" : file.Contains("megatron") ? "model" : null));
         Assert.That(((TorchCheckpoint)ckpt).Legacy, Is.EqualTo(file.Contains("legacy")));
     }
 
@@ -205,6 +205,39 @@ public class TorchCheckpointTests : WeightFiles
         }
     }
 
+    /// <summary>Objects of other classes are inert placeholders: accepted beside the weights (as Megatron's "args"
+    /// and "rng_state" are, see the megatron_like fixture), refused by name inside them. Nothing is called.</summary>
+    [Test]
+    public void ForeignObjectsInsideTheWeightsAreRefusedByName()
+    {
+        var p = new PickleWriter();
+        p.Op('}');
+        p.Str("model");
+        p.Op('}');
+        p.Str("blocks.0.weight");
+        p.Global("argparse", "Namespace");
+        p.Tuple(0);
+        p.Op(0x81);                                  // NEWOBJ
+        p.Op('}');
+        p.Op('b');                                   // BUILD with an empty state
+        p.Op('s');
+        p.Op('s');
+        var e = Assert.Throws<InvalidDataException>(() => TorchCheckpoint.Open(WriteZip(p.Finish())));
+        Assert.That(e!.Message, Does.Contain("weight 'blocks.0.weight' cannot be read: it is an object of argparse.Namespace"));
+
+        var q = new PickleWriter();
+        q.Op('}');
+        q.Str("d");
+        q.Global("torch._utils", "_rebuild_tensor_v2");
+        q.Mark();
+        q.Mark(); q.Str("storage"); q.Global("torch", "DoubleStorage"); q.Str("0"); q.Str("cpu"); q.Int(2); q.Op('t'); q.Op('Q');
+        q.Int(0); q.IntTuple([2]); q.IntTuple([1]); q.Bool(false); q.Global("collections", "OrderedDict"); q.Tuple(0); q.Op('R');
+        q.Op('t'); q.Op('R');
+        q.Op('s');
+        e = Assert.Throws<InvalidDataException>(() => TorchCheckpoint.Open(WriteZip(q.Finish(), ("0", new byte[16]))));
+        Assert.That(e!.Message, Does.Contain("weight 'd' cannot be read: it is a tensor in a torch.DoubleStorage"));
+    }
+
     static byte[] Raw(string ops) => Encoding.Latin1.GetBytes(ops);
 
     /// <summary>Hand-made pickles: each must be refused with the given words in the message.</summary>
@@ -219,7 +252,7 @@ public class TorchCheckpointTests : WeightFiles
         ("STOP with two values", Raw("\u0080\u0002}}."), "exactly one value"),
         ("no MARK", Raw("\u0080\u0002t."), "no MARK"),
         ("INST", Raw("\u0080\u0002(ios\nsystem\n."), "opcode 0x69"),
-        ("NEWOBJ", Raw("\u0080\u0002)\u0081."), "opcode 0x81"),
+        ("NEWOBJ of a number", Raw("\u0080\u0002K\u0001)\u0081."), "not callable"),
         ("text INT (protocol 0)", Raw("\u0080\u0002I1\n."), "opcode 0x49"),
         ("unknown opcode", Raw("\u0080\u0002\u00ff."), "opcode 0xff"),
         ("protocol 9", Raw("\u0080\u0009}."), "protocol"),
@@ -240,7 +273,7 @@ public class TorchCheckpointTests : WeightFiles
         ("BUILD on a number", Raw("\u0080\u0002K\u0001}b."), "BUILD of a int"),
         ("persistent id not a tuple", Raw("\u0080\u0002X\u0001\u0000\u0000\u0000aQ."), "persistent id"),
         ("persistent id of a non-storage", Raw("\u0080\u0002(X\u0007\u0000\u0000\u0000storageccollections\nOrderedDict\nX\u0001\u0000\u0000\u00000X\u0003\u0000\u0000\u0000cpuK\u0001tQ."), "not a storage type"),
-        ("float64 storage", Raw("\u0080\u0002ctorch\nDoubleStorage\n."), "DoubleStorage is not supported"),
+        ("float64 storage at the top", Raw("\u0080\u0002ctorch\nDoubleStorage\n."), "'torch.DoubleStorage', which is not allowed"),
         ("cyclic dict", Raw("\u0080\u0002}q\u0000X\u0001\u0000\u0000\u0000ah\u0000s."), "nested deeper"),
     ];
 
@@ -448,6 +481,8 @@ public class TorchCheckpointTests : WeightFiles
         Assert.Throws<InvalidOperationException>(() => TorchCheckpoint.Write(path, infos, t => t.Name == "b" ? throw new InvalidOperationException("boom") : RandomTensor(DType.F32, 4)));
         Assert.That(Directory.GetFiles(Dir), Is.Empty, "no file and no temporary left behind");
         Assert.Throws<ArgumentException>(() => TorchCheckpoint.Write(path, [("a", RandomTensor(DType.F32, 1))], wrapper: "weights"));
+        Assert.Throws<ArgumentException>(() => TorchCheckpoint.Write(path, [infos[0], infos[0]], _ => RandomTensor(DType.F32, 4)), "duplicate names");
+        Assert.Throws<ArgumentException>(() => TorchCheckpoint.Write(path, infos, _ => RandomTensor(DType.BF16, 4)), "read tensor differs from its announcement");
         Assert.Throws<ArgumentException>(() => TorchCheckpoint.WriteTree(path, [new("x", new TorchView(0, 3, [2]))], [RandomTensor(DType.F32, 4)]), "view past its storage");
     }
 

@@ -27,3 +27,21 @@ def state():
 torch.save({"state_dict": state(), "epoch": 5, "name": "fixture", "steps": [1, 2, 3], "lr": 1e-4}, "torch113_state_dict.pt")
 torch.save(state(), "torch113_protocol4.pt", pickle_protocol=4)
 torch.save(state(), "torch113_legacy.pt", _use_new_zipfile_serialization=False)
+
+# A Megatron / MindSpeed style checkpoint: weights under "model" beside the training run's arguments (an
+# argparse.Namespace holding a torch dtype), RNG states (a numpy array inside) and a float64 tensor.
+import argparse, random
+import numpy as np
+random.seed(1)
+np.random.seed(1)
+torch.manual_seed(1)
+megatron = {
+    "args": argparse.Namespace(lr=1e-4, params_dtype=torch.bfloat16, layers=[1, 2], tags={"a", "b"}),
+    "checkpoint_version": 3.0,
+    "iteration": 7,
+    "model": state(),
+    "rng_state": [{"random_rng_state": random.getstate(), "np_rng_state": np.random.get_state(),
+                   "torch_rng_state": torch.get_rng_state()}],
+    "loss_scale": torch.tensor([2.0], dtype=torch.float64),
+}
+torch.save(megatron, "torch113_megatron_like.pt")
