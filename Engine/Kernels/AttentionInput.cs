@@ -27,7 +27,7 @@ public enum AttentionVariant
 static class AttentionSetup
 {
     /// <summary>Query rows per invocation in the subgroup variant: each broadcast key element feeds this many rows.</summary>
-    const int SubgroupRows = 4;
+    const int SubgroupRows = 8;
     const int SharedLanes = 64;
 
     /// <summary>The first five specialization constants of attention_core.glsl, and the queries one workgroup covers.</summary>
@@ -45,7 +45,7 @@ static class AttentionSetup
             return ([lanes, d4, SubgroupRows, lanes, 0], lanes * SubgroupRows);
         }
         // Largest key block whose K and V rows (and per-key bias and label) fit in shared memory.
-        int keys = 64;
+        int keys = 16;
         while (keys > 1 && keys * (2 * headDim * 4 + 8) > info.MaxSharedMemory) keys /= 2;
         if (keys < 8)
             throw new NotSupportedException($"attention: head dim {headDim} needs more shared memory than {info.Name} has ({info.MaxSharedMemory} bytes)");

@@ -26,7 +26,8 @@ public sealed class FrameMailbox(Gpu gpu, Action wake, Action waitForReader) : I
     long _version, _shownVersion;
     bool _paused;
 
-    /// <summary>Longest a publish waits for the window to show the previous frame; after that the frame is dropped.</summary>
+    /// <summary>Longest a publish waits for the window to show its frame (a stuck window must not stop the sampler);
+    /// a frame not shown by the next publish counts as dropped.</summary>
     public TimeSpan MaxWait { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Frames replaced before they were ever shown.</summary>
@@ -47,7 +48,7 @@ public sealed class FrameMailbox(Gpu gpu, Action wake, Action waitForReader) : I
             if (_image is null || !_image.Shape.SequenceEqual(shape))
             {
                 _image?.Buffer.Dispose();
-                _image = null;
+                _image = null;   // stays null if the allocation below fails
                 _image = Tensor.Create(gpu, DType.F32, shape);
             }
             using (var seq = new Sequence(gpu))

@@ -6,33 +6,28 @@ using T2X.Vulkan.Presentation;
 namespace T2X.Host.Commands;
 
 /// <summary>
-/// t2x view [prompt] [options]: a window that shows the image forming step by step (Host/Viewer). The generation
-/// options are those of t2x generate. Until the text-to-image pipeline exists, only the synthetic source runs
-/// (--synthetic, a development flag).
+/// t2x view [prompt] [options]: a window that shows the image forming step by step (Host/Viewer), with the options
+/// of t2x generate. Runs the text-to-image pipeline (the built-in model or --model DIR); --synthetic, a development
+/// flag, runs a test pattern instead.
 /// </summary>
 public static class ViewCommand
 {
     public const string Usage =
         "t2x view [prompt | --prompt TEXT] [--negative-prompt TEXT] [--seed N] [--steps N] [--cfg X] [--width N] [--height N]\n" +
-        "         [--from FILE.png] [--window WxH] [--out DIR] [--screenshot FILE] [--exit-after-final] [--device N|name]";
+        "         [--from FILE.png] [--model DIR] [--window WxH] [--out DIR] [--screenshot FILE] [--exit-after-final] [--device N|name]";
 
     public static int Run(Args a)
     {
         // --from: start from the settings recorded in a PNG made by t2x; other options override them.
         string? from = a.Option("from");
-        var basis = from is null ? new GenerationSettings { Width = 256, Height = 256 } : PngMetadata.Read(from).Settings;
-        string? prompt = a.Option("prompt");
-        long seed = a.Option("seed") is null ? (from is null ? Random.Shared.NextInt64(0, 1L << 53) : basis.Seed) : a.Long("seed", 0);
-        var settings = basis with
-        {
-            Negative = a.Option("negative-prompt") ?? basis.Negative,
-            Seed = seed,
-            Steps = a.Int("steps", basis.Steps),
-            Cfg = a.Double("cfg", basis.Cfg),
-            Width = a.Int("width", basis.Width),
-            Height = a.Int("height", basis.Height),
-        };
-        var window = Size(a.Option("window"), "window") ?? DefaultWindow(settings.Width, settings.Height);
+        string? promptOption = a.Option("prompt"), negative = a.Option("negative-prompt");
+        int? steps = a.Option("steps") is null ? null : a.Int("steps", 0);
+        int? width = a.Option("width") is null ? null : a.Int("width", 0);
+        int? height = a.Option("height") is null ? null : a.Int("height", 0);
+        long? seed = a.Option("seed") is null ? null : a.Long("seed", 0);
+        double? cfg = a.Option("cfg") is null ? null : a.Double("cfg", 0);
+        string modelDir = a.Option("model") ?? ModelFolder.BuiltinPath;
+        var window = Size(a.Option("window"), "window");
         bool synthetic = a.Flag("synthetic");               // development: the test pattern instead of the model
         int stepMs = a.Int("step-ms", 200);                  // development: synthetic step time
         var resize = Size(a.Option("resize-after-first"), "resize-after-first");   // tests: resize from code
@@ -43,31 +38,55 @@ public static class ViewCommand
             OutputDirectory = a.Option("out") ?? ".",
             Device = a.Option("device"),
             PreferBlit = a.Flag("blit"),                     // development: force the blit fallback
-            WindowWidth = window.Width,
-            WindowHeight = window.Height,
+            Window = window,
             ResizeAfterFirstPreview = resize,
             Script = a.Option("script")?.Split(';') ?? [],  // tests: input played after each final image
-            Settings = settings with
-            {
-                Prompt = prompt ?? (a.Positional.Count > 0 ? string.Join(" ", a.Positional) : basis.Prompt),
-            },
         };
-        a.Done(maxPositional: prompt is null ? int.MaxValue : 0);
-        try { options.Settings.Validated(); }
-        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        a.Done(maxPositional: promptOption is null ? int.MaxValue : 0);
         if (stepMs < 0) throw new UsageException($"--step-ms must be at least 0, got {stepMs}");
-        if (!synthetic)
-            throw new NotSupportedException("the text-to-image pipeline is not built yet, so the viewer has nothing to run; " +
-                                            "`t2x view --synthetic` shows a test pattern forming over the steps");
-        Console.WriteLine($"seed {options.Settings.Seed}");
-        return ViewerApp.Run(options, gpu => new SyntheticSource(gpu, TimeSpan.FromMilliseconds(stepMs)));
-    }
+        string? prompt = promptOption ?? (a.Positional.Count > 0 ? string.Join(" ", a.Positional) : null);
+        var recorded = from is null ? null : PngMetadata.Read(from);
 
-    /// <summary>The image fitted into 1024 px, enlarged to at least 512 px on its short side.</summary>
-    static (int Width, int Height) DefaultWindow(int width, int height)
-    {
-        double fit = Math.Min(1024.0 / Math.Max(width, height), Math.Max(1, 512.0 / Math.Min(width, height)));
-        return (Math.Max(1, (int)Math.Round(width * fit)), Math.Max(1, (int)Math.Round(height * fit)));
+        // The settings of the first generation: the model's defaults (or the PNG's), then the options.
+        GenerationSettings Settle(GenerationSettings defaults)
+        {
+            var basis = recorded?.Settings ?? defaults;
+            var settings = basis with
+            {
+                Prompt = prompt ?? basis.Prompt,
+                Negative = negative ?? basis.Negative,
+                Seed = seed ?? (recorded is null ? Random.Shared.NextInt64(0, 1L << 53) : basis.Seed),
+                Steps = steps ?? basis.Steps,
+                Cfg = cfg ?? basis.Cfg,
+                Width = width ?? basis.Width,
+                Height = height ?? basis.Height,
+            };
+            try { return settings.Validated(); }
+            catch (ArgumentException e) { throw new UsageException(e.Message); }
+        }
+
+        if (synthetic)
+        {
+            Settle(new GenerationSettings { Width = 256, Height = 256 });   // bad options fail before a window opens
+            return ViewerApp.Run(options, gpu => (new SyntheticSource(gpu, TimeSpan.FromMilliseconds(stepMs)), Settle(new GenerationSettings { Width = 256, Height = 256 })));
+        }
+        var folder = ModelFolder.Open(modelDir);
+        return ViewerApp.Run(options, gpu =>
+        {
+            var pipeline = new TextToImage(gpu, folder);
+            try
+            {
+                var settings = Settle(pipeline.Defaults);
+                try { pipeline.CheckSize(settings.Width, settings.Height); }
+                catch (ArgumentException e) { throw new UsageException(e.Message); }
+                return (pipeline, settings);
+            }
+            catch
+            {
+                pipeline.Dispose();
+                throw;
+            }
+        });
     }
 
     static (int Width, int Height)? Size(string? text, string option)

@@ -11,10 +11,9 @@ namespace T2X.Host.Viewer;
 /// <summary>How the viewer is started (from <c>t2x view</c>'s command line).</summary>
 public sealed record ViewerOptions
 {
-    public required GenerationSettings Settings { get; init; }
     public string? Device { get; init; }
-    public int WindowWidth { get; init; }
-    public int WindowHeight { get; init; }
+    /// <summary>Window size; null: the image fitted into 1024 px, enlarged to at least 512 px on its short side.</summary>
+    public (int Width, int Height)? Window { get; init; }
     /// <summary>Write what was presented with the first final image to this PNG.</summary>
     public string? Screenshot { get; init; }
     public bool ExitAfterFinal { get; init; }
@@ -55,6 +54,7 @@ public sealed unsafe class ViewerApp : IDisposable
     bool _stopping;
     volatile Exception? _failure;
     readonly System.Diagnostics.Stopwatch _presentTime = new();
+    double _longestPresent;
 
     GenerationSettings _settings;
     bool _editing;
@@ -67,10 +67,9 @@ public sealed unsafe class ViewerApp : IDisposable
     string _title = "";
     IReadOnlyList<string> _validation = [];
 
-    ViewerApp(ViewerOptions options, Func<Gpu, IFrameSource> makeSource)
+    ViewerApp(ViewerOptions options, Func<Gpu, (IFrameSource Source, GenerationSettings Settings)> open)
     {
         _options = options;
-        _settings = options.Settings.Validated();
         _script = new Queue<string>(options.Script);
         if (Glfw.VulkanSupported() == 0)
             throw new NotSupportedException("GLFW found no Vulkan loader: install the Debian package libvulkan1");
@@ -85,21 +84,24 @@ public sealed unsafe class ViewerApp : IDisposable
         }
         try
         {
+            (_source, _settings) = open(_gpu);
+            _settings.Validated();
+            var (windowWidth, windowHeight) = options.Window ?? DefaultWindow(_settings.Width, _settings.Height);
             Glfw.WindowHint(Glfw.ClientApi, Glfw.NoApi);
             Glfw.WindowHint(Glfw.Resizable, 1);
             var title = Encoding.UTF8.GetBytes("t2x view\0");
-            fixed (byte* t = title) _window = Glfw.CreateWindow(options.WindowWidth, options.WindowHeight, t, IntPtr.Zero, IntPtr.Zero);
+            fixed (byte* t = title) _window = Glfw.CreateWindow(windowWidth, windowHeight, t, IntPtr.Zero, IntPtr.Zero);
             if (_window == IntPtr.Zero) throw new NotSupportedException($"could not open a window: {Glfw.LastError()}");
             ulong surface;
             int r = Glfw.CreateWindowSurface(_gpu.Instance.Handle, _window, null, &surface);
             if (r != 0) throw new VulkanException($"glfwCreateWindowSurface failed: {(Result)r} ({Glfw.LastError()})");
             _presenter = new Presenter(_gpu, new SurfaceKHR(surface), options.PreferBlit);
             _mailbox = new FrameMailbox(_gpu, Glfw.PostEmptyEvent, _presenter.WaitUntilDone);
-            _source = makeSource(_gpu);
         }
         catch
         {
             _presenter?.Dispose();
+            (_source as IDisposable)?.Dispose();
             if (_window != IntPtr.Zero) Glfw.DestroyWindow(_window);
             _gpu.Dispose();
             throw;
@@ -117,7 +119,8 @@ public sealed unsafe class ViewerApp : IDisposable
 
     /// <summary>Opens the window, runs until it is closed (or the final image was shown with --exit-after-final).
     /// Returns the process exit code. Errors about the display come before anything is opened.</summary>
-    public static int Run(ViewerOptions options, Func<Gpu, IFrameSource> makeSource)
+    /// <param name="open">makes the frame source on the viewer's device and says what to generate first</param>
+    public static int Run(ViewerOptions options, Func<Gpu, (IFrameSource Source, GenerationSettings Settings)> open)
     {
         if (OperatingSystem.IsLinux() && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DISPLAY"))
                                       && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("WAYLAND_DISPLAY")))
@@ -143,7 +146,7 @@ public sealed unsafe class ViewerApp : IDisposable
         }
         try
         {
-            var app = new ViewerApp(options, makeSource);
+            var app = new ViewerApp(options, open);
             int code;
             try { code = app.Loop(); }
             finally { app.Dispose(); }
@@ -155,9 +158,16 @@ public sealed unsafe class ViewerApp : IDisposable
         finally { Glfw.Terminate(); }
     }
 
+    static (int, int) DefaultWindow(int width, int height)
+    {
+        double fit = Math.Min(1024.0 / Math.Max(width, height), Math.Max(1, 512.0 / Math.Min(width, height)));
+        return (Math.Max(1, (int)Math.Round(width * fit)), Math.Max(1, (int)Math.Round(height * fit)));
+    }
+
     int Loop()
     {
-        Console.WriteLine($"viewer: {_gpu.Info.Name}; {_presenter.Describe()}");
+        Console.WriteLine($"viewer: model {_source.Model} on {_gpu.Info.Name}; {_presenter.Describe()}");
+        Console.WriteLine($"seed {_settings.Seed}: \"{_settings.Prompt}\" {_settings.Width}x{_settings.Height}, {_settings.Steps} steps, cfg {_settings.Cfg}");
         Console.WriteLine("keys: Tab edit prompt, Enter regenerate, R new seed, S save PNG, Esc/Q quit; drop a t2x PNG to reproduce it");
         Generate(_settings);
         while (Glfw.WindowShouldClose(_window) == 0)
@@ -178,7 +188,7 @@ public sealed unsafe class ViewerApp : IDisposable
             if (_options.ExitAfterFinal && _finalShown && _script.Count == 0) break;
         }
         Console.WriteLine($"presented {_previews + _finals} frames: {_previews} previews + {(_finals == 1 ? "final" : $"{_finals} finals")}" +
-                          $" ({_mailbox.Dropped} dropped, {_redraws} redraws; {_presentTime.Elapsed.TotalMilliseconds / Math.Max(1, _previews + _finals + _redraws):0.0} ms per present)");
+                          $" ({_mailbox.Dropped} dropped, {_redraws} redraws; {_presentTime.Elapsed.TotalMilliseconds / Math.Max(1, _previews + _finals + _redraws):0.0} ms per present, longest {_longestPresent:0.0} ms)");
         return 0;
     }
 
@@ -232,9 +242,11 @@ public sealed unsafe class ViewerApp : IDisposable
             int w, h;
             Glfw.GetFramebufferSize(_window, &w, &h);
             bool wantShot = _options.Screenshot is not null && info.IsFinal && fresh;
+            long started = _presentTime.ElapsedTicks;
             _presentTime.Start();
             var result = _presenter.Show(image, w, h, wantShot, out var shot);
             _presentTime.Stop();
+            _longestPresent = Math.Max(_longestPresent, (_presentTime.ElapsedTicks - started) * 1000.0 / System.Diagnostics.Stopwatch.Frequency);
             busy = result == Presenter.ShowResult.Busy;
             if (result != Presenter.ShowResult.Shown) return false;
             if (shot is not null)
@@ -333,8 +345,7 @@ public sealed unsafe class ViewerApp : IDisposable
             string path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}.png");
             for (int n = 1; File.Exists(path); n++) path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}-{n}.png");
             var rgb = Rgb8.FromPlanes(final.Pixels, s.Width, s.Height);
-            string version = typeof(Gpu).Assembly.GetName().Version?.ToString(3) ?? "";
-            new PngMetadata(s, _source.Model, _source.ModelHash, version).Save(path, rgb, s.Width, s.Height);
+            new PngMetadata(s, _source.Model, _source.ModelHash, ModelFolder.EngineVersion).Save(path, rgb, s.Width, s.Height);
             _status = "saved " + path;
             Console.WriteLine($"saved {path}");
         }

@@ -19,6 +19,8 @@
 //     loads one key row and one value row of the block into registers with texel loads, and the other lanes read them
 //     through subgroupBroadcast: no shared memory, no barriers, and every texel load fetches a distinct row (loads,
 //     not arithmetic, are what cost on lavapipe). Each lane owns ROWS query rows, so every broadcast feeds ROWS rows.
+//     On lavapipe q and the accumulators live in stack memory (SoA spills), so the block's logits are gathered first
+//     and o += p·V runs over the whole block at once: each accumulator is loaded and stored once per KB keys.
 //   SHARED_KV = true (GPUs): the workgroup stages each block of KB key and value rows in shared memory, and each of
 //     its LANES invocations owns ROWS query rows.
 #extension GL_EXT_control_flow_attributes : enable
@@ -31,6 +33,7 @@ layout(constant_id = 1) const uint D4 = 18;      // head dim / 4
 layout(constant_id = 2) const uint ROWS = 4;     // query rows per invocation
 layout(constant_id = 3) const uint KB = 8;       // keys per block
 layout(constant_id = 4) const bool SHARED_KV = false;
+// The including shaders number their own constants from 5 on (Kernel passes constants by position).
 
 layout(binding = 0, rgba32f) uniform readonly imageBuffer Qt;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer Kt;
@@ -51,6 +54,11 @@ shared float sbias[STAGED];
 shared uint slabel[STAGED];
 
 uint g_item, g_head;
+
+// acc + a·b with explicit fused multiply-adds (a CPU JIT may not contract dot() and + on its own).
+float dot4_acc(vec4 a, vec4 b, float acc) {
+    return fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, acc))));
+}
 
 uint query_count();
 uint key_count();
@@ -114,45 +122,54 @@ void main() {
             klabel = region(j);
         }
 
-        // One key at a time (a loop, not unrolled: the code stays small enough for a CPU JIT), each key element
-        // fetched once and used by all ROWS rows of this invocation.
+        // Logits of the block, one key per iteration of a loop that is not unrolled (small code for a CPU JIT).
+        // Each key element is fetched once and used by all ROWS rows; the logits land in p by constant indices.
         const uint keys = min(KB, nk - j0);
-        for (uint m = 0; m < keys; m++) {
+        float p[KB][ROWS];
+        for (uint m = 0; m < KB; m++) {
+            const uint mk = min(m, keys - 1);
             float s[ROWS];
             [[unroll]] for (uint r = 0; r < ROWS; r++) s[r] = 0.0;
             [[unroll]] for (uint c = 0; c < D4; c++) {
                 vec4 kv;
-                if (SHARED_KV) kv = sk[m * D4 + c]; else kv = subgroupBroadcast(kreg[c], m);
-                [[unroll]] for (uint r = 0; r < ROWS; r++) s[r] += dot(q[r][c], kv);
+                if (SHARED_KV) kv = sk[mk * D4 + c]; else kv = subgroupBroadcast(kreg[c], mk);
+                [[unroll]] for (uint r = 0; r < ROWS; r++) s[r] = dot4_acc(q[r][c], kv, s[r]);
             }
             float kb;
             uint kl;
-            if (SHARED_KV) { kb = sbias[m]; kl = slabel[m]; }
-            else { kb = subgroupBroadcast(kbias, m); kl = subgroupBroadcast(klabel, m); }
-            bool raise = false;
+            if (SHARED_KV) { kb = sbias[mk]; kl = slabel[mk]; }
+            else { kb = subgroupBroadcast(kbias, mk); kl = subgroupBroadcast(klabel, mk); }
             [[unroll]] for (uint r = 0; r < ROWS; r++) {
-                s[r] += kb + pair_bias(qi[r], j0 + m) + (qlabel[r] == kl ? 0.0 : MASKED);
-                raise = raise || s[r] > row_max[r] + LAZY_MAX;
+                s[r] += kb + pair_bias(qi[r], j0 + mk) + (qlabel[r] == kl ? 0.0 : MASKED);
+                if (m >= keys) s[r] = NO_KEY;   // past the last key: weight 0
             }
-            // Online softmax with a lazily raised reference: weights exp(s - row_max) may reach e^LAZY_MAX, which f32
-            // sums hold exactly as well as weights ≤ 1; the accumulated rows are rescaled only when a logit exceeds it.
-            if (raise) {
-                [[unroll]] for (uint r = 0; r < ROWS; r++) {
-                    const float new_max = max(row_max[r], s[r]);
-                    const float rescale = exp(row_max[r] - new_max);
-                    row_max[r] = new_max;
-                    row_sum[r] *= rescale;
-                    [[unroll]] for (uint c = 0; c < D4; c++) o[r][c] *= rescale;
-                }
+            [[unroll]] for (uint mm = 0; mm < KB; mm++)
+                if (mm == m) [[unroll]] for (uint r = 0; r < ROWS; r++) p[mm][r] = s[r];
+        }
+
+        // Online softmax with a lazily raised reference: weights exp(s - row_max) may reach e^LAZY_MAX, which f32
+        // sums hold as exactly as weights ≤ 1; the accumulated rows are rescaled only when a logit exceeds it.
+        [[unroll]] for (uint r = 0; r < ROWS; r++) {
+            float block_max = NO_KEY;
+            [[unroll]] for (uint m = 0; m < KB; m++) block_max = max(block_max, p[m][r]);
+            if (block_max > row_max[r] + LAZY_MAX) {
+                const float rescale = exp(row_max[r] - block_max);
+                row_max[r] = block_max;
+                row_sum[r] *= rescale;
+                [[unroll]] for (uint c = 0; c < D4; c++) o[r][c] *= rescale;
             }
-            [[unroll]] for (uint r = 0; r < ROWS; r++) {
-                s[r] = exp(s[r] - row_max[r]);
-                row_sum[r] += s[r];
+            [[unroll]] for (uint m = 0; m < KB; m++) {
+                p[m][r] = exp(p[m][r] - row_max[r]);
+                row_sum[r] += p[m][r];
             }
-            [[unroll]] for (uint c = 0; c < D4; c++) {
+        }
+
+        // o += p·V for the whole block, unrolled over keys: each accumulator is loaded and stored once per block.
+        [[unroll]] for (uint c = 0; c < D4; c++) {
+            [[unroll]] for (uint m = 0; m < KB; m++) {
                 vec4 vv;
                 if (SHARED_KV) vv = sv[m * D4 + c]; else vv = subgroupBroadcast(vreg[c], m);
-                [[unroll]] for (uint r = 0; r < ROWS; r++) o[r][c] += s[r] * vv;
+                [[unroll]] for (uint r = 0; r < ROWS; r++) o[r][c] = fma(vec4(p[m][r]), vv, o[r][c]);
             }
         }
     }

@@ -144,6 +144,41 @@ public sealed class ViewerTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 
+    /// <summary>
+    /// The real pipeline (a tiny random pixel-space model folder, as the built-in model is laid out): the window
+    /// shows exactly the image `t2x generate` writes for the same prompt and seed (window = image size, so no
+    /// scaling), after one presented preview per sampler step.
+    /// </summary>
+    [Test]
+    public void ShowsTheImageThatGenerateWrites()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"t2x-view-model-{Guid.NewGuid():N}");
+        try
+        {
+            string model = T2X.Tests.Pipelines.TestModelFolder.Create(Path.Combine(dir, "model"));
+            string generated = Path.Combine(dir, "generated.png"), shot = Path.Combine(dir, "shot.png");
+            int size = T2X.Tests.Pipelines.TestModelFolder.Size;
+            var g = RunT2x(Display.None, "generate", "a red circle in the center", "--model", model, "--seed", "11", "-o", generated);
+            Assert.That(g.ExitCode, Is.EqualTo(0), g.ToString());
+            var r = RunT2x(Display.Xvfb, "view", "a red circle in the center", "--model", model, "--seed", "11", "--window", $"{size}x{size}",
+                "--exit-after-final", "--screenshot", shot);
+            Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+            Assert.That(r.Out, Does.Contain("model test-tiny"), r.ToString());
+            var steps = T2X.Vulkan.Imaging.PngMetadata.Read(generated).Settings.Steps;
+            Assert.That(r.Out, Does.Contain($"presented {steps + 1} frames: {steps} previews + final (0 dropped"), r.ToString());
+
+            using var expected = Image.Load<Rgb24>(generated);
+            using var actual = Image.Load<Rgb24>(shot);
+            Assert.That((actual.Width, actual.Height), Is.EqualTo((size, size)));
+            var want = new byte[3 * size * size];
+            var got = new byte[3 * size * size];
+            expected.CopyPixelDataTo(want);
+            actual.CopyPixelDataTo(got);
+            Assert.That(got, Is.EqualTo(want), "the window shows the generated image");
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
     [Test]
     public void WithoutADisplaySaysSoAndSuggestsGenerate()
     {
@@ -172,11 +207,11 @@ public sealed class ViewerTests
     }
 
     [Test]
-    public void WithoutThePipelineSaysWhatRuns()
+    public void AMissingModelFolderIsNamed()
     {
-        var r = RunT2x(Display.None, "view", "a cat");
+        var r = RunT2x(Display.None, "view", "a cat", "--model", "/nonexistent/model");
         Assert.That(r.ExitCode, Is.EqualTo(1), r.ToString());
-        Assert.That(r.Err, Does.Contain("--synthetic"), r.ToString());
+        Assert.That(r.Err, Does.Contain("/nonexistent/model"), r.ToString());
     }
 
     /// <summary>

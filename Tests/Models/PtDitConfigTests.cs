@@ -69,6 +69,8 @@ public class PtDitConfigTests
         var c = PtDitConfig.Parse(minimal + """, "norm_type": "ada_norm_single", "activation_fn": "gelu-approximate", "norm_elementwise_affine": false}""");
         Assert.That((c.HeadDim, c.NumLayers, c.OutChannels, c.ShiftWindow, c.AttentionBias, c.NormEps), Is.EqualTo((88, 1, 4, false, false, 1e-5)));
         Assert.That(c.ProxyCompressRatios, Is.EqualTo(new[] { 1, 4, 4 }));
+        var old = PtDitConfig.Parse(minimal + """, "num_attention_heads": 4, "attention_head_dim": 352, "norm_type": "ada_norm_single", "activation_fn": "gelu-approximate", "norm_elementwise_affine": false}""");
+        Assert.That((old.NumHeads, old.HeadDim), Is.EqualTo((4, 352)));
         var e = Assert.Throws<InvalidDataException>(() => PtDitConfig.Parse(minimal + "}"));
         Assert.That(e!.Message, Does.Contain("norm_type"));
     }

@@ -19,9 +19,9 @@ public sealed class T5EncoderTests : GpuTest
     public void RemoveDir() { if (Directory.Exists(_dir)) Directory.Delete(_dir, true); }
 
     /// <summary>Loads the folder, encodes, compares with the reference: relative norm error and max abs error.</summary>
-    void CheckAgainstReference(T5Config c, Dictionary<string, HostTensor> weights, int length, int[] validLengths, int seed, int shards = 1)
+    void CheckAgainstReference(T5Config c, Dictionary<string, HostTensor> weights, int length, int[] validLengths, int seed, int shards = 1, bool pytorch = false)
     {
-        WriteFolder(_dir, c, weights, shards);
+        WriteFolder(_dir, c, weights, shards, pytorch);
         var (ids, mask) = Batch(new Random(seed), c.VocabSize, length, validLengths);
         using var encoder = T5Encoder.Load(Gpu, _dir);
         var y = encoder.Encode(ids, mask, validLengths.Length, length);
@@ -53,6 +53,13 @@ public sealed class T5EncoderTests : GpuTest
         var c = Tiny(layers: 3);
         CheckAgainstReference(c, RandomWeights(c, DType.F16, new Random(5), EmbeddingAs.Shared), 45, [45, 12], seed: 5, shards: 2);
         Assert.That(File.Exists(Path.Combine(_dir, "model.fp16-00002-of-00002.safetensors")), Is.True);
+    }
+
+    [Test]
+    public void ReadsAPytorchModelBin()
+    {
+        var c = Tiny(layers: 1);
+        CheckAgainstReference(c, RandomWeights(c, DType.BF16, new Random(12)), 20, [20, 3], seed: 12, pytorch: true);
     }
 
     [TestCase(EmbeddingAs.EmbedTokens)]

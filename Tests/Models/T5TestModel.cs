@@ -53,12 +53,17 @@ public static class T5TestModel
     }.ToJsonString();
 
     /// <summary>Writes config.json and the weights: one model.safetensors, or <paramref name="shards"/> shards
-    /// named as the released folder names them, with model.safetensors.index.json.</summary>
-    public static void WriteFolder(string dir, T5Config c, Dictionary<string, HostTensor> weights, int shards = 1)
+    /// named as the released folder names them, with model.safetensors.index.json, or a pytorch_model.bin.</summary>
+    public static void WriteFolder(string dir, T5Config c, Dictionary<string, HostTensor> weights, int shards = 1, bool pytorch = false)
     {
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "config.json"), ConfigJson(c));
         var list = weights.Select(kv => (kv.Key, kv.Value)).ToList();
+        if (pytorch)
+        {
+            TorchCheckpoint.Write(Path.Combine(dir, "pytorch_model.bin"), list);
+            return;
+        }
         if (shards == 1)
         {
             SafeTensors.Write(Path.Combine(dir, "model.safetensors"), list);

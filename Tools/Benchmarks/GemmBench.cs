@@ -46,15 +46,16 @@ public sealed class GemmBench : IBench
                     using var seq = new Sequence(gpu);
                     Gemm.Record(seq, xt, wt, null, yt);
 
-                    // Interleaved: one GPU run, one OpenBLAS run, repeated; medians of each after a warm-up of both.
-                    seq.Run();
-                    if (blas) OpenBlas.Gemm(x, w, yBlas, m, n, k);
+                    // Interleaved: one GPU sample, one OpenBLAS sample, repeated; medians of each. A sample repeats
+                    // its call enough times to last ~0.1 s, so small shapes are not at the mercy of one time slice.
+                    int gpuCalls = CallsPerSample(seq.Run);
+                    int blasCalls = blas ? CallsPerSample(() => OpenBlas.Gemm(x, w, yBlas, m, n, k)) : 0;
                     var gpuTimes = new List<double>();
                     var blasTimes = new List<double>();
                     for (int r = 0; r < options.Repeats; r++)
                     {
-                        gpuTimes.Add(Time(seq.Run));
-                        if (blas) blasTimes.Add(Time(() => OpenBlas.Gemm(x, w, yBlas, m, n, k)));
+                        gpuTimes.Add(Time(seq.Run, gpuCalls));
+                        if (blas) blasTimes.Add(Time(() => OpenBlas.Gemm(x, w, yBlas, m, n, k), blasCalls));
                     }
                     if (blas && dtype == DType.F32) CheckAgainstBaseline(yt.ToArray(), yBlas, $"{m}x{k}x{n}");
 
@@ -76,11 +77,20 @@ public sealed class GemmBench : IBench
         return a;
     }
 
-    static double Time(Action action)
+    /// <summary>Seconds per call, averaged over <paramref name="calls"/> calls.</summary>
+    static double Time(Action action, int calls)
     {
         long t0 = Stopwatch.GetTimestamp();
+        for (int i = 0; i < calls; i++) action();
+        return Stopwatch.GetElapsedTime(t0).TotalSeconds / calls;
+    }
+
+    /// <summary>Warms the action up (first call pays JIT compilation) and returns how many calls last ~0.1 s.</summary>
+    static int CallsPerSample(Action action)
+    {
         action();
-        return Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        double once = Time(action, 1);
+        return (int)Math.Clamp(0.1 / Math.Max(once, 1e-6), 1, 1000);
     }
 
     static double Median(List<double> times)

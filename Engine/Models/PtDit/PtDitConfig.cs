@@ -75,8 +75,9 @@ public sealed record PtDitConfig
         int inCh = r.IntOrNull("in_channels", null) ?? throw new InvalidDataException("in_channels is missing or null");
         var c = new PtDitConfig
         {
-            NumHeads = r.IntOrNull("num_heads", 16) ?? throw Null("num_heads"),
-            HeadDim = r.IntOrNull("head_dim", 88) ?? throw Null("head_dim"),
+            // The first release named these num_attention_heads / attention_head_dim; both spellings are read.
+            NumHeads = r.IntOrNull("num_heads", r.IntOrNull("num_attention_heads", 16)) ?? throw Null("num_heads"),
+            HeadDim = r.IntOrNull("head_dim", r.IntOrNull("attention_head_dim", 88)) ?? throw Null("head_dim"),
             InChannels = inCh,
             OutChannels = r.IntOrNull("out_channels", null) ?? inCh,
             NumLayers = r.IntOrNull("num_layers", 1) ?? throw Null("num_layers"),

@@ -1,0 +1,32 @@
+namespace T2X.Vulkan.Kernels;
+
+/// <summary>
+/// GroupNorm (torch.nn.GroupNorm with affine parameters) of channel-last x [B, P, C], P = frames × rows × cols:
+/// statistics per sample and group of C/G contiguous channels over all P positions, biased variance, optionally
+/// fused with SiLU. Shader: Shaders/group_norm.comp. y may not alias x.
+/// </summary>
+public static class GroupNorm
+{
+    const string Op = "group_norm";
+    static readonly KernelLayout Layout = KernelLayout.Of(16, Access.Read, Access.Read, Access.Read, Access.Write);
+
+    public static void Record(Sequence seq, Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, bool silu)
+    {
+        KernelChecks.F32(Op, "x", x);
+        KernelChecks.F32(Op, "gamma", gamma);
+        KernelChecks.F32(Op, "beta", beta);
+        KernelChecks.F32(Op, "y", y);
+        if (x.Rank != 3) throw new ArgumentException($"{Op}: x must be [B, positions, C], got {x}");
+        long b = x.Shape[0], p = x.Shape[1], c = x.Shape[2];
+        if (groups < 1 || c % groups != 0) throw new ArgumentException($"{Op}: {c} channels of x {x} do not split into {groups} groups");
+        if (b < 1 || b > 65535 || groups > 65535) throw new ArgumentException($"{Op}: need 1 ≤ B ≤ 65535 and ≤ 65535 groups, got x {x}, {groups} groups");
+        KernelChecks.Shape(Op, "gamma", gamma, c);
+        KernelChecks.Shape(Op, "beta", beta, c);
+        KernelChecks.Shape(Op, "y", y, x.Shape);
+        KernelChecks.Fits32(Op, "x", x.Elements);
+        if (x.Bytes > seq.Gpu.Info.MaxStorageBufferRange)
+            throw new ArgumentException($"{Op}: x {x} is larger than this device's {seq.Gpu.Info.MaxStorageBufferRange} bytes per binding; decode with tiling");
+        var push = new Push().UInt((ulong)p).UInt((ulong)c).UInt((ulong)(c / groups)).Float(eps);
+        seq.Dispatch(seq.Gpu.Kernel(Op, Layout, silu ? 1 : 0), [x, gamma, beta, y], push, (uint)groups, (uint)b, label: $"group_norm {x}");
+    }
+}

@@ -1,0 +1,259 @@
+using T2X.Vulkan.Kernels;
+using T2X.Vulkan.Weights;
+
+namespace T2X.Vulkan.Models.Vae;
+
+/// <summary>When the decode splits the latents into tiles: as the official code (Auto), always, or never.</summary>
+public enum VaeTiling { Auto, On, Off }
+
+/// <summary>
+/// The Open-Sora-Plan v1.2 CausalVAE decoder on the device (spec/opensora-vae-decoder.md): latents [B, E, T, h, w]
+/// (sampler output, before the scale division) → sample [B, 3, 1 + 4(T − 1), 8h, 8w] (unclamped).
+/// Activations run channel-last [B, T, H, W, C] so 1x1x1 convolutions are plain GEMMs and the mid attention reads
+/// [B·T, H·W, C] rows; the causal 3-D convolutions are the implicit-GEMM <see cref="Conv3d"/> kernel. Each block runs
+/// as its own submit and frees its temporaries, so device memory stays near two activations of the largest level.
+/// The tiled path (<see cref="VaeTiles"/>) decodes tiles with the same plain decode and blends on the host.
+/// </summary>
+public sealed class VaeDecoder : IDisposable
+{
+    public Gpu Gpu { get; }
+    public VaeConfig Config { get; }
+    readonly DeviceWeights _w;
+
+    public long WeightBytes => _w.Bytes;
+
+    VaeDecoder(Gpu gpu, VaeConfig config, DeviceWeights weights)
+    {
+        Gpu = gpu;
+        Config = config;
+        _w = weights;
+    }
+
+    /// <summary>Loads vae/: config.json (official `ae` keys) and one weights file (safetensors, or the released
+    /// checkpoint.ckpt whose "state_dict" holds encoder and decoder; only decoder.* and post_quant_conv.* are kept).</summary>
+    public static VaeDecoder Load(Gpu gpu, string dir)
+    {
+        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"VAE folder '{dir}' does not exist");
+        string configPath = Path.Combine(dir, "config.json");
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"VAE folder '{dir}' has no config.json", configPath);
+        var config = VaeConfig.Load(configPath);
+        using var source = Checkpoint.OpenFolder(dir);
+        return Create(gpu, config, source);
+    }
+
+    /// <summary>Checks the decoder's keys (others, such as encoder.*, are ignored as the official strict=False load
+    /// does) and uploads them in the kernels' layouts.</summary>
+    public static VaeDecoder Create(Gpu gpu, VaeConfig config, ITensorSource source)
+    {
+        var keys = config.Keys().ToList();
+        CheckpointKeys.Verify(source, keys, allowUnexpected: true, what: "VAE checkpoint");
+        var uploads = new List<(string, Func<HostTensor>, DType, long[])>();
+        void Add(string name, long[] shape, Func<HostTensor> read) => uploads.Add((name, read, DType.F32, shape));
+        foreach (var (name, shape) in keys)
+        {
+            if (!name.EndsWith(".conv.weight", StringComparison.Ordinal))
+            {
+                if (!name.EndsWith(".conv.bias", StringComparison.Ordinal)) Add(name, shape, () => source.Read(name).To(DType.F32));
+                continue;
+            }
+            string p = name[..^".conv.weight".Length];
+            if (p.StartsWith("decoder.mid.attn_1.", StringComparison.Ordinal)) continue;   // fused below
+            long cout = shape[0], cin = shape[1];
+            bool gemm = shape[2] * shape[3] * shape[4] == 1 && p != "post_quant_conv";
+            if (gemm)
+            {
+                Add(p + ".w", [cout, cin], () => Reshape(source.Read(name).To(DType.F32), cout, cin));
+                Add(p + ".b", [cout], () => source.Read(p + ".conv.bias").To(DType.F32));
+            }
+            else
+            {
+                long cout4 = (cout + 3) / 4 * 4;
+                Add(p + ".w", [shape[2], shape[3], shape[4], cin, cout4], () => Conv3d.PackWeight(source.Read(name)));
+                Add(p + ".b", [cout4], () => Conv3d.PackBias(source.Read(p + ".conv.bias")));
+            }
+        }
+        // Mid attention: q, k, v fused into one GEMM [3C, C]; proj_out a GEMM with the residual.
+        const string a = "decoder.mid.attn_1";
+        long c = config.Width(config.Levels - 1);
+        Add(a + ".qkv.w", [3 * c, c], () => Concat(new[] { "q", "k", "v" }.Select(n => source.Read($"{a}.{n}.conv.weight")), 3 * c, c));
+        Add(a + ".qkv.b", [3 * c], () => Concat(new[] { "q", "k", "v" }.Select(n => source.Read($"{a}.{n}.conv.bias")), 3 * c));
+        Add(a + ".proj_out.w", [c, c], () => Reshape(source.Read(a + ".proj_out.conv.weight").To(DType.F32), c, c));
+        Add(a + ".proj_out.b", [c], () => source.Read(a + ".proj_out.conv.bias").To(DType.F32));
+        return new VaeDecoder(gpu, config, DeviceWeights.Upload(gpu, uploads));
+    }
+
+    static HostTensor Reshape(HostTensor t, params long[] shape) => new(t.DType, shape, t.Bytes);
+
+    static HostTensor Concat(IEnumerable<HostTensor> parts, params long[] shape)
+        => HostTensor.FromFloat32(parts.SelectMany(p => p.ToFloat32()).ToArray(), shape);
+
+    /// <summary>Decodes host latents [B, E, T, h, w] to the sample [B, 3, T', 8h, 8w], tiled as <paramref name="tiling"/>
+    /// says (Auto: the official rule; the plain decode where the official code would crash). <paramref name="log"/>
+    /// hears which path was taken.</summary>
+    public VaeVolume Decode(float[] latents, long[] shape, VaeTiling tiling = VaeTiling.Auto, Action<string>? log = null)
+    {
+        CheckLatents(shape);
+        bool tiled = UsesTiles(Config, shape, tiling);
+        log?.Invoke(tiled ? $"VAE: tiled decode (latent tiles of {Config.TileLatentMinSize}, stride {Config.TileLatentStride}, time chunks of {Config.TileLatentMinSizeT})" : "VAE: plain decode");
+        var z = new VaeVolume(latents, shape);
+        return tiled ? VaeTiles.Decode(Config, z, DecodePlain) : DecodePlain(z);
+    }
+
+    /// <summary>Whether a decode of latents of this shape [B, E, T, h, w] goes through tiles.</summary>
+    public static bool UsesTiles(VaeConfig c, long[] shape, VaeTiling tiling) => tiling switch
+    {
+        VaeTiling.On => true,
+        VaeTiling.Off => false,
+        // Official: tiles when use_tiling and the latent exceeds one tile; below that the official code crashes
+        // (UnboundLocalError, spec 11.1) and we decode plainly, as Open-Sora-Plan does.
+        _ => c.UseTiling && (shape[4] > c.TileLatentMinSize || shape[3] > c.TileLatentMinSize || shape[2] > c.TileLatentMinSizeT),
+    };
+
+    /// <summary>The sample shape of a plain decode of latents of this shape (the tiled one agrees when the latent tile
+    /// stride times the spatial factor equals the kept pixels per tile, as in the released 56 · 8 = 448).</summary>
+    public long[] SampleShape(long[] latents) =>
+        [latents[0], VaeConfig.OutChannels, Config.OutputFrames(latents[2]), latents[3] * Config.SpatialFactor, latents[4] * Config.SpatialFactor];
+
+    void CheckLatents(long[] shape)
+    {
+        if (shape.Length != 5 || shape[1] != Config.EmbedDim || shape.Any(d => d < 1))
+            throw new ArgumentException($"latents must be [B, {Config.EmbedDim}, T, h, w] with every axis at least 1, got [{string.Join(",", shape)}]");
+    }
+
+    /// <summary>decoder(post_quant_conv(z / scale)) of host latents, one upload and one readback.</summary>
+    VaeVolume DecodePlain(VaeVolume z)
+    {
+        var latents = Tensor.FromArray(Gpu, z.Data, z.Shape);
+        try
+        {
+            using var sample = DecodeOnDevice(latents);
+            return new VaeVolume(sample.ToArray(), sample.Shape);
+        }
+        finally { latents.Buffer.Dispose(); }
+    }
+
+    /// <summary>The plain decode of device latents [B, E, T, h, w] into a new device tensor [B, 3, T', H, W]
+    /// (the caller disposes it).</summary>
+    public OwnedTensor DecodeOnDevice(Tensor latents)
+    {
+        CheckLatents(latents.Shape);
+        long b = latents.Dim(0), t = latents.Dim(2), h = latents.Dim(3), w = latents.Dim(4);
+        var c = Config;
+        // post_quant_conv on channel-first latents divided by the scale factor, written channel-last.
+        var x = Step(seq =>
+        {
+            var y = New(b, t, h, w, c.ZChannels);
+            Conv("post_quant_conv", seq, latents, true, y.T, false, inDiv: (float)c.ScaleFactor);
+            seq.Run();
+            return y;
+        });
+        x = Step(x, (seq, xi) => { var y = New(b, t, h, w, c.Width(c.Levels - 1)); Conv("decoder.conv_in", seq, xi, false, y.T, false); seq.Run(); return y; });
+        x = ResBlock("decoder.mid.block_1", x);
+        x = MidAttention(x);
+        x = ResBlock("decoder.mid.block_2", x);
+        for (int level = c.Levels - 1; level >= 0; level--)
+        {
+            for (int i = 0; i <= c.NumResBlocks; i++) x = ResBlock($"decoder.up.{level}.block.{i}", x);
+            if (c.DecoderSpatialUpsample[level] == "SpatialUpsample2x") x = Up($"decoder.up.{level}.upsample", UpsampleKind.Nearest2x, x);
+            else if (c.DecoderSpatialUpsample[level] == "Spatial2xTime2x3DUpsample") x = Up($"decoder.up.{level}.upsample", UpsampleKind.Spatial2xTime2x, x);
+        }
+        return Step(x, (seq, xi) =>
+        {
+            var s = xi.Shape;
+            using var n = New(s);
+            GroupNorm.Record(seq, Rows(xi), _w["decoder.norm_out.weight"], _w["decoder.norm_out.bias"], Rows(n.T), c.NormNumGroups, (float)c.NormEps, silu: true);
+            var y = New(s[0], VaeConfig.OutChannels, s[1], s[2], s[3]);
+            Conv("decoder.conv_out", seq, n.T, false, y.T, true);
+            seq.Run();
+            return y;
+        });
+    }
+
+    /// <summary>ResnetBlock3D: conv2(silu(norm2(conv1(silu(norm1(x)))))) + shortcut(x).</summary>
+    OwnedTensor ResBlock(string p, OwnedTensor x) => Step(x, (seq, xi) =>
+    {
+        var s = xi.Shape;
+        long cout = _w[p + ".norm2.weight"].Elements;
+        long[] outShape = [s[0], s[1], s[2], s[3], cout];
+        var c = Config;
+        using var n1 = New(s);
+        GroupNorm.Record(seq, Rows(xi), _w[p + ".norm1.weight"], _w[p + ".norm1.bias"], Rows(n1.T), c.NormNumGroups, (float)c.NormEps, silu: true);
+        using var h = New(outShape);
+        Conv(p + ".conv1", seq, n1.T, false, h.T, false);
+        using var n2 = New(outShape);
+        GroupNorm.Record(seq, Rows(h.T), _w[p + ".norm2.weight"], _w[p + ".norm2.bias"], Rows(n2.T), c.NormNumGroups, (float)c.NormEps, silu: true);
+        using var shortcut = _w.Contains(p + ".nin_shortcut.w") ? New(outShape) : null;
+        if (shortcut is not null)
+            Gemm.Record(seq, xi.Reshape(xi.Rows, s[4]), _w[p + ".nin_shortcut.w"], _w[p + ".nin_shortcut.b"], shortcut.T.Reshape(xi.Rows, cout));
+        var y = New(outShape);
+        Conv(p + ".conv2", seq, n2.T, false, y.T, false, residual: shortcut?.T ?? xi);
+        seq.Run();
+        return y;
+    });
+
+    /// <summary>CausalConv3dAttnBlock: single-head attention over the positions of each frame, x + proj_out(o).</summary>
+    OwnedTensor MidAttention(OwnedTensor x) => Step(x, (seq, xi) =>
+    {
+        const string a = "decoder.mid.attn_1";
+        var s = xi.Shape;
+        long frames = s[0] * s[1], n = s[2] * s[3], c = s[4];
+        using var norm = New(s);
+        GroupNorm.Record(seq, Rows(xi), _w[a + ".norm.weight"], _w[a + ".norm.bias"], Rows(norm.T), Config.NormNumGroups, (float)Config.NormEps, silu: false);
+        using var qkv = New(frames, n, 3 * c);
+        Gemm.Record(seq, norm.T.Reshape(frames * n, c), _w[a + ".qkv.w"], _w[a + ".qkv.b"], qkv.T.Reshape(frames * n, 3 * c));
+        using var o = New(frames, n, c);
+        Attention.Record(seq, new AttentionInput(qkv.T, 0), new AttentionInput(qkv.T, (int)c), new AttentionInput(qkv.T, (int)(2 * c)), o.T,
+            heads: 1, headDim: (int)c, scale: (float)(1 / Math.Sqrt(c)));
+        var y = New(s);
+        Gemm.Record(seq, o.T.Reshape(frames * n, c), _w[a + ".proj_out.w"], _w[a + ".proj_out.b"], y.T.Reshape(frames * n, c), residual: xi.Reshape(frames * n, c));
+        seq.Run();
+        return y;
+    });
+
+    /// <summary>SpatialUpsample2x or Spatial2xTime2x3DUpsample: the 2x resampling, then its causal conv.</summary>
+    OwnedTensor Up(string p, UpsampleKind kind, OwnedTensor x) => Step(x, (seq, xi) =>
+    {
+        var s = xi.Shape;
+        using var u = New(s[0], Upsample.Frames(kind, s[1]), 2 * s[2], 2 * s[3], s[4]);
+        Upsample.Record(seq, kind, xi, u.T);
+        var y = New(u.T.Shape);
+        Conv(p + ".conv", seq, u.T, false, y.T, false);
+        seq.Run();
+        return y;
+    });
+
+    void Conv(string p, Sequence seq, Tensor x, bool xFirst, Tensor y, bool yFirst, Tensor? residual = null, float inDiv = 1f)
+    {
+        var w = _w[p + ".w"];
+        long cout = yFirst ? y.Dim(1) : y.Dim(-1);
+        Conv3d.Record(seq, x, xFirst, w, _w[p + ".b"], cout, y, yFirst, residual, inDiv);
+    }
+
+    static Tensor Rows(Tensor t) => t.Reshape(t.Dim(0), t.Elements / (t.Dim(0) * t.Dim(-1)), t.Dim(-1));
+
+    OwnedTensor New(params long[] shape) => new(Tensor.Create(Gpu, DType.F32, shape));
+
+    /// <summary>One step in its own sequence (the step runs it before its temporaries go), then frees the step's input.</summary>
+    OwnedTensor Step(OwnedTensor input, Func<Sequence, Tensor, OwnedTensor> record)
+    {
+        try { return Step(seq => record(seq, input.T)); }
+        finally { input.Dispose(); }
+    }
+
+    OwnedTensor Step(Func<Sequence, OwnedTensor> record)
+    {
+        using var seq = new Sequence(Gpu);
+        return record(seq);
+    }
+
+    public void Dispose() => _w.Dispose();
+}
+
+/// <summary>A device tensor with its own buffer, freed on Dispose.</summary>
+public sealed class OwnedTensor(Tensor t) : IDisposable
+{
+    public Tensor T { get; } = t;
+    public long[] Shape => T.Shape;
+    public float[] ToArray() => T.ToArray();
+    public void Dispose() => T.Buffer.Dispose();
+}

@@ -1,0 +1,118 @@
+using NUnit.Framework;
+using T2X.Tests.Reference;
+using T2X.Vulkan.Imaging;
+using T2X.Vulkan.Models.Vae;
+using T2X.Vulkan.Weights;
+
+namespace T2X.Tests.Models;
+
+/// <summary>The device decoder against the double-precision reference on tiny random decoders (official key layout).</summary>
+public sealed class VaeDecoderTests : GpuTest
+{
+    static string? _dir;
+    static VaeDecoder? _decoder;
+    static VaeReference? _reference;
+
+    [OneTimeSetUp]
+    public void Load()
+    {
+        var c = VaeTestModel.Tiny;
+        var w = VaeTestModel.RandomWeights(c, new Random(7));
+        _dir = VaeTestModel.WriteFolder(c, w, Path.Combine(Path.GetTempPath(), $"t2x-vae-{Guid.NewGuid():N}"));
+        _decoder = VaeDecoder.Load(Gpu, _dir);
+        _reference = new VaeReference(c, w);
+    }
+
+    [OneTimeTearDown]
+    public void Free()
+    {
+        _decoder?.Dispose();
+        if (_dir is not null) Directory.Delete(_dir, true);
+    }
+
+    static void Compare(long[] shape, VaeTiling tiling, bool referenceTiled, int seed)
+    {
+        var latents = Check.Randn(new Random(seed), shape.Aggregate(1L, (a, b) => a * b), 0.5);
+        var sample = _decoder!.Decode(latents, shape, tiling);
+        var got = sample.Data;
+        var z = VaeReference.FromFloats(latents, shape);
+        var want = referenceTiled ? _reference!.DecodeTiled(z) : _reference!.Decode(z);
+        Assert.That(sample.Shape, Is.EqualTo(new long[] { want.B, want.C, want.T, want.H, want.W }), "sample shape");
+        Assert.That(sample.Shape, Is.EqualTo(_decoder.SampleShape(shape)), "sample shape (plain formula)");
+        double maxAbs = Check.MaxAbsError(got, want.D);
+        Assert.That(maxAbs, Is.LessThan(1e-4), $"sample max abs error (range of want ±{want.D.Max(Math.Abs):F2})");
+        // Pixels: the exact rounding of the reference; float error may flip a value sitting on a rounding edge.
+        var px = VaePixels.ToUint8(sample);
+        int differ = 0, n = 0;
+        for (int b = 0; b < want.B; b++) for (int t = 0; t < want.T; t++) for (int y = 0; y < want.H; y++) for (int x = 0; x < want.W; x++) for (int ch = 0; ch < 3; ch++)
+        {
+            double v = Math.Clamp(want[b, ch, t, y, x], -1, 1);
+            int exact = (int)Math.Floor((v + 1) / 2 * 255 + 0.5);
+            int d = Math.Abs(px[n++] - exact);
+            Assert.That(d, Is.LessThanOrEqualTo(1), "pixel off by more than 1");
+            differ += d;
+        }
+        Assert.That(differ, Is.LessThanOrEqualTo(Math.Max(1, n / 1000)), "pixels off by one");
+    }
+
+    [Test] public void Image() => Compare([1, 4, 1, 4, 5], VaeTiling.Off, false, 1);
+    [Test] public void NonSquareBatchOfTwo() => Compare([2, 4, 1, 3, 6], VaeTiling.Off, false, 2);
+    [Test] public void ThreeFrameVideo() => Compare([1, 4, 3, 3, 4], VaeTiling.Off, false, 3);
+    /// <summary>Rows 0, 3, 6 of 7 and columns 0, 3, 6, 9 of 10: short last tiles (1 latent) in both axes.</summary>
+    [Test] public void TiledImageWithShortLastTiles() => Compare([1, 4, 1, 7, 10], VaeTiling.Auto, true, 4);
+    /// <summary>5 latent frames in chunks of 3: [0,3), [2,5); 4 rows: tiles [0,4), [3,4).</summary>
+    [Test] public void TiledVideoWithTimeChunks() => Compare([1, 4, 5, 4, 3], VaeTiling.Auto, true, 5);
+    /// <summary>Forced tiling on a latent that fits one tile.</summary>
+    [Test] public void TilingOnSmallLatent() => Compare([1, 4, 1, 3, 3], VaeTiling.On, true, 6);
+
+    [Test]
+    public void AutoFollowsTheOfficialRule()
+    {
+        var c = VaeConfig.Released;
+        Assert.That(VaeDecoder.UsesTiles(c, [1, 4, 1, 64, 64], VaeTiling.Auto), Is.False, "64x64x1 decodes plainly (the official code would crash)");
+        Assert.That(VaeDecoder.UsesTiles(c, [1, 4, 8, 64, 64], VaeTiling.Auto), Is.False);
+        Assert.That(VaeDecoder.UsesTiles(c, [1, 4, 1, 65, 8], VaeTiling.Auto), Is.True);
+        Assert.That(VaeDecoder.UsesTiles(c, [1, 4, 1, 8, 65], VaeTiling.Auto), Is.True);
+        Assert.That(VaeDecoder.UsesTiles(c, [1, 4, 9, 8, 8], VaeTiling.Auto), Is.True);
+        Assert.That(VaeDecoder.UsesTiles(c with { UseTiling = false }, [1, 4, 9, 128, 128], VaeTiling.Auto), Is.False);
+        Assert.That(VaeDecoder.UsesTiles(c, [1, 4, 1, 8, 8], VaeTiling.On), Is.True);
+        Assert.That(VaeDecoder.UsesTiles(c, [1, 4, 9, 128, 128], VaeTiling.Off), Is.False);
+    }
+
+    [Test]
+    public void ReleasedTileNumbers()
+    {
+        var c = VaeConfig.Released;
+        Assert.That((c.TileLatentMinSize, c.TileLatentStride, c.TileBlendExtent, c.TileKeep), Is.EqualTo((64, 56, 64, 448)));
+        Assert.That(VaeTiles.Starts(128, 56), Is.EqualTo(new[] { 0, 56, 112 }));
+        Assert.That(VaeTiles.TimeChunks(10, 8), Is.EqualTo(new[] { (0, 8), (7, 10) }));
+        Assert.That(VaeTiles.TimeChunks(9, 8), Is.EqualTo(new[] { (0, 8), (7, 9) }));
+        Assert.That(VaeTiles.TimeChunks(15, 8), Is.EqualTo(new[] { (0, 8), (7, 15) }));
+        Assert.That(VaeTiles.TimeChunks(8, 8), Is.EqualTo(new[] { (0, 8) }));
+        Assert.That(c.OutputFrames(8), Is.EqualTo(29));
+        Assert.That(c.Keys().Count(), Is.EqualTo(140));
+        Assert.That(c.Keys().Sum(k => k.shape.Aggregate(1L, (a, b) => a * b)), Is.EqualTo(144_790_551L));
+    }
+
+    [Test]
+    public void BadLatentsAreNamed()
+    {
+        var e = Assert.Throws<ArgumentException>(() => _decoder!.Decode(new float[3 * 4], [1, 3, 1, 2, 2]));
+        Assert.That(e!.Message, Does.Contain("latents must be [B, 4, T, h, w]"));
+    }
+
+    [Test]
+    public void MissingKeysAreNamed()
+    {
+        var c = VaeTestModel.Tiny;
+        var w = VaeTestModel.RandomWeights(c, new Random(1));
+        w.Remove("decoder.mid.attn_1.k.conv.weight");
+        string dir = VaeTestModel.WriteFolder(c, w, Path.Combine(Path.GetTempPath(), $"t2x-vae-{Guid.NewGuid():N}"));
+        try
+        {
+            var e = Assert.Throws<InvalidDataException>(() => VaeDecoder.Load(Gpu, dir).Dispose());
+            Assert.That(e!.Message, Does.Contain("decoder.mid.attn_1.k.conv.weight"));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}
