@@ -5,7 +5,7 @@ using TorchSharp;
 
 // t2x-train: trains the built-in model and exports it. See Tools/Trainer/README.md.
 //   train  [--run DIR] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N] [--layers N] [--heads N] ...
-//   sample --run DIR --prompt TEXT[|TEXT...] [--out FILE] [--steps N] [--cfg X] [--seed N]
+//   sample --run DIR --prompt TEXT[|TEXT...] [--out FILE] [--steps N] [--cfg X] [--seed N] [--weights ema|model]
 //   export --run DIR [--out Host/BuiltinModel] [--check Tests/Models/Data/builtin-check.safetensors] [--steps N] [--cfg X]
 var options = ParseOptions(args.Skip(1).ToArray());
 string Get(string name, string fallback) => options.TryGetValue(name, out var v) ? v : fallback;
@@ -40,6 +40,7 @@ switch (args.FirstOrDefault())
             CheckpointEvery = GetInt("checkpoint-every", 50),
             EvalEvery = GetInt("eval-every", 200),
             EvalPrompts = GetInt("eval-prompts", 8),
+            SampleMethod = Get("sample-method", "logit-normal"),
         };
         new Training(config, train).Run();
         return 0;
@@ -48,7 +49,7 @@ switch (args.FirstOrDefault())
     {
         var config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(Path.Combine(run, "checkpoint", "config.json")))!;
         var model = new TextToImage(config);
-        model.load(Path.Combine(run, "checkpoint", "ema.dat"));
+        model.load(Path.Combine(run, "checkpoint", Get("weights", "ema") + ".dat"));
         var prompts = Get("prompt", "a red circle in the center on a blue background").Split('|');
         var images = model.Generate(prompts, GetInt("steps", 20), GetDouble("cfg", 4.0), GetInt("seed", 0), timestepTransform: false);
         Images.SaveGrid(Get("out", Path.Combine(run, "sample.png")), images, config.ImageSize, columns: Math.Min(8, prompts.Length), zoom: 4);

@@ -5,7 +5,7 @@ namespace T2X.Trainer;
 /// <summary>
 /// Rectified flow as MindSpeed-MM's RFlow defines it (num_train_steps T = 1000):
 /// x_t = (1 − t/T)·x0 + (t/T)·noise, the model predicts the velocity x0 − noise (pointing from noise to data),
-/// training times are logit-normal (sigmoid of a standard normal) times T, and sampling integrates
+/// training times are logit-normal (sigmoid of a standard normal) or uniform times T, and sampling integrates
 /// z ← z + v·dt from t = T down to 0 with classifier-free guidance.
 /// </summary>
 public static class RectifiedFlow
@@ -20,10 +20,17 @@ public static class RectifiedFlow
     }
 
     /// <summary>Mean squared error of the predicted velocity (first C output channels) against x0 − noise.</summary>
-    public static Tensor Loss(Func<Tensor, Tensor, Tensor> model, Tensor x0, bool timestepTransform, Generator rng)
+    /// <param name="sampleMethod">RFlow's sample_method: "logit-normal" (sigmoid of a standard normal, the
+    /// released config) or "uniform" (covers the high-noise times, where the caption decides the layout, more often).</param>
+    public static Tensor Loss(Func<Tensor, Tensor, Tensor> model, Tensor x0, string sampleMethod, bool timestepTransform, Generator rng)
     {
         long b = x0.shape[0], c = x0.shape[1];
-        var t = sigmoid(randn(b, generator: rng)) * T;
+        var t = sampleMethod switch
+        {
+            "logit-normal" => sigmoid(randn(b, generator: rng)) * T,
+            "uniform" => rand(b, generator: rng) * T,
+            _ => throw new ArgumentException($"sample method '{sampleMethod}': expected logit-normal or uniform"),
+        };
         if (timestepTransform)
             t = tensor(t.data<float>().ToArray().Select(v => (float)Transform(v, (int)x0.shape[2], (int)x0.shape[3])).ToArray());
         var noise = randn(x0.shape, generator: rng);

@@ -22,6 +22,7 @@ public sealed record TrainOptions
     public int SampleSteps { get; init; } = 20;
     public double Cfg { get; init; } = 4.0;
     public bool TimestepTransform { get; init; } = false;
+    public string SampleMethod { get; init; } = "logit-normal";
 }
 
 /// <summary>
@@ -65,7 +66,7 @@ public sealed class Training(ModelConfig config, TrainOptions options)
                 var (x0, prompts) = Batch(step);
                 var (ids, mask) = model.Tokenize(prompts);
                 var rng = new Generator((ulong)(options.Seed * 1_000_003L + step));
-                var loss = RectifiedFlow.Loss((x, t) => model.Predict(x, t, ids, mask), x0, options.TimestepTransform, rng);
+                var loss = RectifiedFlow.Loss((x, t) => model.Predict(x, t, ids, mask), x0, options.SampleMethod, options.TimestepTransform, rng);
                 optimizer.zero_grad();
                 loss.backward();
                 nn.utils.clip_grad_norm_(parameters, 1.0);
