@@ -12,7 +12,8 @@ namespace T2X.Vulkan.Pipelines;
 /// Text to image on the device: caption cleaning → tokenizer → T5 encoder → PT-DiT rectified-flow sampler with
 /// classifier-free guidance → image. Everything between the tokenizer and the final image stays on the device;
 /// after each step the clean-image estimate is handed out as a preview (the viewer shows it).
-/// Pixel-space models only so far (the built-in model); latent models need the VAE decoder.
+/// Pixel-space models sample the image itself; latent models sample latents at 1/8 of the size, previewed by a linear
+/// latent-to-RGB projection and decoded by the VAE at the end (<see cref="LatentImage"/>).
 /// </summary>
 public sealed class TextToImage : IFrameSource, IDisposable
 {
@@ -24,6 +25,7 @@ public sealed class TextToImage : IFrameSource, IDisposable
     readonly T5Tokenizer _tokenizer;
     readonly PtDitModel _transformer;
     T5Encoder? _encoder;
+    readonly LatentImage? _latent;   // latent models only
     RectifiedFlowSampler? _sampler;
     (int h, int w, double cfg) _samplerKey;
     readonly Lazy<string> _hash;
@@ -31,8 +33,6 @@ public sealed class TextToImage : IFrameSource, IDisposable
     /// <summary>Loads every part of a model folder onto the device.</summary>
     public TextToImage(Gpu gpu, ModelFolder folder)
     {
-        if (!folder.IsPixelSpace)
-            throw new NotSupportedException($"model '{folder.Name}' works in latent space and needs the VAE decoder, which this version of t2x does not have yet");
         Gpu = gpu;
         Folder = folder;
         _hash = new Lazy<string>(folder.Hash);
@@ -41,6 +41,15 @@ public sealed class TextToImage : IFrameSource, IDisposable
         try
         {
             _transformer = PtDitModel.Load(gpu, folder.Transformer);
+            try
+            {
+                if (!folder.IsPixelSpace) _latent = new LatentImage(gpu, folder.Vae!);
+            }
+            catch
+            {
+                _transformer.Dispose();
+                throw;
+            }
         }
         catch
         {
@@ -62,14 +71,26 @@ public sealed class TextToImage : IFrameSource, IDisposable
     };
 
     /// <summary>Throws with the allowed sizes when the transformer cannot make an image of this size.</summary>
-    public void CheckSize(int width, int height) => _transformer.Config.CheckLatentSize(1, height, width, "image");
+    public void CheckSize(int width, int height)
+    {
+        int f = PixelsPerLatent;
+        if (height % f != 0 || width % f != 0)
+            throw new ArgumentException($"image size {width}x{height} must be a multiple of {f} (the VAE's pixels per latent)");
+        _transformer.Config.CheckLatentSize(1, height / f, width / f, "image");
+    }
+
+    /// <summary>Image pixels per sampled position: 1 in pixel space, the VAE's spatial factor in latent space.</summary>
+    int PixelsPerLatent => _latent?.Factor ?? 1;
 
     public void Generate(GenerationSettings settings, Action<Frame> onFrame, CancellationToken cancel)
     {
         settings.Validated();
         CheckSize(settings.Width, settings.Height);
         var c = _transformer.Config;
-        if (c.InChannels != 3) throw new InvalidDataException($"a pixel-space transformer must have in_channels = 3 (RGB), this one has {c.InChannels}");
+        if (_latent is null && c.InChannels != 3) throw new InvalidDataException($"a pixel-space transformer must have in_channels = 3 (RGB), this one has {c.InChannels}");
+        if (_latent is not null && c.InChannels != _latent.Vae.Config.EmbedDim)
+            throw new InvalidDataException($"the transformer has in_channels = {c.InChannels}, the VAE decodes embed_dim = {_latent.Vae.Config.EmbedDim} latent channels");
+        int f = PixelsPerLatent;
 
         // Text side: [cond; uncond] encoded in one batch; the encoder is reloaded if an earlier run released it.
         if (_encoder is null || _encoder.WeightBytes == 0)
@@ -79,7 +100,7 @@ public sealed class TextToImage : IFrameSource, IDisposable
         }
         using var text = TextConditioning.Encode(_tokenizer, _encoder, [settings.Prompt], settings.Negative, Folder.MaxLength, Folder.CleanCaption);
 
-        var sampler = Sampler(settings.Height, settings.Width, settings.Cfg);
+        var sampler = Sampler(settings.Height / f, settings.Width / f, settings.Cfg);
         sampler.SetText(text.Embeddings, text.Mask);
         var options = new SamplerOptions
         {
@@ -90,15 +111,16 @@ public sealed class TextToImage : IFrameSource, IDisposable
         };
         var schedule = new RectifiedFlowSchedule(options, settings.Height, settings.Width);
         var noise = GaussianNoise.Generate(unchecked((ulong)settings.Seed), sampler.Z.Elements);
-        var preview = sampler.Estimate.Reshape(3, settings.Height, settings.Width);
+        Func<Tensor> preview = _latent is null ? () => sampler.Estimate.Reshape(3, settings.Height, settings.Width) : () => _latent.Preview(sampler.Estimate);
         var clock = Stopwatch.StartNew();
         sampler.Sample(schedule, noise, done =>
         {
             double seconds = clock.Elapsed.TotalSeconds;
             clock.Restart();
-            onFrame(new Frame(preview, done, schedule.Steps, seconds, IsFinal: false));
+            onFrame(new Frame(preview(), done, schedule.Steps, seconds, IsFinal: false));
         }, cancel);
-        onFrame(new Frame(sampler.Z.Reshape(3, settings.Height, settings.Width), schedule.Steps, schedule.Steps, 0, IsFinal: true));
+        var image = _latent is null ? sampler.Z.Reshape(3, settings.Height, settings.Width) : _latent.Decode(sampler.Z);
+        onFrame(new Frame(image, schedule.Steps, schedule.Steps, 0, IsFinal: true));
     }
 
     /// <summary>Runs one generation and returns the image as interleaved RGB bytes [H, W, 3];
@@ -133,5 +155,6 @@ public sealed class TextToImage : IFrameSource, IDisposable
         _sampler?.Dispose();
         _transformer.Dispose();
         _encoder?.Dispose();
+        _latent?.Dispose();
     }
 }

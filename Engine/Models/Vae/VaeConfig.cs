@@ -23,6 +23,9 @@ public sealed record VaeConfig
     public int NormNumGroups { get; init; } = 32;                         // norm_num_groups (hard-coded 32 in the official code)
     public double NormEps { get; init; } = 1e-6;                          // norm_eps (hard-coded 1e-6)
     public double ScaleFactor { get; init; } = 0.18215;                   // scale_factor: latents are divided by it
+    /// <summary>latent_rgb (engine key, optional): the preview projection [3, embed_dim + 1] row-major, bias last;
+    /// null: fitted from the decoder (<see cref="LatentPreview"/>).</summary>
+    public float[]? LatentRgb { get; init; }
 
     public const int OutChannels = 3;
 
@@ -86,6 +89,7 @@ public sealed record VaeConfig
             NormNumGroups = Int(root, "norm_num_groups", d.NormNumGroups),
             NormEps = Double(root, "norm_eps", d.NormEps),
             ScaleFactor = Double(root, "scale_factor", d.ScaleFactor),
+            LatentRgb = Matrix(root, "latent_rgb"),
         };
         if (root.TryGetProperty("attn_resolutions", out var attn) && attn.ValueKind == JsonValueKind.Array && attn.GetArrayLength() > 0)
             throw new InvalidDataException("attn_resolutions must be empty (the released decoder has attention only in its middle block)");
@@ -118,6 +122,8 @@ public sealed record VaeConfig
         for (int i = 0; i < Levels; i++)
             if (Width(i) % NormNumGroups != 0 || Width(i) % 4 != 0)
                 throw new InvalidDataException($"level {i} has {Width(i)} channels: it must be a multiple of norm_num_groups ({NormNumGroups}) and of 4");
+        if (LatentRgb is not null && LatentRgb.Length != 3 * (EmbedDim + 1))
+            throw new InvalidDataException($"latent_rgb must be 3 rows of embed_dim + 1 = {EmbedDim + 1} numbers (bias last)");
         if (!(TileOverlapFactor >= 0 && TileOverlapFactor < 1)) throw new InvalidDataException($"tile_overlap_factor must be in [0, 1), got {TileOverlapFactor}");
         if (TileLatentMinSize < 1 || TileLatentStride < 1)
             throw new InvalidDataException($"tile_sample_min_size {TileSampleMinSize} gives latent tiles of {TileLatentMinSize} with stride {TileLatentStride}; both must be at least 1");
@@ -180,6 +186,14 @@ public sealed record VaeConfig
         if (!o.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.Array) throw new InvalidDataException($"{key} must be a list of integers, got {v}");
         return v.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int i) ? i : throw new InvalidDataException($"{key} must be a list of integers, got {v}")).ToArray();
+    }
+    static float[]? Matrix(JsonElement o, string key)
+    {
+        if (!o.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        var bad = new InvalidDataException($"{key} must be a list of rows of numbers, got {v}");
+        if (v.ValueKind != JsonValueKind.Array) throw bad;
+        return v.EnumerateArray().SelectMany(row => row.ValueKind == JsonValueKind.Array ? row.EnumerateArray() : throw bad)
+            .Select(e => e.ValueKind == JsonValueKind.Number ? e.GetSingle() : throw bad).ToArray();
     }
     static string[]? StringArray(JsonElement o, string key)
     {
