@@ -81,6 +81,11 @@ switch (args.FirstOrDefault())
         var scenes = Enumerable.Range(0, n).Select(i => T2X.Tools.DataGen.Scene.ForIndex(99, i)).ToArray();
         var x0 = torch.tensor(scenes.SelectMany(s => Images.ToPlanar(T2X.Tools.DataGen.SceneRenderer.Render(s, size), size)).ToArray()).view(n, 3, size, size);
         var captions = scenes.Select(s => s.Caption).ToArray();
+        {
+            var (ids, mask) = model.Tokenize(captions);
+            var text = model.TextEncoder.Forward(ids, mask);
+            Console.WriteLine($"T5 states: rms {text.pow(2).mean().sqrt().item<float>():F4}, rms of the differences between captions {(text - text.mean([0], keepdim: true)).pow(2).mean().sqrt().item<float>():F4}");
+        }
         foreach (double time in new[] { 990.0, 900.0, 700.0, 500.0 })
         {
             var noise = torch.randn(x0.shape, generator: new torch.Generator(3));
