@@ -11,7 +11,7 @@ namespace T2X.Vulkan.Kernels;
 public static class Conv3d
 {
     const string Op = "conv3d";
-    static readonly KernelLayout Layout = KernelLayout.Of(22 * 4, Access.Read, Access.Read, Access.Read, Access.Read, Access.Write);
+    static readonly KernelLayout Layout = KernelLayout.Of(22 * 4, Access.ReadTexel, Access.ReadTexel, Access.Read, Access.Read, Access.Write);
 
     /// <summary>A checkpoint weight [Cout, Cin, kt, kh, kw] in the kernel's packed f32 layout [kt, kh, kw, Cin, Cout4].</summary>
     public static HostTensor PackWeight(HostTensor weight)
@@ -59,9 +59,17 @@ public static class Conv3d
         long[] yShape = yChannelFirst ? [b, cout, t, h, wd] : [b, t, h, wd, cout];
         KernelChecks.Shape(Op, "y", y, yShape);
         if (residual is not null) { KernelChecks.F32(Op, "residual", residual); KernelChecks.Shape(Op, "residual", residual, yShape); }
-        foreach (var (name, tensor) in new[] { ("x", x), ("w", w), ("y", y) })
-            if (tensor.Bytes > seq.Gpu.Info.MaxStorageBufferRange)
-                throw new ArgumentException($"{Op}: {name} {tensor} is larger than this device's {seq.Gpu.Info.MaxStorageBufferRange} bytes per binding; decode with tiling");
+        var info = seq.Gpu.Info;
+        if (y.Bytes > info.MaxStorageBufferRange || residual is not null && residual.Bytes > info.MaxStorageBufferRange)
+            throw new ArgumentException($"{Op}: y {y} is larger than this device's {info.MaxStorageBufferRange} bytes per binding; decode with tiling");
+        ulong align = TexelViews.OffsetAlignment(seq.Gpu);
+        foreach (var (name, tensor, texels) in new[] { ("x", x, x.Elements), ("w", w, w.Elements / 4) })
+        {
+            if (texels > info.MaxTexelBufferElements)
+                throw new ArgumentException($"{Op}: {name} {tensor} has more than this device's {info.MaxTexelBufferElements} texels per view; decode with tiling");
+            if (tensor.Offset % align != 0)
+                throw new ArgumentException($"{Op}: {name} starts at byte {tensor.Offset}, not a multiple of this device's texel-buffer offset alignment ({align})");
+        }
         long positions = b * t * h * wd, groups = cout4 / 4;
         KernelChecks.Fits32(Op, "y", positions * groups * 4);
         var xs = Strides(xChannelFirst, t, h, wd, cin);
@@ -73,7 +81,7 @@ public static class Conv3d
         push.Float(inDiv);
         var kernel = seq.Gpu.Kernel(Op, Layout, inDiv != 1f ? 1 : 0, residual is not null ? 1 : 0);
         var (gx, gy) = Grid.Split(positions * groups, 64);
-        seq.Dispatch(kernel, [x, w, bias, residual ?? y, y], push, gx, gy, label: $"conv3d {cin}->{cout} {kt}x{kh}x{kw} {t}x{h}x{wd}");
+        seq.Dispatch(kernel, [Arg.Texel(x, Silk.NET.Vulkan.Format.R32Sfloat), Arg.Texel(w, Silk.NET.Vulkan.Format.R32G32B32A32Sfloat), bias, residual ?? y, y], push, gx, gy, label: $"conv3d {cin}->{cout} {kt}x{kh}x{kw} {t}x{h}x{wd}");
     }
 
     /// <summary>Element strides (b, t, h, w, c) of a channel-first or channel-last volume.</summary>

@@ -101,6 +101,33 @@ public sealed class VaeDecoderTests : GpuTest
         Assert.That(e!.Message, Does.Contain("latents must be [B, 4, T, h, w]"));
     }
 
+    /// <summary>The released layout: vae/checkpoint.ckpt, a torch.save zip with the weights under "state_dict" next to
+    /// encoder and loss tensors the decoder ignores.</summary>
+    [Test]
+    public void LoadsTheReleasedCheckpointFormat()
+    {
+        var c = VaeTestModel.Tiny;
+        var w = VaeTestModel.RandomWeights(c, new Random(7));
+        string dir = Path.Combine(Path.GetTempPath(), $"t2x-vae-ckpt-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "config.json"), VaeTestModel.ConfigJson(c));
+            var tensors = w.Select(kv => (kv.Key, kv.Value))
+                .Append(("encoder.conv_in.conv.weight", HostTensor.FromFloat32(new float[8 * 3 * 27], 8, 3, 3, 3, 3)))
+                .Append(("quant_conv.conv.bias", HostTensor.FromFloat32(new float[8], 8)))
+                .Append(("loss.logvar", HostTensor.FromFloat32([0f], 1)));
+            TorchCheckpoint.Write(Path.Combine(dir, "checkpoint.ckpt"), tensors, wrapper: "state_dict");
+            using var vae = VaeDecoder.Load(Gpu, dir);
+            long[] shape = [1, 4, 1, 3, 2];
+            var latents = Check.Randn(new Random(8), 24, 0.5);
+            var got = vae.Decode(latents, shape, VaeTiling.Off);
+            var want = _reference!.Decode(VaeReference.FromFloats(latents, shape));
+            Assert.That(Check.MaxAbsError(got.Data, want.D), Is.LessThan(1e-4));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     [Test]
     public void MissingKeysAreNamed()
     {
@@ -114,5 +141,36 @@ public sealed class VaeDecoderTests : GpuTest
             Assert.That(e!.Message, Does.Contain("decoder.mid.attn_1.k.conv.weight"));
         }
         finally { Directory.Delete(dir, true); }
+    }
+}
+
+/// <summary>The released decoder's shapes with random weights (explicit: 580 MB of weights, minutes on lavapipe).</summary>
+[Explicit]
+public sealed class VaeReleasedShapeRun : GpuTest
+{
+    sealed class MemorySource(Dictionary<string, HostTensor> w) : ITensorSource
+    {
+        public IReadOnlyList<TensorInfo> Tensors { get; } = w.Select(kv => new TensorInfo(kv.Key, kv.Value.DType, kv.Value.Shape)).ToList();
+        public HostTensor Read(string name) => w[name];
+        public void Dispose() { }
+    }
+
+    [TestCase(4)]
+    [TestCase(32)]
+    public void DecodesAnImage(int side)
+    {
+        var c = VaeConfig.Released;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var weights = VaeTestModel.RandomWeights(c, new Random(1));
+        TestContext.Progress.WriteLine($"random weights {clock.Elapsed.TotalSeconds:F1} s");
+        using var vae = VaeDecoder.Create(Gpu, c, new MemorySource(weights));
+        TestContext.Progress.WriteLine($"load {clock.Elapsed.TotalSeconds:F1} s, weights {vae.WeightBytes / 1e6:F0} MB");
+        clock.Restart();
+        Gpu.ResetPeak();
+        long[] shape = [1, 4, 1, side, side];
+        var sample = vae.Decode(Check.Randn(new Random(2), 4 * side * side), shape);
+        TestContext.Progress.WriteLine($"decode {side}x{side} latents: {clock.Elapsed.TotalSeconds:F1} s, peak device memory {Gpu.PeakBytes / 1e6:F0} MB");
+        Assert.That(sample.Shape, Is.EqualTo(new long[] { 1, 3, 1, 8 * side, 8 * side }));
+        Assert.That(sample.Data.All(float.IsFinite), Is.True);
     }
 }
