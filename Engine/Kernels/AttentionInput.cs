@@ -26,8 +26,11 @@ public enum AttentionVariant
 /// <summary>What the dense and the window attention kernels share: variant choice, input checks, texel bindings.</summary>
 static class AttentionSetup
 {
-    /// <summary>Query rows per invocation in the subgroup variant: each broadcast key element feeds this many rows.</summary>
-    const int SubgroupRows = 8;
+    /// <summary>Query rows per invocation in the subgroup variant: each broadcast key element feeds this many rows.
+    /// 8 rows of head dim 72 was fastest on lavapipe; wider heads get fewer rows so that the unrolled code (and the
+    /// JIT's compile time) stays about that size.</summary>
+    static int SubgroupRows(int headDim) => Math.Clamp(8 * 72 / headDim, 1, 8);
+
     const int SharedLanes = 64;
 
     /// <summary>The first five specialization constants of attention_core.glsl, and the queries one workgroup covers.</summary>
@@ -42,12 +45,13 @@ static class AttentionSetup
             int lanes = (int)info.SubgroupSize;
             if (lanes < 1 || lanes > 128)
                 throw new NotSupportedException($"attention: subgroup variant needs a subgroup size in 1..128; {info.Name} reports {lanes}");
-            return ([lanes, d4, SubgroupRows, lanes, 0], lanes * SubgroupRows);
+            int rows = SubgroupRows(headDim);
+            return ([lanes, d4, rows, lanes, 0], lanes * rows);
         }
         // Largest key block whose K and V rows (and per-key bias and label) fit in shared memory.
         int keys = 16;
         while (keys > 1 && keys * (2 * headDim * 4 + 8) > info.MaxSharedMemory) keys /= 2;
-        if (keys < 8)
+        if (keys * (2 * headDim * 4 + 8) > info.MaxSharedMemory)
             throw new NotSupportedException($"attention: head dim {headDim} needs more shared memory than {info.Name} has ({info.MaxSharedMemory} bytes)");
         return ([SharedLanes, d4, 1, keys, 1], SharedLanes);
     }

@@ -4,8 +4,10 @@ namespace T2X.Vulkan.Weights;
 
 /// <summary>
 /// A PyTorch checkpoint written by torch.save, read without Python and without running anything: the pickle is
-/// interpreted by a restricted reader that knows only tensors, storages, dicts and plain values, and refuses every
-/// other global by name. Both formats of torch.save are read: the zip archive (PyTorch 1.6 and later:
+/// interpreted by a restricted reader that knows only tensors, storages, dicts and plain values. Nothing named in
+/// the pickle is ever called: names from modules such as os, posix, subprocess, builtins or torch (beyond its tensor
+/// and storage types) are refused outright; objects of other classes (Megatron's argparse.Namespace "args", numpy
+/// arrays in an "rng_state") are inert placeholders, accepted beside the weights and refused by name inside them. Both formats of torch.save are read: the zip archive (PyTorch 1.6 and later:
 /// <c>&lt;folder&gt;/data.pkl</c> plus one <c>&lt;folder&gt;/data/&lt;key&gt;</c> entry per storage) and the legacy
 /// stream (pickles for the magic number, version, system info, the object and the storage keys, then each
 /// storage's bytes). Opening reads the pickles; tensor data is read per tensor, on demand.

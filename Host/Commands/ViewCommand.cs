@@ -67,8 +67,8 @@ public static class ViewCommand
 
         if (synthetic)
         {
-            Settle(new GenerationSettings { Width = 256, Height = 256 });   // bad options fail before a window opens
-            return ViewerApp.Run(options, gpu => (new SyntheticSource(gpu, TimeSpan.FromMilliseconds(stepMs)), Settle(new GenerationSettings { Width = 256, Height = 256 })));
+            var settings = Settle(new GenerationSettings { Width = 256, Height = 256 });   // bad options fail before a window opens
+            return ViewerApp.Run(options, gpu => (new SyntheticSource(gpu, TimeSpan.FromMilliseconds(stepMs)), settings));
         }
         var folder = ModelFolder.Open(modelDir);
         return ViewerApp.Run(options, gpu =>

@@ -149,21 +149,23 @@ public sealed class ViewerTests
     /// shows exactly the image `t2x generate` writes for the same prompt and seed (window = image size, so no
     /// scaling), after one presented preview per sampler step.
     /// </summary>
-    [Test]
-    public void ShowsTheImageThatGenerateWrites()
+    [TestCase(false, TestName = "ShowsTheImageThatGenerateWrites_TinyRandomModel")]
+    [TestCase(true, TestName = "ShowsTheImageThatGenerateWrites_BuiltinModel")]
+    public void ShowsTheImageThatGenerateWrites(bool builtin)
     {
         string dir = Path.Combine(Path.GetTempPath(), $"t2x-view-model-{Guid.NewGuid():N}");
         try
         {
-            string model = T2X.Tests.Pipelines.TestModelFolder.Create(Path.Combine(dir, "model"));
+            string[] model = builtin ? [] : ["--model", T2X.Tests.Pipelines.TestModelFolder.Create(Path.Combine(dir, "model"))];
             string generated = Path.Combine(dir, "generated.png"), shot = Path.Combine(dir, "shot.png");
-            int size = T2X.Tests.Pipelines.TestModelFolder.Size;
-            var g = RunT2x(Display.None, "generate", "a red circle in the center", "--model", model, "--seed", "11", "-o", generated);
+            Directory.CreateDirectory(dir);
+            var g = RunT2x(Display.None, ["generate", "a red circle in the center", .. model, "--seed", "11", "-o", generated]);
             Assert.That(g.ExitCode, Is.EqualTo(0), g.ToString());
-            var r = RunT2x(Display.Xvfb, "view", "a red circle in the center", "--model", model, "--seed", "11", "--window", $"{size}x{size}",
-                "--exit-after-final", "--screenshot", shot);
+            int size = T2X.Vulkan.Imaging.PngMetadata.Read(generated).Settings.Width;
+            var r = RunT2x(Display.Xvfb, ["view", "a red circle in the center", .. model, "--seed", "11", "--window", $"{size}x{size}",
+                "--exit-after-final", "--screenshot", shot]);
             Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
-            Assert.That(r.Out, Does.Contain("model test-tiny"), r.ToString());
+            Assert.That(r.Out, Does.Contain(builtin ? "model t2x-builtin-shapes" : "model test-tiny"), r.ToString());
             var steps = T2X.Vulkan.Imaging.PngMetadata.Read(generated).Settings.Steps;
             Assert.That(r.Out, Does.Contain($"presented {steps + 1} frames: {steps} previews + final (0 dropped"), r.ToString());
 

@@ -28,6 +28,7 @@ public sealed class AttentionTests(AttentionVariant variant) : GpuTest
     [TestCase(1, 20, 61, 2, 8, Inputs.Separate, Mask.None, Bias.None, 6.0)]   // logits spread ±50: the running maximum is raised often
     [TestCase(1, 9, 203, 2, 8, Inputs.Separate, Mask.Random, Bias.None, 0.5)]
     [TestCase(2, 70, 70, 2, 72, Inputs.FusedQkv, Mask.None, Bias.None, 0.11785113)]
+    [TestCase(1, 11, 11, 1, 128, Inputs.FusedQkv, Mask.None, Bias.None, 0.08838835)]   // wide head: fewer rows per lane
     [TestCase(2, 29, 29, 3, 64, Inputs.FusedQkv, Mask.Random, Bias.PerHead, 1.0)]
     [TestCase(2, 33, 21, 2, 12, Inputs.OffsetQFusedKv, Mask.Random, Bias.Shared, 0.3)]
     [TestCase(2, 17, 11, 2, 8, Inputs.OffsetQFusedKv, Mask.OneSampleAllMasked, Bias.None, 0.7)]

@@ -16,7 +16,7 @@ public static class Export
 {
     public const string Name = "t2x-builtin-shapes";
 
-    public static void Write(TextToImage model, string folder, int steps, double cfg)
+    public static void Write(TextToImage model, string folder, int steps, double cfg, bool timestepTransform, double transformScale)
     {
         var c = model.Config;
         string temp = folder.TrimEnd('/') + ".tmp";
@@ -42,7 +42,8 @@ public static class Export
             {
                 ["model_id"] = "rflow",
                 ["num_train_steps"] = (int)RectifiedFlow.T,
-                ["use_timestep_transform"] = false,
+                ["use_timestep_transform"] = timestepTransform,
+                ["transform_scale"] = transformScale, // ratio = sqrt(H·W/512²)·transform_scale
                 ["num_inference_steps"] = steps,
                 ["cfg_scale"] = cfg,
                 ["sample_method"] = "logit-normal",

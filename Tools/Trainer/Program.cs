@@ -5,7 +5,7 @@ using TorchSharp;
 
 // t2x-train: trains the built-in model and exports it. See Tools/Trainer/README.md.
 //   train  [--run DIR] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N] [--layers N] [--heads N] ...
-//   sample --run DIR --prompt TEXT[|TEXT...] [--out FILE] [--steps N] [--cfg X] [--seed N]
+//   sample --run DIR --prompt TEXT[|TEXT...] [--out FILE] [--steps N] [--cfg X] [--seed N] [--weights ema|model]
 //   export --run DIR [--out Host/BuiltinModel] [--check Tests/Models/Data/builtin-check.safetensors] [--steps N] [--cfg X]
 var options = ParseOptions(args.Skip(1).ToArray());
 string Get(string name, string fallback) => options.TryGetValue(name, out var v) ? v : fallback;
@@ -40,6 +40,9 @@ switch (args.FirstOrDefault())
             CheckpointEvery = GetInt("checkpoint-every", 50),
             EvalEvery = GetInt("eval-every", 200),
             EvalPrompts = GetInt("eval-prompts", 8),
+            SampleMethod = Get("sample-method", "logit-normal"),
+            TimestepTransform = Get("timestep-transform", "false") == "true",
+            TransformScale = GetDouble("transform-scale", 1.0),
         };
         new Training(config, train).Run();
         return 0;
@@ -48,9 +51,9 @@ switch (args.FirstOrDefault())
     {
         var config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(Path.Combine(run, "checkpoint", "config.json")))!;
         var model = new TextToImage(config);
-        model.load(Path.Combine(run, "checkpoint", "ema.dat"));
+        model.load(Path.Combine(run, "checkpoint", Get("weights", "ema") + ".dat"));
         var prompts = Get("prompt", "a red circle in the center on a blue background").Split('|');
-        var images = model.Generate(prompts, GetInt("steps", 20), GetDouble("cfg", 4.0), GetInt("seed", 0), timestepTransform: false);
+        var images = model.Generate(prompts, GetInt("steps", 20), GetDouble("cfg", 4.0), GetInt("seed", 0), Get("timestep-transform", "false") == "true", GetDouble("transform-scale", 1.0));
         Images.SaveGrid(Get("out", Path.Combine(run, "sample.png")), images, config.ImageSize, columns: Math.Min(8, prompts.Length), zoom: 4);
         return 0;
     }
@@ -60,11 +63,41 @@ switch (args.FirstOrDefault())
         var model = new TextToImage(config);
         model.load(Path.Combine(run, "checkpoint", "ema.dat"));
         string folder = Get("out", "Host/BuiltinModel");
-        Export.Write(model, folder, GetInt("steps", 20), GetDouble("cfg", 4.0));
+        Export.Write(model, folder, GetInt("steps", 20), GetDouble("cfg", 4.0), Get("timestep-transform", "false") == "true", GetDouble("transform-scale", 1.0));
         string check = Get("check", "Tests/Models/Data/builtin-check.safetensors");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(check))!);
         Export.WriteCheck(model, check);
         Console.WriteLine($"exported {run}/checkpoint (averaged weights) to {folder}, check case to {check}");
+        return 0;
+    }
+    case "probe":
+    {
+        // How much the caption helps: the loss at one time with the right captions, captions of other images, and "".
+        var config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(Path.Combine(run, "checkpoint", "config.json")))!;
+        var model = new TextToImage(config);
+        model.load(Path.Combine(run, "checkpoint", Get("weights", "model") + ".dat"));
+        using var noGrad = torch.no_grad();
+        int n = 32, size = config.ImageSize;
+        var scenes = Enumerable.Range(0, n).Select(i => T2X.Tools.DataGen.Scene.ForIndex(99, i)).ToArray();
+        var x0 = torch.tensor(scenes.SelectMany(s => Images.ToPlanar(T2X.Tools.DataGen.SceneRenderer.Render(s, size), size)).ToArray()).view(n, 3, size, size);
+        var captions = scenes.Select(s => s.Caption).ToArray();
+        {
+            var (ids, mask) = model.Tokenize(captions);
+            var text = model.TextEncoder.Forward(ids, mask);
+            Console.WriteLine($"T5 states: rms {text.pow(2).mean().sqrt().item<float>():F4}, rms of the differences between captions {(text - text.mean([0], keepdim: true)).pow(2).mean().sqrt().item<float>():F4}");
+        }
+        foreach (double time in new[] { 990.0, 900.0, 700.0, 500.0 })
+        {
+            var noise = torch.randn(x0.shape, generator: new torch.Generator(3));
+            var xt = (1 - time / 1000) * x0 + time / 1000 * noise;
+            double Loss(string[] prompts)
+            {
+                var (ids, mask) = model.Tokenize(prompts);
+                var v = model.Predict(xt, torch.full(n, (float)time), ids, mask).narrow(1, 0, 3);
+                return (v - (x0 - noise)).pow(2).mean().item<float>();
+            }
+            Console.WriteLine($"t={time}: right captions {Loss(captions):F4}, other captions {Loss(captions.Skip(1).Append(captions[0]).ToArray()):F4}, empty {Loss(Enumerable.Repeat("", n).ToArray()):F4}");
+        }
         return 0;
     }
     default:

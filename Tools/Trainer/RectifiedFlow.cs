@@ -5,7 +5,7 @@ namespace T2X.Trainer;
 /// <summary>
 /// Rectified flow as MindSpeed-MM's RFlow defines it (num_train_steps T = 1000):
 /// x_t = (1 − t/T)·x0 + (t/T)·noise, the model predicts the velocity x0 − noise (pointing from noise to data),
-/// training times are logit-normal (sigmoid of a standard normal) times T, and sampling integrates
+/// training times are logit-normal (sigmoid of a standard normal) or uniform times T, and sampling integrates
 /// z ← z + v·dt from t = T down to 0 with classifier-free guidance.
 /// </summary>
 public static class RectifiedFlow
@@ -13,19 +13,27 @@ public static class RectifiedFlow
     public const double T = 1000;
 
     /// <summary>The resolution-dependent time shift (spec section 10, step 3), applied when the config enables it.</summary>
-    public static double Transform(double t, int height, int width)
+    /// The ratio is sqrt(H·W/512²)·scale; RFlow's transform_scale (1 in the release) is the scale.
+    public static double Transform(double t, int height, int width, double scale)
     {
-        double r = Math.Sqrt(height * width / (512.0 * 512.0)), u = t / T;
+        double r = Math.Sqrt(height * width / (512.0 * 512.0)) * scale, u = t / T;
         return T * r * u / (1 + (r - 1) * u);
     }
 
     /// <summary>Mean squared error of the predicted velocity (first C output channels) against x0 − noise.</summary>
-    public static Tensor Loss(Func<Tensor, Tensor, Tensor> model, Tensor x0, bool timestepTransform, Generator rng)
+    /// <param name="sampleMethod">RFlow's sample_method: "logit-normal" (sigmoid of a standard normal, the
+    /// released config) or "uniform" (covers the high-noise times, where the caption decides the layout, more often).</param>
+    public static Tensor Loss(Func<Tensor, Tensor, Tensor> model, Tensor x0, string sampleMethod, bool timestepTransform, double transformScale, Generator rng)
     {
         long b = x0.shape[0], c = x0.shape[1];
-        var t = sigmoid(randn(b, generator: rng)) * T;
+        var t = sampleMethod switch
+        {
+            "logit-normal" => sigmoid(randn(b, generator: rng)) * T,
+            "uniform" => rand(b, generator: rng) * T,
+            _ => throw new ArgumentException($"sample method '{sampleMethod}': expected logit-normal or uniform"),
+        };
         if (timestepTransform)
-            t = tensor(t.data<float>().ToArray().Select(v => (float)Transform(v, (int)x0.shape[2], (int)x0.shape[3])).ToArray());
+            t = tensor(t.data<float>().ToArray().Select(v => (float)Transform(v, (int)x0.shape[2], (int)x0.shape[3], transformScale)).ToArray());
         var noise = randn(x0.shape, generator: rng);
         var s = (t / T).view(b, 1, 1, 1);
         var xt = (1 - s) * x0 + s * noise;
@@ -34,10 +42,10 @@ public static class RectifiedFlow
     }
 
     /// <summary>The sampler's model times t'_i and step sizes dt_i (they sum to 1).</summary>
-    public static (double[] Times, double[] Steps) Schedule(int steps, bool timestepTransform, int height, int width)
+    public static (double[] Times, double[] Steps) Schedule(int steps, bool timestepTransform, double transformScale, int height, int width)
     {
         var times = Enumerable.Range(0, steps).Select(i => (1 - (double)i / steps) * T)
-                              .Select(t => timestepTransform ? Transform(t, height, width) : t).ToArray();
+                              .Select(t => timestepTransform ? Transform(t, height, width, transformScale) : t).ToArray();
         var dt = times.Select((t, i) => (i < steps - 1 ? t - times[i + 1] : t) / T).ToArray();
         return (times, dt);
     }
@@ -46,10 +54,10 @@ public static class RectifiedFlow
     /// Samples from noise z [B, C, H, W]. predict(z2, t) runs the model on the doubled batch [z; z] with the
     /// conditional rows first and returns the output [2B, 2C, H, W]; v = uncond + cfg (cond − uncond).
     /// </summary>
-    public static Tensor Sample(Func<Tensor, Tensor, Tensor> predict, Tensor z, int steps, double cfg, bool timestepTransform)
+    public static Tensor Sample(Func<Tensor, Tensor, Tensor> predict, Tensor z, int steps, double cfg, bool timestepTransform, double transformScale)
     {
         long b = z.shape[0], c = z.shape[1];
-        var (times, dt) = Schedule(steps, timestepTransform, (int)z.shape[2], (int)z.shape[3]);
+        var (times, dt) = Schedule(steps, timestepTransform, transformScale, (int)z.shape[2], (int)z.shape[3]);
         for (int i = 0; i < steps; i++)
         {
             using var scope = NewDisposeScope();

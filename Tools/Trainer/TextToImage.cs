@@ -35,7 +35,7 @@ public sealed class TextToImage : NamedModule
         Transformer.Forward(x, t, TextEncoder.Forward(ids, mask), mask);
 
     /// <summary>Images for prompts with the rectified-flow sampler and CFG against the empty prompt.</summary>
-    public byte[][] Generate(IReadOnlyList<string> prompts, int steps, double cfg, long seed, bool timestepTransform)
+    public byte[][] Generate(IReadOnlyList<string> prompts, int steps, double cfg, long seed, bool timestepTransform, double transformScale)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
@@ -43,7 +43,7 @@ public sealed class TextToImage : NamedModule
         var (ids, mask) = Tokenize([.. prompts, .. Enumerable.Repeat("", n)]);
         var text = TextEncoder.Forward(ids, mask);
         var z = randn([n, Config.InChannels, s, s], generator: new Generator((ulong)seed));
-        z = RectifiedFlow.Sample((x, t) => Transformer.Forward(x, t, text, mask), z, steps, cfg, timestepTransform);
+        z = RectifiedFlow.Sample((x, t) => Transformer.Forward(x, t, text, mask), z, steps, cfg, timestepTransform, transformScale);
         return Images.ToRgb(z);
     }
 

@@ -22,6 +22,8 @@ public sealed record TrainOptions
     public int SampleSteps { get; init; } = 20;
     public double Cfg { get; init; } = 4.0;
     public bool TimestepTransform { get; init; } = false;
+    public double TransformScale { get; init; } = 1.0;
+    public string SampleMethod { get; init; } = "logit-normal";
 }
 
 /// <summary>
@@ -65,7 +67,7 @@ public sealed class Training(ModelConfig config, TrainOptions options)
                 var (x0, prompts) = Batch(step);
                 var (ids, mask) = model.Tokenize(prompts);
                 var rng = new Generator((ulong)(options.Seed * 1_000_003L + step));
-                var loss = RectifiedFlow.Loss((x, t) => model.Predict(x, t, ids, mask), x0, options.TimestepTransform, rng);
+                var loss = RectifiedFlow.Loss((x, t) => model.Predict(x, t, ids, mask), x0, options.SampleMethod, options.TimestepTransform, options.TransformScale, rng);
                 optimizer.zero_grad();
                 loss.backward();
                 nn.utils.clip_grad_norm_(parameters, 1.0);
@@ -153,7 +155,7 @@ public sealed class Training(ModelConfig config, TrainOptions options)
             var scene = Scene.Random(rng);
             return (scene with { BackgroundNamed = true }).Caption;
         }).ToArray();
-        var images = ema.Generate(prompts, options.SampleSteps, options.Cfg, seed: 7, options.TimestepTransform);
+        var images = ema.Generate(prompts, options.SampleSteps, options.Cfg, seed: 7, options.TimestepTransform, options.TransformScale);
         var (colors, shapes) = TextToImage.Adherence(prompts, images, config.ImageSize);
         Images.SaveGrid(Path.Combine(options.RunDir, $"samples-{step:D5}.png"), images, config.ImageSize, columns: 8);
         File.WriteAllLines(Path.Combine(options.RunDir, $"samples-{step:D5}.txt"), prompts);
