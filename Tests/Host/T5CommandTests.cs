@@ -24,21 +24,7 @@ public sealed class T5CommandTests
 
     string P(string name) => Path.Combine(_dir, name);
 
-    static (int code, string stdout, string stderr) T2x(params string[] args)
-    {
-        string root = TestContext.CurrentContext.TestDirectory;
-        while (!File.Exists(Path.Combine(root, "T2X.Vulkan.sln"))) root = Path.GetDirectoryName(root) ?? throw new DirectoryNotFoundException("repository root");
-        string dll = Path.Combine(root, "Host/bin/Release/net10.0/t2x.dll");
-        Assert.That(File.Exists(dll), Is.True, $"{dll} is built (dotnet build T2X.Vulkan.sln -c Release)");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        Assert.That(p.WaitForExit(120_000), Is.True, "t2x finished");
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    static (int code, string stdout, string stderr) T2x(params string[] args) => T2X.Tests.Host.T2xProcess.Run(args);
 
     static long[] ReadInt64(SafeTensors f, string name, params long[] shape)
     {

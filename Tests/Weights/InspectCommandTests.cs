@@ -8,19 +8,7 @@ namespace T2X.Tests.Weights;
 /// <summary>t2x inspect, run as the real binary from the build output.</summary>
 public class InspectCommandTests : WeightFiles
 {
-    static (int code, string stdout, string stderr) T2x(params string[] args)
-    {
-        string dll = Path.Combine(RepoRoot(), "Host/bin/Release/net10.0/t2x.dll");
-        Assert.That(File.Exists(dll), Is.True, $"{dll} is built (dotnet build T2X.Vulkan.sln -c Release)");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        Assert.That(p.WaitForExit(60_000), Is.True, "t2x finished");
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    static (int code, string stdout, string stderr) T2x(params string[] args) => T2X.Tests.Host.T2xProcess.Run(args);
 
     [Test]
     public void ListsEveryTensorOfEachFormat()
