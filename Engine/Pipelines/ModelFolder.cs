@@ -28,6 +28,8 @@ public sealed record ModelFolder
     public required double Cfg { get; init; }
     public required int NumTrainSteps { get; init; }
     public required bool UseTimestepTransform { get; init; }
+    /// <summary>diffusion.transform_scale: multiplies the timestep transform's shift ratio (default 1).</summary>
+    public double TransformScale { get; init; } = 1.0;
 
     public bool IsPixelSpace => Space == "pixel";
 
@@ -90,8 +92,10 @@ public sealed record ModelFolder
             Cfg = hasDiffusion ? Dbl(diffusion, "cfg_scale", 4.0) : 4.0,
             NumTrainSteps = hasDiffusion ? Int(diffusion, "num_train_steps", 1000) : 1000,
             UseTimestepTransform = hasDiffusion ? Bool(diffusion, "use_timestep_transform", true) : true,
+            TransformScale = hasDiffusion ? Dbl(diffusion, "transform_scale", 1.0) : 1.0,
         };
         if (folder.MaxLength < 1) throw Bad("model_max_length", "at least 1");
+        if (!(folder.TransformScale > 0)) throw Bad("diffusion.transform_scale", "a positive number");
         return folder;
     }
 

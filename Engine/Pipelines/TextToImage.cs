@@ -108,6 +108,7 @@ public sealed class TextToImage : IFrameSource, IDisposable
             CfgScale = settings.Cfg,
             NumTrainSteps = Folder.NumTrainSteps,
             UseTimestepTransform = Folder.UseTimestepTransform,
+            TransformScale = (float)Folder.TransformScale,
         };
         var schedule = new RectifiedFlowSchedule(options, settings.Height, settings.Width);
         var noise = GaussianNoise.Generate(unchecked((ulong)settings.Seed), sampler.Z.Elements);

@@ -11,6 +11,8 @@ public sealed record SamplerOptions
     public int NumTrainSteps { get; init; } = 1000;
     /// <summary>use_timestep_transform: the resolution-dependent time shift.</summary>
     public bool UseTimestepTransform { get; init; } = true;
+    /// <summary>transform_scale: multiplies the shift ratio (RFlow's default 1; the built-in 64×64 model uses 32).</summary>
+    public float TransformScale { get; init; } = 1f;
     /// <summary>Mimic the official bfloat16 run: the shift ratio is formed from bf16 tensors (quirk Q8) and the
     /// model embeds t' rounded to bf16 (quirk Q3). dt always uses the float32 times.</summary>
     public bool MimicBf16 { get; init; }
@@ -47,7 +49,7 @@ public sealed class RectifiedFlowSchedule
         RawTimes = new float[n];
         for (int i = 0; i < n; i++) RawTimes[i] = (float)((1.0 - (double)i / n) * options.NumTrainSteps);
 
-        Ratio = options.UseTimestepTransform ? ShiftRatio(heightPx, widthPx, framesPx, options.MimicBf16) : 1f;
+        Ratio = options.UseTimestepTransform ? ShiftRatio(heightPx, widthPx, framesPx, options.MimicBf16, options.TransformScale) : 1f;
         if (Ratio == 0)
             throw new ArgumentException($"the official timestep transform gives ratio 0 for {framesPx} pixel frames (floor(frames/17)·5 = 0, quirk Q9): " +
                 "its first time step would be 0/0; use 1 frame or at least 17");
@@ -66,10 +68,10 @@ public sealed class RectifiedFlowSchedule
     }
 
     /// <summary>
-    /// r = sqrt(H·W / 512²) · sqrt(r_f), with r_f = 1 for one frame, else floor(frames/17)·5 (quirk Q9).
+    /// r = sqrt(H·W / 512²) · sqrt(r_f) · scale, with r_f = 1 for one frame, else floor(frames/17)·5 (quirk Q9).
     /// In the bf16 run every intermediate is a bf16 tensor (quirk Q8); otherwise float32.
     /// </summary>
-    public static float ShiftRatio(int heightPx, int widthPx, int framesPx, bool bf16)
+    public static float ShiftRatio(int heightPx, int widthPx, int framesPx, bool bf16, float scale = 1f)
     {
         Func<float, float> round = bf16 ? Bf16 : x => x;
         float h = round(heightPx), w = round(widthPx), f = round(framesPx);
@@ -77,7 +79,7 @@ public sealed class RectifiedFlowSchedule
         float ratioSpace = round(MathF.Sqrt(round(resolution / (512f * 512f))));
         float frames = f == 1 ? 1f : round(round(MathF.Floor(f / 17f)) * 5f);
         float ratioTime = round(MathF.Sqrt(frames));
-        return round(round(ratioSpace * ratioTime) * 1f);
+        return round(round(ratioSpace * ratioTime) * scale);
     }
 
     static float Bf16(float x) => Weights.BFloat16.Round(x);
