@@ -16,7 +16,7 @@ public static class Export
 {
     public const string Name = "t2x-builtin-shapes";
 
-    public static void Write(TextToImage model, string folder, int steps, double cfg, bool timestepTransform, double transformScale)
+    public static void Write(TextToImage model, string folder, int steps, double cfg, bool timestepTransform, double transformScale, string sampleMethod)
     {
         var c = model.Config;
         string temp = folder.TrimEnd('/') + ".tmp";
@@ -46,7 +46,7 @@ public static class Export
                 ["transform_scale"] = transformScale, // ratio = sqrt(H·W/512²)·transform_scale
                 ["num_inference_steps"] = steps,
                 ["cfg_scale"] = cfg,
-                ["sample_method"] = "logit-normal",
+                ["sample_method"] = sampleMethod, // how training times were drawn (informational; sampling does not use it)
             },
         });
         WriteJson(Path.Combine(temp, "transformer", "config.json"), new JsonObject

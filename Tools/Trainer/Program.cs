@@ -7,6 +7,7 @@ using TorchSharp;
 //   train  [--run DIR] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N] [--layers N] [--heads N] ...
 //   sample --run DIR --prompt TEXT[|TEXT...] [--out FILE] [--steps N] [--cfg X] [--seed N] [--weights ema|model]
 //   export --run DIR [--out Host/BuiltinModel] [--check Tests/Models/Data/builtin-check.safetensors] [--steps N] [--cfg X]
+//          [--timestep-transform true --transform-scale X --sample-method M]  (as the run was trained)
 var options = ParseOptions(args.Skip(1).ToArray());
 string Get(string name, string fallback) => options.TryGetValue(name, out var v) ? v : fallback;
 int GetInt(string name, int fallback) => int.Parse(Get(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
@@ -63,7 +64,8 @@ switch (args.FirstOrDefault())
         var model = new TextToImage(config);
         model.load(Path.Combine(run, "checkpoint", "ema.dat"));
         string folder = Get("out", "Host/BuiltinModel");
-        Export.Write(model, folder, GetInt("steps", 20), GetDouble("cfg", 4.0), Get("timestep-transform", "false") == "true", GetDouble("transform-scale", 1.0));
+        Export.Write(model, folder, GetInt("steps", 20), GetDouble("cfg", 4.0), Get("timestep-transform", "false") == "true", GetDouble("transform-scale", 1.0),
+            Get("sample-method", "logit-normal"));
         string check = Get("check", "Tests/Models/Data/builtin-check.safetensors");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(check))!);
         Export.WriteCheck(model, check);
