@@ -42,6 +42,7 @@ switch (args.FirstOrDefault())
             EvalEvery = GetInt("eval-every", 200),
             EvalPrompts = GetInt("eval-prompts", 8),
             SampleMethod = Get("sample-method", "logit-normal"),
+            HighNoiseShare = GetDouble("high-noise-share", 0.0),
             TimestepTransform = Get("timestep-transform", "false") == "true",
             TransformScale = GetDouble("transform-scale", 1.0),
         };

@@ -24,6 +24,8 @@ public sealed record TrainOptions
     public bool TimestepTransform { get; init; } = false;
     public double TransformScale { get; init; } = 1.0;
     public string SampleMethod { get; init; } = "logit-normal";
+    /// <summary>Share of each batch trained at t in [0.9 T, T], where only the caption tells what to draw.</summary>
+    public double HighNoiseShare { get; init; } = 0.0;
 }
 
 /// <summary>
@@ -67,7 +69,7 @@ public sealed class Training(ModelConfig config, TrainOptions options)
                 var (x0, prompts) = Batch(step);
                 var (ids, mask) = model.Tokenize(prompts);
                 var rng = new Generator((ulong)(options.Seed * 1_000_003L + step));
-                var loss = RectifiedFlow.Loss((x, t) => model.Predict(x, t, ids, mask), x0, options.SampleMethod, options.TimestepTransform, options.TransformScale, rng);
+                var loss = RectifiedFlow.Loss((x, t) => model.Predict(x, t, ids, mask), x0, options.SampleMethod, options.TimestepTransform, options.TransformScale, options.HighNoiseShare, rng);
                 optimizer.zero_grad();
                 loss.backward();
                 nn.utils.clip_grad_norm_(parameters, 1.0);
