@@ -43,6 +43,7 @@ switch (args.FirstOrDefault())
             EvalPrompts = GetInt("eval-prompts", 8),
             SampleMethod = Get("sample-method", "logit-normal"),
             HighNoiseShare = GetDouble("high-noise-share", 0.0),
+            HighNoiseFrom = GetDouble("high-noise-from", 0.97),
             TimestepTransform = Get("timestep-transform", "false") == "true",
             TransformScale = GetDouble("transform-scale", 1.0),
         };

@@ -23,9 +23,9 @@ public static class RectifiedFlow
     /// <summary>Mean squared error of the predicted velocity (first C output channels) against x0 − noise.</summary>
     /// <param name="sampleMethod">RFlow's sample_method: "logit-normal" (sigmoid of a standard normal, the
     /// released config) or "uniform" (covers the high-noise times, where the caption decides the layout, more often).</param>
-    /// <param name="highNoiseShare">Share of the batch whose times are drawn uniformly from [0.9 T, T] instead: the
-    /// loss there is what teaches the model to read the caption (at lower times the picture itself says most).</param>
-    public static Tensor Loss(Func<Tensor, Tensor, Tensor> model, Tensor x0, string sampleMethod, bool timestepTransform, double transformScale, double highNoiseShare, Generator rng)
+    /// <param name="highNoiseShare">Share of the batch whose times are drawn uniformly from [highNoiseFrom·T, T] instead:
+    /// the loss there is what teaches the model to read the caption (at lower times the picture itself says most).</param>
+    public static Tensor Loss(Func<Tensor, Tensor, Tensor> model, Tensor x0, string sampleMethod, bool timestepTransform, double transformScale, double highNoiseShare, double highNoiseFrom, Generator rng)
     {
         long b = x0.shape[0], c = x0.shape[1];
         var t = sampleMethod switch
@@ -37,7 +37,7 @@ public static class RectifiedFlow
         if (timestepTransform)
             t = tensor(t.data<float>().ToArray().Select(v => (float)Transform(v, (int)x0.shape[2], (int)x0.shape[3], transformScale)).ToArray());
         long high = (long)Math.Round(highNoiseShare * b);
-        if (high > 0) t = cat([(0.9 + 0.1 * rand(high, generator: rng)) * T, t.narrow(0, high, b - high)], 0);
+        if (high > 0) t = cat([(highNoiseFrom + (1 - highNoiseFrom) * rand(high, generator: rng)) * T, t.narrow(0, high, b - high)], 0);
         var noise = randn(x0.shape, generator: rng);
         var s = (t / T).view(b, 1, 1, 1);
         var xt = (1 - s) * x0 + s * noise;

@@ -24,8 +24,11 @@ public sealed record TrainOptions
     public bool TimestepTransform { get; init; } = false;
     public double TransformScale { get; init; } = 1.0;
     public string SampleMethod { get; init; } = "logit-normal";
-    /// <summary>Share of each batch trained at t in [0.9 T, T], where only the caption tells what to draw.</summary>
+    /// <summary>Share of each batch trained at t in [HighNoiseFrom·T, T]: there the noisy image shows nothing yet and only
+    /// the caption tells what to draw (the sampler's first steps). Without it the model learns to read the picture from
+    /// the noise at lower times and hardly ever learns to read the caption.</summary>
     public double HighNoiseShare { get; init; } = 0.0;
+    public double HighNoiseFrom { get; init; } = 0.97;
 }
 
 /// <summary>
@@ -69,7 +72,7 @@ public sealed class Training(ModelConfig config, TrainOptions options)
                 var (x0, prompts) = Batch(step);
                 var (ids, mask) = model.Tokenize(prompts);
                 var rng = new Generator((ulong)(options.Seed * 1_000_003L + step));
-                var loss = RectifiedFlow.Loss((x, t) => model.Predict(x, t, ids, mask), x0, options.SampleMethod, options.TimestepTransform, options.TransformScale, options.HighNoiseShare, rng);
+                var loss = RectifiedFlow.Loss((x, t) => model.Predict(x, t, ids, mask), x0, options.SampleMethod, options.TimestepTransform, options.TransformScale, options.HighNoiseShare, options.HighNoiseFrom, rng);
                 optimizer.zero_grad();
                 loss.backward();
                 nn.utils.clip_grad_norm_(parameters, 1.0);
