@@ -67,9 +67,14 @@ public sealed class VaeDecoder : IDisposable
             }
             else
             {
-                long cout4 = (cout + 3) / 4 * 4;
-                Add(p + ".w", [shape[2], shape[3], shape[4], cin, cout4], () => Conv3d.PackWeight(source.Read(name)));
-                Add(p + ".b", [cout4], () => Conv3d.PackBias(source.Read(p + ".conv.bias")));
+                bool asGemm = AsGemm(p, cin);
+                Func<HostTensor, HostTensor> pack = asGemm ? Conv3d.PackGemmWeight : Conv3d.PackWeight;
+                long[] packedShape(long kt) => asGemm ? [cout, kt, shape[3], shape[4], cin] : [kt, shape[3], shape[4], cin, (cout + 3) / 4 * 4];
+                Add(p + ".w", packedShape(shape[2]), () => pack(source.Read(name)));
+                // Causal convs with time taps also get their folded kernel, for images (all taps read frame 0).
+                if (shape[2] > 1) Add(p + ".wf", packedShape(1), () => pack(Conv3d.FoldTime(source.Read(name))));
+                if (asGemm) Add(p + ".b", [cout], () => source.Read(p + ".conv.bias").To(DType.F32));
+                else Add(p + ".b", [(cout + 3) / 4 * 4], () => Conv3d.PackBias(source.Read(p + ".conv.bias")));
             }
         }
         // Mid attention: q, k, v fused into one GEMM [3C, C]; proj_out a GEMM with the residual.
@@ -237,11 +242,20 @@ public sealed class VaeDecoder : IDisposable
         return y;
     });
 
+    /// <summary>The wide convolutions (channel-last, Cin a multiple of 8) run as implicit GEMMs; the narrow ends
+    /// (post_quant_conv on channel-first latents, conv_in from the 4 latent channels, conv_out into 3 channel-first
+    /// samples) on the direct kernel.</summary>
+    static bool AsGemm(string p, long cin) => p is not ("post_quant_conv" or "decoder.conv_out") && cin % 8 == 0;
+
     void Conv(string p, Sequence seq, Tensor x, bool xFirst, Tensor y, bool yFirst, Tensor? residual = null, float inDiv = 1f)
     {
-        var w = _w[p + ".w"];
-        long cout = yFirst ? y.Dim(1) : y.Dim(-1);
-        Conv3d.Record(seq, x, xFirst, w, _w[p + ".b"], cout, y, yFirst, residual, inDiv);
+        // One frame (an image): every time tap reads that frame, so the folded kernel does the same in a third of the work.
+        long frames = xFirst ? x.Dim(2) : x.Dim(1);
+        var w = frames == 1 && _w.Contains(p + ".wf") ? _w[p + ".wf"] : _w[p + ".w"];
+        if (AsGemm(p, xFirst ? x.Dim(1) : x.Dim(-1)))
+            Conv3d.RecordGemm(seq, x, w, _w[p + ".b"], y, residual);
+        else
+            Conv3d.Record(seq, x, xFirst, w, _w[p + ".b"], yFirst ? y.Dim(1) : y.Dim(-1), y, yFirst, residual, inDiv);
     }
 
     static Tensor Rows(Tensor t) => t.Reshape(t.Dim(0), t.Elements / (t.Dim(0) * t.Dim(-1)), t.Dim(-1));
