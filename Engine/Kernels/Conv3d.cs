@@ -130,12 +130,12 @@ public static class Conv3d
         if (residual is not null) { KernelChecks.F32(Op, "residual", residual); KernelChecks.Shape(Op, "residual", residual, yShape); }
         var info = seq.Gpu.Info;
         if (y.Bytes > info.MaxStorageBufferRange || residual is not null && residual.Bytes > info.MaxStorageBufferRange)
-            throw new ArgumentException($"{Op}: y {y} is larger than this device's {info.MaxStorageBufferRange} bytes per binding; decode with tiling");
+            throw new ArgumentException($"{Op}: y {y} is larger than this device's {info.MaxStorageBufferRange} bytes per binding (the direct kernel serves the narrow convolutions and does not split its output)");
         ulong align = TexelViews.OffsetAlignment(seq.Gpu);
         foreach (var (name, tensor, texels) in new[] { ("x", x, x.Elements), ("w", w, w.Elements / 4) })
         {
             if (texels > info.MaxTexelBufferElements)
-                throw new ArgumentException($"{Op}: {name} {tensor} has more than this device's {info.MaxTexelBufferElements} texels per view; decode with tiling");
+                throw new ArgumentException($"{Op}: {name} {tensor} has more than this device's {info.MaxTexelBufferElements} texels per view");
             if (tensor.Offset % align != 0)
                 throw new ArgumentException($"{Op}: {name} starts at byte {tensor.Offset}, not a multiple of this device's texel-buffer offset alignment ({align})");
         }

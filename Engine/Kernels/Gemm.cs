@@ -105,7 +105,7 @@ public static class Gemm
 
         // Chunk sizes: every binding of a dispatch stays within its limit (less the alignment slack), and the
         // grid within 65535 workgroups per dimension.
-        ulong storageLimit = Math.Min(gpu.Info.MaxStorageBufferRange, MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
+        ulong storageLimit = Math.Min(RowChunks.BindingLimit(gpu), MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
         ulong texelLimit = Math.Min((ulong)gpu.Info.MaxTexelBufferElements * 16, MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
         ulong inputLimit = texel ? texelLimit : storageLimit;
         // A convolution reads x around every output row, so x is bound whole and only y (and residual) are split.

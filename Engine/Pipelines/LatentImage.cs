@@ -44,10 +44,13 @@ public sealed class LatentImage : IDisposable
         return _preview;
     }
 
-    /// <summary>Decodes latents [1, E, 1, h, w] (the official tiling rule) into the image [3, H, W], clamped to [−1, 1].</summary>
+    /// <summary>Decodes latents [1, E, 1, h, w] (the official tiling rule) into the image [3, H, W], clamped to [−1, 1].
+    /// When device memory forces smaller tiles than the official ones, says so on stderr.</summary>
     public Tensor Decode(Tensor latents)
     {
-        var sample = Vae.Decode(latents.ToArray(), latents.Shape, VaeTiling.Auto);
+        var plan = Vae.Plan(latents.Shape, VaeTiling.Auto);
+        if (plan.Fallback) Console.Error.WriteLine(plan.Message);
+        var sample = Vae.Decode(latents.ToArray(), latents.Shape, plan);
         var rgb = Array.ConvertAll(sample.Data, v => Math.Clamp(v, -1f, 1f));
         _image?.Buffer.Dispose();
         _image = null;

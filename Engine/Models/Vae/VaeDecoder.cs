@@ -92,19 +92,111 @@ public sealed class VaeDecoder : IDisposable
     static HostTensor Concat(IEnumerable<HostTensor> parts, params long[] shape)
         => HostTensor.FromFloat32(parts.SelectMany(p => p.ToFloat32()).ToArray(), shape);
 
+    /// <summary>The device memory a decode may use (null: the device-local heap less what this process already holds).
+    /// Tests set small numbers to exercise the fallback to tiles.</summary>
+    public long? MemoryLimit { get; set; }
+
     /// <summary>Decodes host latents [B, E, T, h, w] to the sample [B, 3, T', 8h, 8w], tiled as <paramref name="tiling"/>
-    /// says (Auto: the official rule; the plain decode where the official code would crash). <paramref name="log"/>
-    /// hears which path was taken.</summary>
+    /// says (Auto: the official rule, the plain decode where the official code would crash, and tiles whenever the
+    /// chosen decode would not fit in device memory). <paramref name="log"/> hears which path was taken and why.</summary>
     public VaeVolume Decode(float[] latents, long[] shape, VaeTiling tiling = VaeTiling.Auto, Action<string>? log = null)
     {
-        CheckLatents(shape);
-        bool tiled = UsesTiles(Config, shape, tiling);
-        log?.Invoke(tiled ? $"VAE: tiled decode (latent tiles of {Config.TileLatentMinSize}, stride {Config.TileLatentStride}, time chunks of {Config.TileLatentMinSizeT})" : "VAE: plain decode");
-        var z = new VaeVolume(latents, shape);
-        return tiled ? VaeTiles.Decode(Config, z, DecodePlain) : DecodePlain(z);
+        var plan = Plan(shape, tiling);
+        log?.Invoke(plan.Message);
+        return Decode(latents, shape, plan);
     }
 
-    /// <summary>Whether a decode of latents of this shape [B, E, T, h, w] goes through tiles.</summary>
+    /// <summary>Decodes as a <see cref="Plan(long[], VaeTiling)"/> decided.</summary>
+    public VaeVolume Decode(float[] latents, long[] shape, VaePlan plan)
+    {
+        CheckLatents(shape);
+        var z = new VaeVolume(latents, shape);
+        return plan.Tiled ? VaeTiles.Decode(plan.Tiles, z, DecodePlain) : DecodePlain(z);
+    }
+
+    /// <summary>How this device decodes latents of this shape: <see cref="Plan(VaeConfig, long[], VaeTiling, long)"/> with
+    /// the free device memory (<see cref="MemoryLimit"/>, else the device-local heap less what is already allocated).</summary>
+    public VaePlan Plan(long[] shape, VaeTiling tiling)
+    {
+        CheckLatents(shape);
+        return Plan(Config, shape, tiling, MemoryLimit ?? (long)Gpu.Info.DeviceLocalBytes - Gpu.AllocatedBytes);
+    }
+
+    /// <summary>
+    /// The decode path for latents of this shape with <paramref name="freeBytes"/> of device memory left for
+    /// activations. On and Off obey. Auto takes the official decision (<see cref="UsesTiles"/>), then, when that decode's
+    /// peak (<see cref="PlainDecodeBytes"/> of the whole latent or of one tile) would not fit, halves the tile size
+    /// (tile_sample_min_size 512, 256, 128, 64: latent tiles of 64 … 8, same overlap) until a tile fits. Smaller tiles
+    /// keep GroupNorm and attention tile-local over less context, so such an image differs from the official one.
+    /// </summary>
+    public static VaePlan Plan(VaeConfig c, long[] shape, VaeTiling tiling, long freeBytes)
+    {
+        bool tiled = UsesTiles(c, shape, tiling);
+        string official = tiled
+            ? $"VAE: tiled decode (latent tiles of {c.TileLatentMinSize}, stride {c.TileLatentStride}, time chunks of {c.TileLatentMinSizeT})"
+            : "VAE: plain decode";
+        long need = tiled ? TileBytes(c, shape) : PlainDecodeBytes(c, shape);
+        if (tiling != VaeTiling.Auto || need <= freeBytes) return new VaePlan(tiled, c, official, Fallback: false);
+        // Halve while the tiles still join up exactly (stride × spatial factor = kept pixels, as 56 · 8 = 448).
+        var smallest = c;
+        for (var t = c with { TileSampleMinSize = c.TileSampleMinSize / 2 };
+             t.TileLatentMinSize >= 1 && t.TileLatentStride >= 1 && t.TileLatentStride * t.SpatialFactor == t.TileKeep;
+             t = t with { TileSampleMinSize = t.TileSampleMinSize / 2 })
+        {
+            smallest = t;
+            long tileNeed = TileBytes(t, shape);
+            if (tileNeed <= freeBytes)
+                return new VaePlan(true, t,
+                    $"VAE: a {(tiled ? "decode in the official tiles" : "plain decode")} needs about {Mb(need)} of device memory and {Mb(freeBytes)} is free; " +
+                    $"decoding in tiles of {t.TileLatentMinSize} latents instead (about {Mb(tileNeed)}; tile-local normalisation makes the image differ slightly)",
+                    Fallback: true);
+        }
+        throw new InvalidOperationException(
+            $"VAE: not enough device memory to decode latents [{string.Join(",", shape)}]: a {(tiled ? "tiled" : "plain")} decode needs about {Mb(need)}, " +
+            $"tiles of {smallest.TileLatentMinSize} latents {Mb(TileBytes(smallest, shape))}, and {Mb(freeBytes)} is free");
+    }
+
+    static string Mb(long bytes) => $"{Math.Max(0, bytes) / 1_000_000.0:F0} MB";
+
+    /// <summary>The peak of one tile's plain decode (the tiles and time chunks of config <paramref name="c"/>).</summary>
+    static long TileBytes(VaeConfig c, long[] shape) =>
+        PlainDecodeBytes(c, [shape[0], shape[1], Math.Min(shape[2], c.TileLatentMinSizeT), Math.Min(shape[3], c.TileLatentMinSize), Math.Min(shape[4], c.TileLatentMinSize)]);
+
+    /// <summary>
+    /// Device bytes a plain decode of latents [B, E, T, h, w] holds at its peak besides the weights: the uploaded
+    /// latents plus the largest set of tensors one step of <see cref="DecodeOnDevice"/> keeps alive (its input, its
+    /// temporaries and its output), each rounded up to 256 bytes. It follows the steps below one for one.
+    /// </summary>
+    public static long PlainDecodeBytes(VaeConfig c, long[] shape)
+    {
+        static long Buf(long floats) => (floats * 4 + 255) / 256 * 256;
+        long peak = 0;
+        void Step(params long[] tensors) => peak = Math.Max(peak, tensors.Sum(Buf));
+        long b = shape[0], frames = shape[2], h = shape[3], w = shape[4], top = c.Width(c.Levels - 1);
+        long p = b * frames * h * w;
+        void Res(long cin, long cout) => Step(p * cin, p * cin, p * cout, p * cout, cin != cout ? p * cout : 0, p * cout);
+        Step(p * c.ZChannels);                                   // post_quant_conv (beside the latents)
+        Step(p * c.ZChannels, p * top);                          // conv_in
+        Res(top, top);                                           // mid.block_1
+        Step(p * top, p * top, p * top, p * top, h * w * h * w, top * h * w, p * top, p * top);   // mid.attn_1
+        Res(top, top);                                           // mid.block_2
+        long cur = top;
+        for (int level = c.Levels - 1; level >= 0; level--)
+        {
+            for (int i = 0; i <= c.NumResBlocks; i++) { Res(cur, c.Width(level)); cur = c.Width(level); }
+            string up = c.DecoderSpatialUpsample[level];
+            if (up.Length == 0) continue;
+            if (up == "Spatial2xTime2x3DUpsample") frames = 2 * frames - 1;
+            h *= 2; w *= 2;
+            long next = b * frames * h * w;
+            Step(p * cur, next * cur, next * cur);
+            p = next;
+        }
+        Step(p * cur, p * cur, p * VaeConfig.OutChannels);     // norm_out, conv_out
+        return Buf(shape.Aggregate(1L, (x, y) => x * y)) + peak;
+    }
+
+    /// <summary>Whether the official rule (or the user's On/Off) decodes latents of this shape [B, E, T, h, w] in tiles.</summary>
     public static bool UsesTiles(VaeConfig c, long[] shape, VaeTiling tiling) => tiling switch
     {
         VaeTiling.On => true,
@@ -277,6 +369,10 @@ public sealed class VaeDecoder : IDisposable
 
     public void Dispose() => _w.Dispose();
 }
+
+/// <summary>How a decode runs: plainly or in the tiles of <paramref name="Tiles"/> (the decoder's config, or one with
+/// smaller tiles when memory forced a <paramref name="Fallback"/>), and a one-line message saying so.</summary>
+public sealed record VaePlan(bool Tiled, VaeConfig Tiles, string Message, bool Fallback);
 
 /// <summary>A device tensor with its own buffer, freed on Dispose.</summary>
 public sealed class OwnedTensor(Tensor t) : IDisposable
