@@ -132,13 +132,15 @@ public sealed class VaeDecoderTests : GpuTest
         // Enough memory: the official decision and its message.
         var p = VaeDecoder.Plan(c, image512, VaeTiling.Auto, plain512);
         Assert.That((p.Tiled, p.Fallback, p.Message), Is.EqualTo((false, false, "VAE: plain decode")));
-        p = VaeDecoder.Plan(c, image1024, VaeTiling.Auto, plain512);   // official tiles of 64 are 512² decodes
+        long tiled1024 = VaeDecoder.TiledDecodeBytes(c, image1024);   // official tiles of 64: 512² decodes, plus the tiles and the image
+        Assert.That(tiled1024, Is.GreaterThan(plain512).And.LessThan(plain512 + 100_000_000));
+        p = VaeDecoder.Plan(c, image1024, VaeTiling.Auto, tiled1024);
         Assert.That((p.Tiled, p.Fallback, p.Tiles.TileLatentMinSize), Is.EqualTo((true, false, 64)));
         // Short by one byte: 512² falls back to tiles of half the size, 32 latents every 28.
         p = VaeDecoder.Plan(c, image512, VaeTiling.Auto, plain512 - 1);
         Assert.That((p.Tiled, p.Fallback, p.Tiles.TileLatentMinSize, p.Tiles.TileLatentStride), Is.EqualTo((true, true, 32, 28)));
         Assert.That(p.Message, Does.Contain("a plain decode needs about"));
-        p = VaeDecoder.Plan(c, image1024, VaeTiling.Auto, VaeDecoder.PlainDecodeBytes(c, [1, 4, 1, 16, 16]));
+        p = VaeDecoder.Plan(c, image1024, VaeTiling.Auto, VaeDecoder.TiledDecodeBytes(c with { TileSampleMinSize = 128 }, image1024));
         Assert.That((p.Fallback, p.Tiles.TileLatentMinSize), Is.EqualTo((true, 16)));
         Assert.That(p.Message, Does.Contain("a decode in the official tiles needs about"));
         // Off and On ignore memory.
@@ -246,9 +248,11 @@ public sealed class VaeReleasedShapeRun : GpuTest
         public void Dispose() { }
     }
 
-    [TestCase(4)]
-    [TestCase(32)]
-    public void DecodesAnImage(int side)
+    [TestCase(4, VaeTiling.Auto)]
+    [TestCase(32, VaeTiling.Auto)]
+    [TestCase(128, VaeTiling.Off)]   // 1024² in one piece: activations up to 1 GiB, attention scores 1 GiB (bindings split)
+    [TestCase(128, VaeTiling.Auto)]  // 1024² in the official 9 tiles
+    public void DecodesAnImage(int side, VaeTiling tiling)
     {
         var c = VaeConfig.Released;
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -259,7 +263,7 @@ public sealed class VaeReleasedShapeRun : GpuTest
         clock.Restart();
         Gpu.ResetPeak();
         long[] shape = [1, 4, 1, side, side];
-        var sample = vae.Decode(Check.Randn(new Random(2), 4 * side * side), shape);
+        var sample = vae.Decode(Check.Randn(new Random(2), 4 * side * side), shape, tiling, TestContext.Progress.WriteLine);
         TestContext.Progress.WriteLine($"decode {side}x{side} latents: {clock.Elapsed.TotalSeconds:F1} s, peak device memory {Gpu.PeakBytes / 1e6:F0} MB");
         Assert.That(sample.Shape, Is.EqualTo(new long[] { 1, 3, 1, 8 * side, 8 * side }));
         Assert.That(sample.Data.All(float.IsFinite), Is.True);

@@ -111,7 +111,8 @@ public sealed class VaeDecoder : IDisposable
     {
         CheckLatents(shape);
         var z = new VaeVolume(latents, shape);
-        return plan.Tiled ? VaeTiles.Decode(plan.Tiles, z, DecodePlain) : DecodePlain(z);
+        using var sample = plan.Tiled ? VaeTiles.Decode(Gpu, plan.Tiles, z, DecodePlain) : DecodePlain(z);
+        return new VaeVolume(sample.ToArray(), sample.Shape);
     }
 
     /// <summary>How this device decodes latents of this shape: <see cref="Plan(VaeConfig, long[], VaeTiling, long)"/> with
@@ -135,7 +136,7 @@ public sealed class VaeDecoder : IDisposable
         string official = tiled
             ? $"VAE: tiled decode (latent tiles of {c.TileLatentMinSize}, stride {c.TileLatentStride}, time chunks of {c.TileLatentMinSizeT})"
             : "VAE: plain decode";
-        long need = tiled ? TileBytes(c, shape) : PlainDecodeBytes(c, shape);
+        long need = tiled ? TiledDecodeBytes(c, shape) : PlainDecodeBytes(c, shape);
         if (tiling != VaeTiling.Auto || need <= freeBytes) return new VaePlan(tiled, c, official, Fallback: false);
         // Halve while the tiles still join up exactly (stride × spatial factor = kept pixels, as 56 · 8 = 448).
         var smallest = c;
@@ -144,7 +145,7 @@ public sealed class VaeDecoder : IDisposable
              t = t with { TileSampleMinSize = t.TileSampleMinSize / 2 })
         {
             smallest = t;
-            long tileNeed = TileBytes(t, shape);
+            long tileNeed = TiledDecodeBytes(t, shape);
             if (tileNeed <= freeBytes)
                 return new VaePlan(true, t,
                     $"VAE: a {(tiled ? "decode in the official tiles" : "plain decode")} needs about {Mb(need)} of device memory and {Mb(freeBytes)} is free; " +
@@ -153,14 +154,24 @@ public sealed class VaeDecoder : IDisposable
         }
         throw new InvalidOperationException(
             $"VAE: not enough device memory to decode latents [{string.Join(",", shape)}]: a {(tiled ? "tiled" : "plain")} decode needs about {Mb(need)}, " +
-            $"tiles of {smallest.TileLatentMinSize} latents {Mb(TileBytes(smallest, shape))}, and {Mb(freeBytes)} is free");
+            $"tiles of {smallest.TileLatentMinSize} latents {Mb(TiledDecodeBytes(smallest, shape))}, and {Mb(freeBytes)} is free");
     }
 
     static string Mb(long bytes) => $"{Math.Max(0, bytes) / 1_000_000.0:F0} MB";
 
-    /// <summary>The peak of one tile's plain decode (the tiles and time chunks of config <paramref name="c"/>).</summary>
-    static long TileBytes(VaeConfig c, long[] shape) =>
-        PlainDecodeBytes(c, [shape[0], shape[1], Math.Min(shape[2], c.TileLatentMinSizeT), Math.Min(shape[3], c.TileLatentMinSize), Math.Min(shape[4], c.TileLatentMinSize)]);
+    /// <summary>Device bytes a tiled decode (tiles and time chunks of config <paramref name="c"/>) holds at its peak
+    /// besides the weights: one tile's plain decode, the decoded tiles of a time chunk and the joined sample.</summary>
+    public static long TiledDecodeBytes(VaeConfig c, long[] shape)
+    {
+        long b = shape[0], t = Math.Min(shape[2], c.TileLatentMinSizeT), h = shape[3], w = shape[4];
+        long tile = PlainDecodeBytes(c, [b, shape[1], t, Math.Min(h, c.TileLatentMinSize), Math.Min(w, c.TileLatentMinSize)]);
+        long tilesOfAChunk = 0;
+        foreach (int r in VaeTiles.Starts((int)h, c.TileLatentStride))
+            foreach (int q in VaeTiles.Starts((int)w, c.TileLatentStride))
+                tilesOfAChunk += b * VaeConfig.OutChannels * c.OutputFrames(t) * c.SpatialFactor * Math.Min(c.TileLatentMinSize, h - r) * c.SpatialFactor * Math.Min(c.TileLatentMinSize, w - q) * 4;
+        long sample = b * VaeConfig.OutChannels * c.OutputFrames(shape[2]) * h * c.SpatialFactor * w * c.SpatialFactor * 4;
+        return tile + tilesOfAChunk + sample;
+    }
 
     /// <summary>
     /// Device bytes a plain decode of latents [B, E, T, h, w] holds at its peak besides the weights: the uploaded
@@ -217,15 +228,11 @@ public sealed class VaeDecoder : IDisposable
             throw new ArgumentException($"latents must be [B, {Config.EmbedDim}, T, h, w] with every axis at least 1, got [{string.Join(",", shape)}]");
     }
 
-    /// <summary>decoder(post_quant_conv(z / scale)) of host latents, one upload and one readback.</summary>
-    VaeVolume DecodePlain(VaeVolume z)
+    /// <summary>decoder(post_quant_conv(z / scale)) of host latents into a new device sample.</summary>
+    OwnedTensor DecodePlain(VaeVolume z)
     {
         var latents = Tensor.FromArray(Gpu, z.Data, z.Shape);
-        try
-        {
-            using var sample = DecodeOnDevice(latents);
-            return new VaeVolume(sample.ToArray(), sample.Shape);
-        }
+        try { return DecodeOnDevice(latents); }
         finally { latents.Buffer.Dispose(); }
     }
 
