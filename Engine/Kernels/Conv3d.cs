@@ -75,8 +75,10 @@ public static class Conv3d
     /// Records y = conv(x) + bias (+ residual) as an implicit GEMM: x [B, T, H, W, Cin] and y, residual
     /// [B, T, H, W, Cout] channel-last f32; w [Cout, kt, kh, kw, Cin] from <see cref="PackGemmWeight"/>; bias [Cout] f32.
     /// Spatial padding kh / 2. y and residual may exceed one binding (split by rows); x is read through one view.
+    /// Only output frames [firstFrame, firstFrame + frames) of every sample are computed (null: all), so frame 0 of a
+    /// video can run with the folded kernel (<see cref="FoldTime"/>) and the others with the full one.
     /// </summary>
-    public static void RecordGemm(Sequence seq, Tensor x, Tensor w, Tensor bias, Tensor y, Tensor? residual = null)
+    public static void RecordGemm(Sequence seq, Tensor x, Tensor w, Tensor bias, Tensor y, Tensor? residual = null, long firstFrame = 0, long? frames = null)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "w", w);
@@ -92,9 +94,17 @@ public static class Conv3d
         if (residual is not null) { KernelChecks.F32(Op, "residual", residual); KernelChecks.Shape(Op, "residual", residual, y.Shape); }
         KernelChecks.Fits32(Op, "x", x.Elements);
         KernelChecks.Fits32(Op, "y", y.Elements);
-        long positions = b * t * h * wd;
-        Gemm.RecordConv(seq, x, new Gemm.ConvGeometry(t, h, wd, cin, kt, kh, kw, kh / 2), w.Reshape(cout, kt * kh * kw * cin), bias,
-            y.Reshape(positions, cout), residual?.Reshape(positions, cout));
+        long count = frames ?? t - firstFrame;
+        if (firstFrame < 0 || count < 0 || firstFrame + count > t)
+            throw new ArgumentException($"{Op}: frames [{firstFrame}, {firstFrame + count}) lie outside the {t} frames of y {y}");
+        long positions = b * t * h * wd, frame = h * wd;
+        var geometry = new Gemm.ConvGeometry(t, h, wd, cin, kt, kh, kw, kh / 2);
+        // All frames: one GEMM over every position; a frame range: one per sample (its rows are contiguous there).
+        IEnumerable<(long first, long rows)> ranges = count == t
+            ? [(0L, positions)]
+            : Enumerable.Range(0, (int)b).Select(n => ((n * t + firstFrame) * frame, count * frame));
+        foreach (var (first, rows) in ranges)
+            Gemm.RecordConv(seq, x, geometry, w.Reshape(cout, kt * kh * kw * cin), bias, y.Reshape(positions, cout), residual?.Reshape(positions, cout), first, rows);
     }
 
     /// <summary>A bias [Cout] padded with zeros to Cout4 (f32).</summary>

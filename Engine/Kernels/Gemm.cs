@@ -47,7 +47,7 @@ public static class Gemm
     /// </summary>
     public static void Record(Sequence seq, Tensor x, Tensor w, Tensor? bias, Tensor y,
         Epilogue epilogue = Epilogue.None, Tensor? residual = null, Tensor? gate = null, long gateRowDiv = 1)
-        => Record(seq, x, w, bias, y, epilogue, residual, gate, gateRowDiv, conv: null);
+        => Record(seq, x, w, bias, y, epilogue, residual, gate, gateRowDiv, conv: null, 0, x.Rows);
 
     /// <summary>The geometry of an implicit-GEMM convolution (see gemm_common.glsl): x is a channel-last volume
     /// [B, T, H, W, Cin] read in place, row m of the product is output position m, k runs over (dt, di, dj, ci).</summary>
@@ -57,12 +57,13 @@ public static class Gemm
     }
 
     /// <summary>y = conv(x) + bias (+ residual) as the GEMM of x's implicit patch matrix [positions, taps·Cin] with
-    /// w [Cout, taps·Cin]; x: the whole volume (one binding: a texel view on CPU devices), y and residual [positions, Cout].</summary>
-    internal static void RecordConv(Sequence seq, Tensor x, ConvGeometry conv, Tensor w, Tensor bias, Tensor y, Tensor? residual)
-        => Record(seq, x, w, bias, y, Epilogue.None, residual, null, 1, conv);
+    /// w [Cout, taps·Cin]; x: the whole volume (one binding: a texel view on CPU devices), y and residual [positions, Cout].
+    /// Only output rows (positions) [firstRow, firstRow + rows) are computed.</summary>
+    internal static void RecordConv(Sequence seq, Tensor x, ConvGeometry conv, Tensor w, Tensor bias, Tensor y, Tensor? residual, long firstRow, long rows)
+        => Record(seq, x, w, bias, y, Epilogue.None, residual, null, 1, conv, firstRow, rows);
 
     static void Record(Sequence seq, Tensor x, Tensor w, Tensor? bias, Tensor y,
-        Epilogue epilogue, Tensor? residual, Tensor? gate, long gateRowDiv, ConvGeometry? conv)
+        Epilogue epilogue, Tensor? residual, Tensor? gate, long gateRowDiv, ConvGeometry? conv, long firstRow, long rows)
     {
         var gpu = seq.Gpu;
         if (x.DType != DType.F32) throw new ArgumentException($"gemm: x must be f32, got {x}");
@@ -113,15 +114,16 @@ public static class Gemm
             throw new ArgumentException($"conv3d: x {x} ({x.Bytes} bytes) is larger than this device lets one {(texel ? "texel view" : "binding")} be ({inputLimit} bytes)");
         long nChunk = ChunkLength(n, inputLimit / (ulong)(k * wSize), tileN, "w", w);
         ulong xRowsLimit = conv is null ? inputLimit / (ulong)(k * 4) : ulong.MaxValue;
-        long mChunk = ChunkLength(m, Math.Min(xRowsLimit, storageLimit / (ulong)(n * 4)), tileM, "x and y rows of", conv is null ? x : y);
+        if (firstRow < 0 || rows < 0 || firstRow + rows > m) throw new ArgumentException($"gemm: rows [{firstRow}, {firstRow + rows}) lie outside the {m} rows of y {y}");
+        long mChunk = ChunkLength(rows, Math.Min(xRowsLimit, storageLimit / (ulong)(n * 4)), tileM, "x and y rows of", conv is null ? x : y);
         if (gate is not null && gate.Bytes > storageLimit) throw new ArgumentException($"gemm: gate {gate} is larger than a binding may be");
 
         uint flags = (bias is not null ? 1u : 0u) | (residual is not null ? 2u : 0u) | (gate is not null ? 4u : 0u)
                    | (uint)epilogue << 8 | (uint)(bias?.DType.ShaderCode() ?? 0) << 16;
-        for (long m0 = 0; m0 < m; m0 += mChunk)
+        for (long m0 = firstRow; m0 < firstRow + rows; m0 += mChunk)
             for (long n0 = 0; n0 < n; n0 += nChunk)
             {
-                long mc = Math.Min(mChunk, m - m0), nc = Math.Min(nChunk, n - n0);
+                long mc = Math.Min(mChunk, firstRow + rows - m0), nc = Math.Min(nChunk, n - n0);
                 var xa = conv is null
                     ? Bind(x, m0 * k * 4, mc * k * 4, texel ? Format.R32G32B32A32Sfloat : Format.Undefined)
                     : Bind(x, 0, x.Elements * 4, texel ? Format.R32G32B32A32Sfloat : Format.Undefined);

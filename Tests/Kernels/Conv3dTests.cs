@@ -110,6 +110,33 @@ public sealed class Conv3dTests : GpuTest
         }
     }
 
+    /// <summary>A video as the decoder runs it: frame 0 (all taps read frame 0) with the folded kernel, frames 1.. with
+    /// the full one, each call computing only its frames of every sample.</summary>
+    [TestCase(1, 8, 4, 3, 5, 12)]
+    [TestCase(2, 16, 3, 2, 3, 33)]
+    public void VideoWithFoldedFirstFrame(int b, int ci, int t, int h, int wd, int co)
+    {
+        var rng = new Random(b + ci + t + co);
+        int rest = t * h * wd;
+        var x = Check.Randn(rng, b * ci * rest);
+        var w = Check.Randn(rng, co * ci * 27, 1 / Math.Sqrt(ci * 27));
+        var bias = Check.Randn(rng, co, 0.5);
+        var want = ToLast(Reference(x, w, bias, b, ci, t, h, wd, co, 3, 3, 1f), b, co, rest);
+        using var s = new Scratch(Gpu);
+        var X = s.F32(ToLast(x, b, ci, rest), b, t, h, wd, ci);
+        var checkpoint = HostTensor.FromFloat32(w, co, ci, 3, 3, 3);
+        var W = s.Upload(Conv3d.PackGemmWeight(checkpoint));
+        var Wf = s.Upload(Conv3d.PackGemmWeight(Conv3d.FoldTime(checkpoint)));
+        var B = s.F32(bias, co);
+        var Y = s.Empty(DType.F32, b, t, h, wd, co);
+        Run(seq =>
+        {
+            Conv3d.RecordGemm(seq, X, Wf, B, Y, firstFrame: 0, frames: 1);
+            Conv3d.RecordGemm(seq, X, W, B, Y, firstFrame: 1);
+        });
+        Check.Close(Y.ToArray(), want, 1e-5, "conv3d video, folded frame 0");
+    }
+
     /// <summary>y larger than one binding: the GEMM splits y and residual by rows while x stays one view.</summary>
     [Test]
     public void GemmSplitsALargeOutput()

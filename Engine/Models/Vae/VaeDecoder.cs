@@ -348,13 +348,24 @@ public sealed class VaeDecoder : IDisposable
 
     void Conv(string p, Sequence seq, Tensor x, bool xFirst, Tensor y, bool yFirst, Tensor? residual = null, float inDiv = 1f)
     {
-        // One frame (an image): every time tap reads that frame, so the folded kernel does the same in a third of the work.
+        // Frame 0 of every causal conv reads only frame 0 through all its time taps (the padding replicates it), so the
+        // folded kernel computes it in a third of the work: all of an image, the first frame of a video.
         long frames = xFirst ? x.Dim(2) : x.Dim(1);
-        var w = frames == 1 && _w.Contains(p + ".wf") ? _w[p + ".wf"] : _w[p + ".w"];
+        bool folds = _w.Contains(p + ".wf");
         if (AsGemm(p, xFirst ? x.Dim(1) : x.Dim(-1)))
-            Conv3d.RecordGemm(seq, x, w, _w[p + ".b"], y, residual);
+        {
+            if (!folds) Conv3d.RecordGemm(seq, x, _w[p + ".w"], _w[p + ".b"], y, residual);
+            else
+            {
+                Conv3d.RecordGemm(seq, x, _w[p + ".wf"], _w[p + ".b"], y, residual, firstFrame: 0, frames: 1);
+                if (frames > 1) Conv3d.RecordGemm(seq, x, _w[p + ".w"], _w[p + ".b"], y, residual, firstFrame: 1);
+            }
+        }
         else
+        {
+            var w = folds && frames == 1 ? _w[p + ".wf"] : _w[p + ".w"];   // the narrow ends fold for images only
             Conv3d.Record(seq, x, xFirst, w, _w[p + ".b"], yFirst ? y.Dim(1) : y.Dim(-1), y, yFirst, residual, inDiv);
+        }
     }
 
     static Tensor Rows(Tensor t) => t.Reshape(t.Dim(0), t.Elements / (t.Dim(0) * t.Dim(-1)), t.Dim(-1));
