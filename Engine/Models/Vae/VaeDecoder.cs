@@ -116,19 +116,36 @@ public sealed class VaeDecoder : IDisposable
     }
 
     /// <summary>How this device decodes latents of this shape: <see cref="Plan(VaeConfig, long[], VaeTiling, long)"/> with
-    /// the free device memory (<see cref="MemoryLimit"/>, else the device-local heap less what is already allocated).</summary>
+    /// the free memory (<see cref="MemoryLimit"/>, else <see cref="FreeBytes"/>).</summary>
     public VaePlan Plan(long[] shape, VaeTiling tiling)
     {
         CheckLatents(shape);
-        return Plan(Config, shape, tiling, MemoryLimit ?? (long)Gpu.Info.DeviceLocalBytes - Gpu.AllocatedBytes);
+        return Plan(Config, shape, tiling, MemoryLimit ?? FreeBytes(Gpu));
+    }
+
+    /// <summary>Memory left for activations: the device-local heap less what this process holds on it; on CPU devices
+    /// (lavapipe: its heap reports 2 GiB but buffers are host memory and larger totals allocate fine) the host's
+    /// available memory.</summary>
+    public static long FreeBytes(Gpu gpu)
+    {
+        if (!gpu.Info.IsCpu) return (long)gpu.Info.DeviceLocalBytes - gpu.AllocatedBytes;
+        try
+        {
+            var line = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemAvailable:", StringComparison.Ordinal));
+            if (line is not null) return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return GC.GetGCMemoryInfo().TotalAvailableMemoryBytes - Environment.WorkingSet;
     }
 
     /// <summary>
-    /// The decode path for latents of this shape with <paramref name="freeBytes"/> of device memory left for
-    /// activations. On and Off obey. Auto takes the official decision (<see cref="UsesTiles"/>), then, when that decode's
-    /// peak (<see cref="PlainDecodeBytes"/> of the whole latent or of one tile) would not fit, halves the tile size
-    /// (tile_sample_min_size 512, 256, 128, 64: latent tiles of 64 … 8, same overlap) until a tile fits. Smaller tiles
-    /// keep GroupNorm and attention tile-local over less context, so such an image differs from the official one.
+    /// The decode path for latents of this shape with <paramref name="freeBytes"/> of memory left for activations.
+    /// On and Off obey. Auto takes the official decision (<see cref="UsesTiles"/>), then, when that decode's peak
+    /// (<see cref="PlainDecodeBytes"/>, <see cref="TiledDecodeBytes"/>) would not fit, halves the tile size
+    /// (tile_sample_min_size 512, 256, 128, 64: latent tiles of 64 … 8, same overlap) until it fits, or takes the
+    /// smallest. Smaller tiles keep GroupNorm and attention tile-local over less context, so such an image differs
+    /// from the official one.
     /// </summary>
     public static VaePlan Plan(VaeConfig c, long[] shape, VaeTiling tiling, long freeBytes)
     {
@@ -138,8 +155,9 @@ public sealed class VaeDecoder : IDisposable
             : "VAE: plain decode";
         long need = tiled ? TiledDecodeBytes(c, shape) : PlainDecodeBytes(c, shape);
         if (tiling != VaeTiling.Auto || need <= freeBytes) return new VaePlan(tiled, c, official, Fallback: false);
+        string shortBy = $"VAE: a {(tiled ? "decode in the official tiles" : "plain decode")} needs about {Mb(need)} of device memory and {Mb(freeBytes)} is free";
         // Halve while the tiles still join up exactly (stride × spatial factor = kept pixels, as 56 · 8 = 448).
-        var smallest = c;
+        VaeConfig? smallest = null;
         for (var t = c with { TileSampleMinSize = c.TileSampleMinSize / 2 };
              t.TileLatentMinSize >= 1 && t.TileLatentStride >= 1 && t.TileLatentStride * t.SpatialFactor == t.TileKeep;
              t = t with { TileSampleMinSize = t.TileSampleMinSize / 2 })
@@ -147,14 +165,12 @@ public sealed class VaeDecoder : IDisposable
             smallest = t;
             long tileNeed = TiledDecodeBytes(t, shape);
             if (tileNeed <= freeBytes)
-                return new VaePlan(true, t,
-                    $"VAE: a {(tiled ? "decode in the official tiles" : "plain decode")} needs about {Mb(need)} of device memory and {Mb(freeBytes)} is free; " +
-                    $"decoding in tiles of {t.TileLatentMinSize} latents instead (about {Mb(tileNeed)}; tile-local normalisation makes the image differ slightly)",
-                    Fallback: true);
+                return new VaePlan(true, t, $"{shortBy}; decoding in tiles of {t.TileLatentMinSize} latents instead (about {Mb(tileNeed)}; " +
+                    "tile-local normalisation makes the image differ slightly)", Fallback: true);
         }
-        throw new InvalidOperationException(
-            $"VAE: not enough device memory to decode latents [{string.Join(",", shape)}]: a {(tiled ? "tiled" : "plain")} decode needs about {Mb(need)}, " +
-            $"tiles of {smallest.TileLatentMinSize} latents {Mb(TiledDecodeBytes(smallest, shape))}, and {Mb(freeBytes)} is free");
+        if (smallest is null) return new VaePlan(tiled, c, $"{shortBy}; no smaller tiles join up, trying anyway", Fallback: false);
+        return new VaePlan(true, smallest, $"{shortBy}; even tiles of {smallest.TileLatentMinSize} latents need about " +
+            $"{Mb(TiledDecodeBytes(smallest, shape))}: trying those", Fallback: true);
     }
 
     static string Mb(long bytes) => $"{Math.Max(0, bytes) / 1_000_000.0:F0} MB";
