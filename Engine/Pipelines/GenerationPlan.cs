@@ -191,8 +191,11 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
     static List<WeightGroup> Groups(IEnumerable<TensorInfo> tensors) =>
         tensors.GroupBy(t => t.DType).OrderByDescending(g => g.Sum(Bytes)).Select(g => new WeightGroup(g.Key, g.Count(), g.Sum(Bytes))).ToList();
 
-    public static string FormatBytes(long n) => n >= 1L << 30 ? (n / (double)(1L << 30)).ToString("0.00", CultureInfo.InvariantCulture) + " GiB"
-        : (n / (double)(1 << 20)).ToString("0.0", CultureInfo.InvariantCulture) + " MiB";
+    public static string FormatBytes(long n)
+    {
+        var (unit, scale) = n >= 1L << 30 ? ("GiB", 1L << 30) : n >= 1L << 20 ? ("MiB", 1L << 20) : ("KiB", 1L << 10);
+        return (n / (double)scale).ToString(unit == "GiB" ? "0.00" : "0.0", CultureInfo.InvariantCulture) + " " + unit;
+    }
 
     /// <summary>The plan as `t2x generate --dry-run` prints it.</summary>
     public string Format()
@@ -207,7 +210,7 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         {
             sb.AppendLine($"{i++}. {s.Name}: {s.Detail}");
             string stored = string.Join(", ", s.Stored.Select(g => $"{g.Count} {g.DType.ToString().ToLowerInvariant()} ({FormatBytes(g.Bytes)})"));
-            sb.AppendLine($"   weights: {s.Tensors} tensors, {stored}; {FormatBytes(s.DeviceWeightBytes)} on the device" +
+            sb.AppendLine($"   weights: {s.Tensors} tensors, {stored}; {FormatBytes(s.DeviceWeightBytes)} ({s.DeviceWeightBytes} bytes) on the device" +
                           (s.WeightBytesAtOnce != s.DeviceWeightBytes ? $", at most {FormatBytes(s.WeightBytesAtOnce)} at once" : ""));
             sb.AppendLine($"   activations: {FormatBytes(s.ActivationBytes)}; stage peak {FormatBytes(s.PeakBytes)}");
         }

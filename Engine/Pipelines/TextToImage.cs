@@ -34,6 +34,8 @@ public sealed class TextToImage : IFrameSource, IDisposable
     /// <summary>The plan and the stages of the last generation.</summary>
     public GenerationPlan? LastPlan { get; private set; }
     public IReadOnlyList<StageRun> LastStages => _stages;
+    /// <summary>Latent models: the sampled latents [1, E, T, h, w] of the last generation (host copy, as the VAE got them).</summary>
+    public (float[] Values, long[] Shape)? LastLatents { get; private set; }
 
     readonly T5Tokenizer _tokenizer;
     T5Encoder? _encoder;
@@ -177,6 +179,7 @@ public sealed class TextToImage : IFrameSource, IDisposable
         }
         var latents = sampler.Z.ToArray();
         long[] shape = sampler.Z.Shape;
+        LastLatents = (latents, shape);
         if (!keep)
         {
             DropSampler();
