@@ -102,8 +102,8 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
     {
         using var source = Checkpoint.OpenFolder(dir);
         var infos = source.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        var read = PtDitKeys.Expected(c).Where(k => k.Name != PtDitKeys.PosEmbedBuffer && infos.ContainsKey(k.Name)).Select(k => infos[k.Name]).ToList();
-        long bytes = read.Sum(Bytes);
+        var read = PtDitKeys.Expected(c).Where(k => infos.ContainsKey(k.Name)).Select(k => infos[k.Name]).ToList();
+        long bytes = read.Where(t => t.Name != PtDitKeys.PosEmbedBuffer).Sum(Bytes);
         var l = new PtDitLayout(c, 2, frames, h / c.PatchSize, w / c.PatchSize, textLength);
         long B = l.B, T = l.Tokens, D = c.Dim, L = l.L, rows = B * T, k = l.Proxies, latent = (long)frames * h * w;
         long floats = B * c.InChannels * latent + B * c.OutChannels * latent                  // run latents, output

@@ -53,8 +53,9 @@ public sealed class T5Encoder : IDisposable
     {
         var config = T5Config.FromFolder(folder);
         var source = Checkpoint.OpenFolder(folder);
-        try { return Load(gpu, config, source, streamBlocks); }
-        finally { if (!streamBlocks) source.Dispose(); }
+        T5Encoder? encoder = null;
+        try { return encoder = Load(gpu, config, source, streamBlocks); }
+        finally { if (encoder is null || !streamBlocks) source.Dispose(); }
     }
 
     /// <summary>Loads from an opened checkpoint. Streamed, the encoder takes ownership of <paramref name="source"/>.</summary>
