@@ -180,9 +180,9 @@ public sealed class TextToImage : IFrameSource, IDisposable
         var latents = sampler.Z.ToArray();
         long[] shape = sampler.Z.Shape;
         LastLatents = (latents, shape);
+        DropSampler();   // its activations would sit beside the decoder's
         if (!keep)
         {
-            DropSampler();
             _transformer!.Dispose();
             _transformer = null;
         }

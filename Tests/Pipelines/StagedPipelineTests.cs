@@ -115,6 +115,7 @@ public sealed class StagedPipelineTests : GpuTest
         Assert.That(measuredPeak, Is.LessThan(w.t5Outside + w.t5Block + w.transformer + w.vae), "not the sum of the stages");
         long keptPeak = kept.stages.Max(s => s.PeakBytes);
         Assert.That(keptPeak, Is.GreaterThanOrEqualTo(w.t5 + w.transformer + w.vae), "kept: all weights at once");
+        Assert.That(keptPeak, Is.LessThanOrEqualTo(loose.PeakBytes + 256L * loose.Stages.Sum(s => s.Tensors)), "kept: within the plan");
     }
 
     [Test]
