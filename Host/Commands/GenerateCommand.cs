@@ -96,6 +96,10 @@ public static class GenerateCommand
         using var gpu = new Gpu(new GpuOptions { Device = device });
         using var pipeline = new TextToImage(gpu, folder, budget);
         Console.Error.WriteLine($"model {folder.Name} ({folder.Root}) on {gpu.Info.Name}");
+        var planned = pipeline.Plan(settings);
+        if (!planned.Fits)
+            Console.Error.WriteLine($"note: this generation needs about {GenerationPlan.FormatBytes(planned.PeakBytes)} of device memory, more than the " +
+                                    $"{GenerationPlan.FormatBytes(planned.BudgetBytes)} budget; the device may run out (t2x generate --dry-run shows the plan)");
         for (int i = 0; i < count; i++)
         {
             var s = settings with { Seed = settings.Seed + i };
