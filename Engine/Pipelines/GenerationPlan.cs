@@ -57,8 +57,7 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         var parts = ModelParts.Read(folder);
         int latentFrames = parts.CheckSize(width, height, frames);
         int f = parts.PixelsPerLatent;
-        var text = TextEncoderStage(parts.T5, folder.TextEncoder, folder.MaxLength);
-        var streamed = TextEncoderStage(parts.T5, folder.TextEncoder, folder.MaxLength, stream: true);
+        var (text, streamedBytes) = TextEncoderStage(parts.T5, folder.TextEncoder, folder.MaxLength);
         long textOut = 2L * folder.MaxLength * parts.T5.DModel * 4 + 2L * folder.MaxLength * 4;   // [cond; uncond] embeddings + mask
         var transformer = TransformerStage(parts.Transformer, folder.Transformer, latentFrames, height / f, width / f, folder.MaxLength, textOut);
         var stages = new List<StagePlan> { text, transformer };
@@ -67,13 +66,15 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         var resident = new GenerationPlan(stages, budgetBytes, true, false, width, height, frames, latentFrames);
         if (resident.Fits) return resident;
         bool stream = text.PeakBytes > budgetBytes;
-        if (stream) stages[0] = streamed;
-        return new GenerationPlan(stages, budgetBytes, false, stream, width, height, frames, latentFrames);
+        var staged = stages.ToList();
+        if (stream) staged[0] = text with { Detail = text.Detail + ", blocks streamed one at a time", WeightBytesAtOnce = streamedBytes };
+        return new GenerationPlan(staged, budgetBytes, false, stream, width, height, frames, latentFrames);
     }
 
     /// <summary>T5: the embedding and final norm, each block (fused q|k|v, o, the feed-forward, norms); the relative
-    /// position table stays on the host. Activations: Encode's scratch for [cond; uncond] at max_length + its output.</summary>
-    static StagePlan TextEncoderStage(T5Config c, string dir, int maxLength, bool stream = false)
+    /// position table stays on the host. Activations: Encode's scratch for [cond; uncond] at max_length + its output.
+    /// Also returns the weight bytes on the device at once when the blocks are streamed (the embedding and final norm + the largest block).</summary>
+    static (StagePlan stage, long streamedBytes) TextEncoderStage(T5Config c, string dir, int maxLength)
     {
         using var source = Checkpoint.OpenFolder(dir);
         var infos = source.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
@@ -92,8 +93,8 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
                      + 2 * rows * D * 4 + rows * 3 * inner * 4 + rows * inner * 4              // x, h, q|k|v, context
                      + (c.IsGatedAct ? 3 : 2) * rows * F * 4;                                 // up, hidden (, zeros)
         long output = rows * D * 4 + rows * 4;                                                 // embeddings + mask
-        string detail = $"{c.NumLayers} blocks, d_model {c.DModel}, {maxLength} tokens × [prompt; negative]" + (stream ? ", blocks streamed one at a time" : "");
-        return new StagePlan("text encoder (T5)", detail, Groups(names.Select(n => infos[n])), all, stream ? outside + block : all, scratch + output);
+        string detail = $"{c.NumLayers} blocks, d_model {c.DModel}, {maxLength} tokens × [prompt; negative]";
+        return (new StagePlan("text encoder (T5)", detail, Groups(names.Select(n => infos[n])), all, all, scratch + output), outside + block);
     }
 
     /// <summary>PT-DiT: every checkpoint key the model reads (q|k|v fused on upload, same bytes; the stored position
