@@ -118,6 +118,24 @@ public sealed class StagedPipelineTests : GpuTest
         Assert.That(keptPeak, Is.LessThanOrEqualTo(loose.PeakBytes + 256L * loose.Stages.Sum(s => s.Tensors)), "kept: within the plan");
     }
 
+    /// <summary>A tiled video decode (3 latent frames of 8×8 in tiles of 4×4): the VAE stage's measured peak against the plan's.</summary>
+    [Test]
+    public void TiledVideoDecodeStaysWithinThePlan()
+    {
+        var folder = ModelFolder.Open(_model.Dir);
+        var settings = folder.Defaults with { Prompt = "a blue square", Seed = 2, Width = 64, Height = 64, Frames = 9, Steps = 1 };
+        long before = Gpu.AllocatedBytes;
+        using var pipeline = new TextToImage(Gpu, folder, memoryBudget: 1);   // every stage alone, T5 streamed
+        var frames = pipeline.GenerateFrames(settings);
+        Assert.That(frames, Has.Count.EqualTo(9));
+        var plan = pipeline.LastPlan!;
+        var vae = plan.Stages[2];
+        Assert.That(vae.Detail, Does.Contain("tiled"));
+        long measured = pipeline.LastStages[2].PeakBytes - before;
+        TestContext.Out.WriteLine($"VAE stage: planned {vae.PeakBytes} (weights {vae.WeightBytesAtOnce}), measured {measured}");
+        Assert.That(measured, Is.InRange(vae.PeakBytes * 9 / 10, vae.PeakBytes + 256L * vae.Tensors));
+    }
+
     [Test]
     public void PlanRefusesSizesAndFramesTheModelCannotMake()
     {
