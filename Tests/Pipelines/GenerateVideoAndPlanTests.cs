@@ -165,6 +165,8 @@ public sealed class GenerateVideoAndPlanTests : GpuTest
         Assert.That(small.stdout, Does.Contain("stages load and release their weights one after another"));
         Assert.That(small.stdout, Does.Not.Contain("more than the budget"));
 
+        var help = T2xProcess.Run("generate", "--help");
+        Assert.That((help.code, help.stdout.Contains("--dry-run") && help.stdout.Contains("--frames N")), Is.EqualTo((0, true)));
         var bad = T2xProcess.Run("generate", "--model", _model.Dir, "--dry-run", "--width", "36");
         Assert.That((bad.code, bad.stderr.Contains("multiple of 8")), Is.EqualTo((2, true)), bad.stderr);
         var badBudget = T2xProcess.Run("generate", "--model", _model.Dir, "--dry-run", "--memory-budget", "-1");
