@@ -70,12 +70,10 @@ public static class GenerateCommand
             Height = heightText is null ? basis.Height : ParseInt(heightText, "height"),
             Frames = framesText is null ? basis.Frames : ParseInt(framesText, "frames"),
         };
-        ModelParts parts;
         try
         {
             settings.Validated();
-            parts = ModelParts.Read(folder);
-            parts.CheckSize(settings.Width, settings.Height, settings.Frames);
+            ModelParts.Read(folder).CheckSize(settings.Width, settings.Height, settings.Frames);
         }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
 
@@ -125,7 +123,6 @@ public static class GenerateCommand
         }
         return 0;
     }
-
 
     /// <summary>Where each image (.png) or video (.gif) goes: a file path for one, else a folder (default: the current one)
     /// with names made from the prompt and seed.</summary>
