@@ -35,9 +35,9 @@ public sealed record StagePlan(string Name, string Detail, IReadOnlyList<WeightG
 /// the sum. T5's blocks are streamed (one block's weights on the device at a time) when the whole encoder would not
 /// fit: T5-XXL's 9.5 GB of fp16 weights alone exceed an 8 GB device.</item>
 /// </list>
-/// Activation estimates follow the allocations of T5Encoder.Encode, PtDitRun + RectifiedFlowSampler and
-/// VaeDecoder.DecodeOnDevice (tile by tile when the official rule tiles); the pipeline tests check them against the
-/// measured device peak.
+/// Activation estimates follow the allocations of T5Encoder.Encode, PtDitRun + RectifiedFlowSampler and the VAE
+/// decoder's own estimates for the decode it will run (<see cref="VaeDecoder.Plan(VaeConfig, long[], VaeTiling, long)"/>);
+/// the pipeline tests check them against the measured device peak.
 /// </summary>
 public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long BudgetBytes, bool KeepResident, bool StreamTextEncoder,
     int Width, int Height, int Frames, int LatentFrames)
@@ -60,16 +60,29 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         var (text, streamedBytes) = TextEncoderStage(parts.T5, folder.TextEncoder, folder.MaxLength);
         long textOut = 2L * folder.MaxLength * parts.T5.DModel * 4 + 2L * folder.MaxLength * 4;   // [cond; uncond] embeddings + mask
         var transformer = TransformerStage(parts.Transformer, folder.Transformer, latentFrames, height / f, width / f, folder.MaxLength, textOut);
-        var stages = new List<StagePlan> { text, transformer };
-        if (parts.Vae is not null) stages.Add(VaeStage(parts.Vae, folder.Vae!, latentFrames, height / f, width / f));
-
-        var resident = new GenerationPlan(stages, budgetBytes, true, false, width, height, frames, latentFrames);
+        // The VAE's decode is chosen for the memory left beside its weights: all other weights too when resident.
+        GenerationPlan WithVae(bool resident, long otherWeights)
+        {
+            var stages = new List<StagePlan> { text, transformer };
+            VaePlan? decode = null;
+            if (parts.Vae is not null)
+            {
+                (var vae, decode) = VaeStage(parts.Vae, folder.Vae!, latentFrames, height / f, width / f, budgetBytes - otherWeights);
+                stages.Add(vae);
+            }
+            return new GenerationPlan(stages, budgetBytes, resident, false, width, height, frames, latentFrames) { VaeDecode = decode };
+        }
+        var resident = WithVae(true, text.DeviceWeightBytes + transformer.DeviceWeightBytes);
         if (resident.Fits) return resident;
-        bool stream = text.PeakBytes > budgetBytes;
-        var staged = stages.ToList();
-        if (stream) staged[0] = text with { Detail = text.Detail + ", blocks streamed one at a time", WeightBytesAtOnce = streamedBytes };
-        return new GenerationPlan(staged, budgetBytes, false, stream, width, height, frames, latentFrames);
+        var staged = WithVae(false, 0);
+        if (text.PeakBytes <= budgetBytes) return staged;
+        var stages = staged.Stages.ToList();
+        stages[0] = text with { Detail = text.Detail + ", blocks streamed one at a time", WeightBytesAtOnce = streamedBytes };
+        return staged with { Stages = stages, StreamTextEncoder = true };
     }
+
+    /// <summary>How the VAE decodes (plain or tiled, and which tiles) within the budget; null for pixel-space models.</summary>
+    public VaePlan? VaeDecode { get; init; }
 
     /// <summary>T5: the embedding and final norm, each block (fused q|k|v, o, the feed-forward, norms); the relative
     /// position table stays on the host. Activations: Encode's scratch for [cond; uncond] at max_length + its output.
@@ -119,72 +132,28 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         return new StagePlan("transformer (PT-DiT)", detail, Groups(read), bytes, bytes, floats * 4 + carried);
     }
 
-    /// <summary>VAE decoder: decoder.* and post_quant_conv.*, uploaded as f32 (3-D conv weights padded to 4 output
-    /// channels). Activations: the peak of one plain decode of the largest tile (the whole latent when not tiled),
-    /// then the image.</summary>
-    static StagePlan VaeStage(VaeConfig c, string dir, int frames, int h, int w)
+    /// <summary>VAE decoder: decoder.* and post_quant_conv.* in the kernels' layouts (<see cref="VaeDecoder.DeviceWeightBytes"/>,
+    /// folded time-tap copies included). Activations: the decode <see cref="VaeDecoder.Plan(VaeConfig, long[], VaeTiling, long)"/>
+    /// chooses with <paramref name="freeBytes"/> left beside the weights (plain, the official tiles, or smaller tiles),
+    /// or the image uploaded after it when that is larger.</summary>
+    static (StagePlan stage, VaePlan decode) VaeStage(VaeConfig c, string dir, int frames, int h, int w, long freeBytes)
     {
         using var source = Checkpoint.OpenFolder(dir);
         var infos = source.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var keys = c.Keys().ToList();
         var missing = keys.Where(k => !infos.ContainsKey(k.name)).ToList();
         if (missing.Count > 0) throw new InvalidDataException($"VAE '{dir}': the checkpoint lacks {missing.Count} tensors, e.g. {string.Join(", ", missing.Take(3).Select(m => m.name))}");
-        long device = 0;
-        foreach (var (name, shape) in keys)
-        {
-            long elements = shape.Aggregate(1L, (x, y) => x * y);
-            if (name.EndsWith(".conv.bias", StringComparison.Ordinal)) continue;   // counted with its weight
-            if (!name.EndsWith(".conv.weight", StringComparison.Ordinal)) { device += elements * 4; continue; }
-            // 3-D convolutions (and post_quant_conv) are packed with output channels padded to 4, bias likewise.
-            bool packed = shape[2] * shape[3] * shape[4] != 1 || name.StartsWith("post_quant_conv", StringComparison.Ordinal);
-            long cout = packed ? (shape[0] + 3) / 4 * 4 : shape[0];
-            device += (elements / shape[0] * cout + cout) * 4;
-        }
-        bool tiled = VaeDecoder.UsesTiles(c, [1, c.EmbedDim, frames, h, w], VaeTiling.Auto);
-        long tt = tiled ? Math.Min(frames, c.TileLatentMinSizeT) : frames;
-        long th = tiled ? Math.Min(h, c.TileLatentMinSize) : h, tw = tiled ? Math.Min(w, c.TileLatentMinSize) : w;
+        long device = VaeDecoder.DeviceWeightBytes(c);
+        long[] shape = [1, c.EmbedDim, frames, h, w];
+        var decode = VaeDecoder.Plan(c, shape, VaeTiling.Auto, freeBytes - device);
         long image = 3L * c.OutputFrames(frames) * h * c.SpatialFactor * w * c.SpatialFactor * 4;
-        long activations = Math.Max(DecodePeak(c, tt, th, tw), image);
+        long activations = Math.Max(decode.ActivationBytes(shape), image);
+        var t = decode.Tiles;
         string detail = $"latents {frames}×{h}×{w} → {c.OutputFrames(frames)}×{h * c.SpatialFactor}×{w * c.SpatialFactor} px" +
-                        (tiled ? $", tiled (tiles of {th}×{tw} latents, {tt} frames)" : ", one plain decode");
-        return new StagePlan("VAE decoder", detail, Groups(keys.Select(k => infos[k.name])), device, device, activations);
-    }
-
-    /// <summary>Most bytes held at once by one plain decode of latents [1, E, t, h, w]: each step holds its input,
-    /// its temporaries and its output (VaeDecoder.DecodeOnDevice frees a step's input when it ends); the latents
-    /// stay for the whole decode.</summary>
-    public static long DecodePeak(VaeConfig c, long t, long h, long w)
-    {
-        long latents = (long)c.EmbedDim * t * h * w;
-        long peak = 0;
-        long top = c.Width(c.Levels - 1), ch = top;
-        void Step(params long[] live) => peak = Math.Max(peak, latents + live.Sum());
-        long Size(long channels) => t * h * w * channels;
-        Step(Size(c.ZChannels));                                          // post_quant_conv
-        Step(Size(c.ZChannels), Size(top));                                // conv_in
-        void Res(long cin, long cout)
-        {
-            // x, norm1, conv1, norm2, shortcut (when the width changes), output
-            Step(Size(cin), Size(cin), Size(cout), Size(cout), cin != cout ? Size(cout) : 0, Size(cout));
-            ch = cout;
-        }
-        Res(top, top);
-        long n = h * w;
-        Step(Size(top), Size(top), Size(top), Size(top), n * n, top * n, Size(top), Size(top));   // x, norm, q, k, scores, vᵀ, o, y
-        Res(top, top);
-        for (int level = c.Levels - 1; level >= 0; level--)
-        {
-            for (int i = 0; i <= c.NumResBlocks; i++) Res(ch, c.Width(level));
-            string up = c.DecoderSpatialUpsample[level];
-            if (up.Length == 0) continue;
-            long before = Size(ch);
-            if (up == "Spatial2xTime2x3DUpsample") t = 2 * t - 1;
-            h *= 2;
-            w *= 2;
-            Step(before, Size(ch), Size(ch));                                // x, upsampled, conv
-        }
-        Step(Size(ch), Size(ch), Size(VaeConfig.OutChannels));            // norm_out + conv_out
-        return peak * 4;
+                        (decode.Tiled ? $", tiled (tiles of {Math.Min(h, t.TileLatentMinSize)}×{Math.Min(w, t.TileLatentMinSize)} latents, " +
+                                        $"{Math.Min(frames, t.TileLatentMinSizeT)} frames{(decode.Fallback ? ", smaller than the official tiles to fit" : "")})"
+                                      : ", one plain decode");
+        return (new StagePlan("VAE decoder", detail, Groups(keys.Select(k => infos[k.name])), device, device, activations), decode);
     }
 
     static long Bytes(TensorInfo t) => t.Elements * t.DType.Size();

@@ -189,7 +189,7 @@ public sealed class TextToImage : IFrameSource, IDisposable
         EndStage(plan.Stages[1].Name, clock);
 
         // 3. VAE: latents to pixels.
-        var image = _latent.Decode(latents, shape, releaseDecoder: !keep);
+        var image = _latent.Decode(latents, shape, plan.VaeDecode, releaseDecoder: !keep);
         EndStage(plan.Stages[2].Name, clock);
         return image;
     }

@@ -45,15 +45,29 @@ public sealed class VaeDecoder : IDisposable
     /// does) and uploads them in the kernels' layouts.</summary>
     public static VaeDecoder Create(Gpu gpu, VaeConfig config, ITensorSource source)
     {
-        var keys = config.Keys().ToList();
-        CheckpointKeys.Verify(source, keys, allowUnexpected: true, what: "VAE checkpoint");
-        var uploads = new List<(string, Func<HostTensor>, DType, long[])>();
-        void Add(string name, long[] shape, Func<HostTensor> read) => uploads.Add((name, read, DType.F32, shape));
-        foreach (var (name, shape) in keys)
+        CheckpointKeys.Verify(source, config.Keys().ToList(), allowUnexpected: true, what: "VAE checkpoint");
+        var uploads = DeviceTensors(config, source).Select(t => (t.name, t.read, DType.F32, t.shape));
+        return new VaeDecoder(gpu, config, DeviceWeights.Upload(gpu, uploads));
+    }
+
+    /// <summary>Device bytes the decoder's weights take once loaded (as <see cref="WeightBytes"/>), from the config alone:
+    /// every tensor in its kernel layout, the folded time-tap copies included, each rounded up to the 256-byte
+    /// alignment DeviceWeights gives it (an upper bound, exact up to the padding after a buffer's last tensor).</summary>
+    public static long DeviceWeightBytes(VaeConfig config) =>
+        DeviceTensors(config, null).Sum(t => (t.shape.Aggregate(1L, (x, y) => x * y) * DType.F32.Size() + 255) / 256 * 256);
+
+    /// <summary>The f32 tensors the decoder holds on the device: name, shape and how to read them from the checkpoint
+    /// (<paramref name="source"/> null: shapes only, for <see cref="DeviceWeightBytes"/>).</summary>
+    static List<(string name, long[] shape, Func<HostTensor> read)> DeviceTensors(VaeConfig config, ITensorSource? source)
+    {
+        var uploads = new List<(string, long[], Func<HostTensor>)>();
+        void Add(string name, long[] shape, Func<HostTensor> read) => uploads.Add((name, shape, read));
+        HostTensor Read(string name) => source!.Read(name);
+        foreach (var (name, shape) in config.Keys())
         {
             if (!name.EndsWith(".conv.weight", StringComparison.Ordinal))
             {
-                if (!name.EndsWith(".conv.bias", StringComparison.Ordinal)) Add(name, shape, () => source.Read(name).To(DType.F32));
+                if (!name.EndsWith(".conv.bias", StringComparison.Ordinal)) Add(name, shape, () => Read(name).To(DType.F32));
                 continue;
             }
             string p = name[..^".conv.weight".Length];
@@ -62,29 +76,29 @@ public sealed class VaeDecoder : IDisposable
             bool gemm = shape[2] * shape[3] * shape[4] == 1 && p != "post_quant_conv";
             if (gemm)
             {
-                Add(p + ".w", [cout, cin], () => Reshape(source.Read(name).To(DType.F32), cout, cin));
-                Add(p + ".b", [cout], () => source.Read(p + ".conv.bias").To(DType.F32));
+                Add(p + ".w", [cout, cin], () => Reshape(Read(name).To(DType.F32), cout, cin));
+                Add(p + ".b", [cout], () => Read(p + ".conv.bias").To(DType.F32));
             }
             else
             {
                 bool asGemm = AsGemm(p, cin);
                 Func<HostTensor, HostTensor> pack = asGemm ? Conv3d.PackGemmWeight : Conv3d.PackWeight;
                 long[] packedShape(long kt) => asGemm ? [cout, kt, shape[3], shape[4], cin] : [kt, shape[3], shape[4], cin, (cout + 3) / 4 * 4];
-                Add(p + ".w", packedShape(shape[2]), () => pack(source.Read(name)));
+                Add(p + ".w", packedShape(shape[2]), () => pack(Read(name)));
                 // Causal convs with time taps also get their folded kernel, for images (all taps read frame 0).
-                if (shape[2] > 1) Add(p + ".wf", packedShape(1), () => pack(Conv3d.FoldTime(source.Read(name))));
-                if (asGemm) Add(p + ".b", [cout], () => source.Read(p + ".conv.bias").To(DType.F32));
-                else Add(p + ".b", [(cout + 3) / 4 * 4], () => Conv3d.PackBias(source.Read(p + ".conv.bias")));
+                if (shape[2] > 1) Add(p + ".wf", packedShape(1), () => pack(Conv3d.FoldTime(Read(name))));
+                if (asGemm) Add(p + ".b", [cout], () => Read(p + ".conv.bias").To(DType.F32));
+                else Add(p + ".b", [(cout + 3) / 4 * 4], () => Conv3d.PackBias(Read(p + ".conv.bias")));
             }
         }
         // Mid attention: q, k, v fused into one GEMM [3C, C]; proj_out a GEMM with the residual.
         const string a = "decoder.mid.attn_1";
         long c = config.Width(config.Levels - 1);
-        Add(a + ".qkv.w", [3 * c, c], () => Concat(new[] { "q", "k", "v" }.Select(n => source.Read($"{a}.{n}.conv.weight")), 3 * c, c));
-        Add(a + ".qkv.b", [3 * c], () => Concat(new[] { "q", "k", "v" }.Select(n => source.Read($"{a}.{n}.conv.bias")), 3 * c));
-        Add(a + ".proj_out.w", [c, c], () => Reshape(source.Read(a + ".proj_out.conv.weight").To(DType.F32), c, c));
-        Add(a + ".proj_out.b", [c], () => source.Read(a + ".proj_out.conv.bias").To(DType.F32));
-        return new VaeDecoder(gpu, config, DeviceWeights.Upload(gpu, uploads));
+        Add(a + ".qkv.w", [3 * c, c], () => Concat(new[] { "q", "k", "v" }.Select(n => Read($"{a}.{n}.conv.weight")), 3 * c, c));
+        Add(a + ".qkv.b", [3 * c], () => Concat(new[] { "q", "k", "v" }.Select(n => Read($"{a}.{n}.conv.bias")), 3 * c));
+        Add(a + ".proj_out.w", [c, c], () => Reshape(Read(a + ".proj_out.conv.weight").To(DType.F32), c, c));
+        Add(a + ".proj_out.b", [c], () => Read(a + ".proj_out.conv.bias").To(DType.F32));
+        return uploads;
     }
 
     static HostTensor Reshape(HostTensor t, params long[] shape) => new(t.DType, shape, t.Bytes);
@@ -153,8 +167,9 @@ public sealed class VaeDecoder : IDisposable
         string official = tiled
             ? $"VAE: tiled decode (latent tiles of {c.TileLatentMinSize}, stride {c.TileLatentStride}, time chunks of {c.TileLatentMinSizeT})"
             : "VAE: plain decode";
-        long need = tiled ? TiledDecodeBytes(c, shape) : PlainDecodeBytes(c, shape);
-        if (tiling != VaeTiling.Auto || need <= freeBytes) return new VaePlan(tiled, c, official, Fallback: false);
+        var plan = new VaePlan(tiled, c, official, Fallback: false);
+        long need = plan.ActivationBytes(shape);
+        if (tiling != VaeTiling.Auto || need <= freeBytes) return plan;
         string shortBy = $"VAE: a {(tiled ? "decode in the official tiles" : "plain decode")} needs about {Mb(need)} of device memory and {Mb(freeBytes)} is free";
         // Halve while the tiles still join up exactly (stride × spatial factor = kept pixels, as 56 · 8 = 448).
         VaeConfig? smallest = null;
@@ -406,7 +421,11 @@ public sealed class VaeDecoder : IDisposable
 
 /// <summary>How a decode runs: plainly or in the tiles of <paramref name="Tiles"/> (the decoder's config, or one with
 /// smaller tiles when memory forced a <paramref name="Fallback"/>), and a one-line message saying so.</summary>
-public sealed record VaePlan(bool Tiled, VaeConfig Tiles, string Message, bool Fallback);
+public sealed record VaePlan(bool Tiled, VaeConfig Tiles, string Message, bool Fallback)
+{
+    /// <summary>Device bytes this decode of latents of <paramref name="shape"/> holds at its peak besides the weights.</summary>
+    public long ActivationBytes(long[] shape) => Tiled ? VaeDecoder.TiledDecodeBytes(Tiles, shape) : VaeDecoder.PlainDecodeBytes(Tiles, shape);
+}
 
 /// <summary>A device tensor with its own buffer, freed on Dispose.</summary>
 public sealed class OwnedTensor(Tensor t) : IDisposable
