@@ -151,7 +151,8 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         var t = decode.Tiles;
         string detail = $"latents {frames}×{h}×{w} → {c.OutputFrames(frames)}×{h * c.SpatialFactor}×{w * c.SpatialFactor} px" +
                         (decode.Tiled ? $", tiled (tiles of {Math.Min(h, t.TileLatentMinSize)}×{Math.Min(w, t.TileLatentMinSize)} latents, " +
-                                        $"{Math.Min(frames, t.TileLatentMinSizeT)} frames{(decode.Fallback ? ", smaller than the official tiles to fit" : "")})"
+                                        (frames > 1 ? $"time chunks of {Math.Min(frames, t.TileLatentMinSizeT)} frames" : "one frame") +
+                                        $"{(decode.Fallback ? ", smaller than the official tiles to fit" : "")})"
                                       : ", one plain decode");
         return (new StagePlan("VAE decoder", detail, Groups(keys.Select(k => infos[k.name])), device, device, activations), decode);
     }
