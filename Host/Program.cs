@@ -14,6 +14,7 @@ var commands = new (string name, string summary, Func<Args, int> run)[]
     ("inspect", "list the tensors of a checkpoint (safetensors, torch .pt/.ckpt/.bin, index json, folder)", InspectCommand.Run),
     ("forward", "one PT-DiT forward pass on tensors: --transformer DIR --inputs IN --output OUT [--attention proxy|global]", ForwardCommand.Run),
     ("decode", "VAE decoder on tensors: --vae DIR --inputs IN (latents [B,4,T,h,w]) --output OUT (sample, pixels) [--tiling auto|on|off]", DecodeCommand.Run),
+    ("fit-preview", "fit a VAE's latent-to-RGB preview projection (--vae DIR [--seed N] [--write]): least squares of decoded pixels on latents", FitPreviewCommand.Run),
     ("sample", "the rectified-flow sampler on tensors: --transformer DIR --inputs IN --output OUT --steps N --cfg S --height PX --width PX", SampleCommand.Run),
 };
 

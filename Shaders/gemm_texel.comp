@@ -7,6 +7,9 @@
 // columns and loads their W texels itself. One step covers 8 values of k: two RGBA32F texels of X per row,
 // and per column either two f32 texels or one texel of eight f16/bf16 values (W is viewed as RGBA32UI
 // whatever its dtype). Needs K % 8 == 0 and texel-aligned X and W rows (checked by Gemm.cs).
+// CONV: the implicit-GEMM convolution of gemm_common.glsl. The k loop runs tap by tap: per tap each lane points
+// its row at the tap's source position (conv_source) and then steps through Cin like a plain GEMM row, so the
+// inner loop is the GEMM's own; taps in the zero padding load a valid texel and scale it by 0. Needs Cin % 8 == 0.
 // Measured on lavapipe (1024×1152×1152, f32): about 40% of the time goes to the W gathers, 40% to the
 // FMAs, 15% to the shuffles. Larger tiles (more rows or columns per lane) spill accumulators and were
 // no faster; 16-bit weights halve the W gathers but pay as much again for the conversion.
@@ -19,6 +22,7 @@ layout(constant_id = 0) const uint LANES = 8;       // workgroup size = subgroup
 layout(constant_id = 1) const uint ROW_GROUPS = 2;  // rows per workgroup = LANES * ROW_GROUPS
 layout(constant_id = 2) const uint COLS = 4;        // columns per lane; workgroup covers LANES * COLS columns
 layout(constant_id = 3) const uint W_DTYPE = DT_F32;
+layout(constant_id = 4) const bool CONV = false;
 
 const uint ROWS = LANES * ROW_GROUPS;
 
@@ -50,16 +54,19 @@ float dot8(vec4 a, vec4 b, vec4 c, vec4 d, float acc) {
 
 float acc[ROWS][COLS];      // acc[r][c]: row m_base + r, column n_base + c·LANES + lane
 uint x_row[ROW_GROUPS];     // first X texel of this lane's row in each row group
+float x_keep[ROW_GROUPS];   // CONV: 0 where this lane's row reads the zero padding, else 1
 uint w_row[COLS];           // first W texel of this lane's columns
 
-// One step of 8 values of k. subgroupShuffle with a constant lane, not subgroupBroadcast: on lavapipe the
+// One step of 8 values of k: X texels 2·xs, 2·xs + 1 of the rows, W step ws of the columns.
+// subgroupShuffle with a constant lane, not subgroupBroadcast: on lavapipe the
 // former is a register permute, the latter measured 2-3 times slower for the whole kernel.
-void accumulate(uint s) {
+void accumulate(uint xs, uint ws) {
     vec4 w_lo[COLS], w_hi[COLS];
-    [[unroll]] for (uint c = 0; c < COLS; c++) load_w8(w_row[c], s, w_lo[c], w_hi[c]);
+    [[unroll]] for (uint c = 0; c < COLS; c++) load_w8(w_row[c], ws, w_lo[c], w_hi[c]);
     [[unroll]] for (uint g = 0; g < ROW_GROUPS; g++) {
-        vec4 x_lo = imageLoad(X, int(x_row[g] + 2u * s));
-        vec4 x_hi = imageLoad(X, int(x_row[g] + 2u * s + 1u));
+        vec4 x_lo = imageLoad(X, int(x_row[g] + 2u * xs));
+        vec4 x_hi = imageLoad(X, int(x_row[g] + 2u * xs + 1u));
+        if (CONV) { x_lo *= x_keep[g]; x_hi *= x_keep[g]; }
         [[unroll]] for (uint i = 0; i < LANES; i++) {
             vec4 a = subgroupShuffle(x_lo, i), b = subgroupShuffle(x_hi, i);
             [[unroll]] for (uint c = 0; c < COLS; c++)
@@ -76,14 +83,29 @@ void main() {
     uint w_texels_per_row = W_DTYPE == DT_F32 ? pc.K / 4u : pc.K / 8u;
 
     // Rows and columns past the edge load the last valid row/column (their results are not stored).
-    [[unroll]] for (uint g = 0; g < ROW_GROUPS; g++)
-        x_row[g] = pc.x_off + min(m_base + g * LANES + lane, pc.M - 1u) * (pc.K / 4u);
     [[unroll]] for (uint c = 0; c < COLS; c++)
         w_row[c] = pc.w_off + min(n_base + c * LANES + lane, pc.N - 1u) * w_texels_per_row;
     [[unroll]] for (uint r = 0; r < ROWS; r++)
         [[unroll]] for (uint c = 0; c < COLS; c++) acc[r][c] = 0.0;
 
-    for (uint s = 0; s < steps; s++) accumulate(s);   // unrolling this loop by 2 measured no faster
+    if (!CONV) {
+        [[unroll]] for (uint g = 0; g < ROW_GROUPS; g++)
+            x_row[g] = pc.x_off + min(m_base + g * LANES + lane, pc.M - 1u) * (pc.K / 4u);
+        for (uint s = 0; s < steps; s++) accumulate(s, s);   // unrolling this loop by 2 measured no faster
+    } else {
+        uint cin_steps = pc.conv_cin / 8u, w_step = 0u;
+        for (uint dt = 0u; dt < pc.conv_kt; dt++)
+            for (uint di = 0u; di < pc.conv_kh; di++)
+                for (uint dj = 0u; dj < pc.conv_kw; dj++) {
+                    [[unroll]] for (uint g = 0; g < ROW_GROUPS; g++) {
+                        int src = conv_source(pc.m0 + min(m_base + g * LANES + lane, pc.M - 1u), dt, di, dj);
+                        x_row[g] = pc.x_off + uint(max(src, 0)) * (pc.conv_cin / 4u);
+                        x_keep[g] = src < 0 ? 0.0 : 1.0;
+                    }
+                    for (uint s = 0; s < cin_steps; s++) accumulate(s, w_step + s);
+                    w_step += cin_steps;
+                }
+    }
 
     [[unroll]] for (uint r = 0; r < ROWS; r++)
         [[unroll]] for (uint c = 0; c < COLS; c++)

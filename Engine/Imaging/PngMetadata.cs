@@ -8,7 +8,7 @@ namespace T2X.Vulkan.Imaging;
 
 /// <summary>
 /// How a generated image was made, stored in its PNG as one text chunk per field (tEXt; iTXt when the text needs
-/// Unicode): prompt, negative_prompt, seed, steps, cfg, size ("WxH"), model, model_hash, t2x_version, and
+/// Unicode): prompt, negative_prompt, seed, steps, cfg, size ("WxH"), frames (videos only), model, model_hash, t2x_version, and
 /// Software = "t2x". Written by <c>t2x generate</c> and the viewer's save; read back (text chunks only, the
 /// pixels are never decoded) to reproduce an image: <c>t2x generate --from</c>, a PNG dropped on the viewer.
 /// </summary>
@@ -26,6 +26,7 @@ public sealed record PngMetadata(GenerationSettings Settings, string Model, stri
         ("steps", Settings.Steps.ToString(CultureInfo.InvariantCulture)),
         ("cfg", Settings.Cfg.ToString("R", CultureInfo.InvariantCulture)),
         ("size", $"{Settings.Width}x{Settings.Height}"),
+        .. Settings.Frames > 1 ? [("frames", Settings.Frames.ToString(CultureInfo.InvariantCulture))] : Array.Empty<(string, string)>(),
         ("model", Model),
         ("model_hash", ModelHash),
         ("t2x_version", EngineVersion),
@@ -54,6 +55,7 @@ public sealed record PngMetadata(GenerationSettings Settings, string Model, stri
             Cfg = Parse<double>("cfg"),
             Width = w,
             Height = h,
+            Frames = text.ContainsKey("frames") ? Parse<int>("frames") : 1,
         };
         try { settings.Validated(); }
         catch (ArgumentException e) { throw new InvalidDataException($"{source}: PNG metadata: {e.Message}"); }

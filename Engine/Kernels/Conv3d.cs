@@ -4,9 +4,16 @@ namespace T2X.Vulkan.Kernels;
 
 /// <summary>
 /// Causal 3-D convolution (Open-Sora-Plan's CausalConv3d: time padding by kt−1 copies of frame 0, zero spatial
-/// padding, stride 1) as an implicit GEMM. Shader: Shaders/conv3d.comp. Activations are f32 and either channel-last
-/// [B, T, H, W, C] (the decoder's working layout) or channel-first [B, C, T, H, W] (latents in, samples out).
-/// Weights are packed once by <see cref="PackWeight"/> and <see cref="PackBias"/> into [kt, kh, kw, Cin, Cout4] with Cout padded to a multiple of 4.
+/// padding, stride 1), in two forms:
+/// <list type="bullet">
+/// <item><see cref="RecordGemm"/>: the wide convolutions, channel-last in and out with Cin a multiple of 8, as an
+/// implicit GEMM on the engine's <see cref="Gemm"/> kernels (gemm_texel/gemm_tiled with CONV: the patch matrix is
+/// addressed in place, never built). Weights packed by <see cref="PackGemmWeight"/> into [Cout, kt, kh, kw, Cin].</item>
+/// <item><see cref="Record"/>: the direct kernel Shaders/conv3d.comp for the narrow ends (post_quant_conv, conv_in with
+/// 4 input channels, conv_out with 3 outputs): either layout, channel-last [B, T, H, W, C] or channel-first
+/// [B, C, T, H, W]. Weights packed by <see cref="PackWeight"/> into [kt, kh, kw, Cin, Cout4] (Cout padded to 4).</item>
+/// </list>
+/// <see cref="FoldTime"/> sums the time taps for output frames that see only frame 0 (every frame of an image).
 /// </summary>
 public static class Conv3d
 {
@@ -26,6 +33,78 @@ public static class Conv3d
                 for (long k = 0; k < taps; k++)
                     packed[(k * cin + ci) * cout4 + co] = w[(co * cin + ci) * taps + k];
         return HostTensor.FromFloat32(packed, kt, kh, kw, cin, cout4);
+    }
+
+    /// <summary>A checkpoint weight [Cout, Cin, kt, kh, kw] as the GEMM's w rows: [Cout, kt, kh, kw, Cin] f32.</summary>
+    public static HostTensor PackGemmWeight(HostTensor weight)
+    {
+        if (weight.Shape.Length != 5) throw new ArgumentException($"{Op}: weight must be [Cout, Cin, kt, kh, kw], got {weight}");
+        long cout = weight.Shape[0], cin = weight.Shape[1], taps = weight.Shape[2] * weight.Shape[3] * weight.Shape[4];
+        var w = weight.ToFloat32();
+        var packed = new float[cout * taps * cin];
+        for (long co = 0; co < cout; co++)
+            for (long ci = 0; ci < cin; ci++)
+                for (long k = 0; k < taps; k++)
+                    packed[(co * taps + k) * cin + ci] = w[(co * cin + ci) * taps + k];
+        return HostTensor.FromFloat32(packed, cout, weight.Shape[2], weight.Shape[3], weight.Shape[4], cin);
+    }
+
+    /// <summary>
+    /// A checkpoint weight [Cout, Cin, kt, kh, kw] with its time taps summed: [Cout, Cin, 1, kh, kw]. An output frame
+    /// whose kt time taps all read frame 0 (frame 0 of every causal conv: the padding replicates it) equals the
+    /// convolution of frame 0 with this kernel, at a kt-th of the work. Sums run in double and round once, so the
+    /// folded result differs from the unfolded one only by float rounding of the (shorter) accumulation.
+    /// </summary>
+    public static HostTensor FoldTime(HostTensor weight)
+    {
+        if (weight.Shape.Length != 5) throw new ArgumentException($"{Op}: weight must be [Cout, Cin, kt, kh, kw], got {weight}");
+        long outer = weight.Shape[0] * weight.Shape[1], kt = weight.Shape[2], area = weight.Shape[3] * weight.Shape[4];
+        var w = weight.ToFloat32();
+        var folded = new float[outer * area];
+        for (long o = 0; o < outer; o++)
+            for (long s = 0; s < area; s++)
+            {
+                double sum = 0;
+                for (long dt = 0; dt < kt; dt++) sum += w[(o * kt + dt) * area + s];
+                folded[o * area + s] = (float)sum;
+            }
+        return HostTensor.FromFloat32(folded, weight.Shape[0], weight.Shape[1], 1, weight.Shape[3], weight.Shape[4]);
+    }
+
+    /// <summary>
+    /// Records y = conv(x) + bias (+ residual) as an implicit GEMM: x [B, T, H, W, Cin] and y, residual
+    /// [B, T, H, W, Cout] channel-last f32; w [Cout, kt, kh, kw, Cin] from <see cref="PackGemmWeight"/>; bias [Cout] f32.
+    /// Spatial padding kh / 2. y and residual may exceed one binding (split by rows); x is read through one view.
+    /// Only output frames [firstFrame, firstFrame + frames) of every sample are computed (null: all), so frame 0 of a
+    /// video can run with the folded kernel (<see cref="FoldTime"/>) and the others with the full one.
+    /// </summary>
+    public static void RecordGemm(Sequence seq, Tensor x, Tensor w, Tensor bias, Tensor y, Tensor? residual = null, long firstFrame = 0, long? frames = null)
+    {
+        KernelChecks.F32(Op, "x", x);
+        KernelChecks.F32(Op, "w", w);
+        KernelChecks.F32(Op, "y", y);
+        if (w.Rank != 5) throw new ArgumentException($"{Op}: GEMM weight must be [Cout, kt, kh, kw, Cin], got {w}");
+        long cout = w.Shape[0], kt = w.Shape[1], kh = w.Shape[2], kw = w.Shape[3], cin = w.Shape[4];
+        if (kh != kw || kh % 2 != 1) throw new ArgumentException($"{Op}: spatial kernel must be square and odd, got {w}");
+        if (x.Rank != 5 || x.Shape.Any(d => d < 1)) throw new ArgumentException($"{Op}: x must be [B, T, H, W, C] with every axis at least 1, got {x}");
+        long b = x.Shape[0], t = x.Shape[1], h = x.Shape[2], wd = x.Shape[3];
+        if (x.Shape[4] != cin) throw new ArgumentException($"{Op}: x {x} has {x.Shape[4]} channels, w {w} expects {cin}");
+        KernelChecks.Shape(Op, "bias", bias, cout);
+        KernelChecks.Shape(Op, "y", y, b, t, h, wd, cout);
+        if (residual is not null) { KernelChecks.F32(Op, "residual", residual); KernelChecks.Shape(Op, "residual", residual, y.Shape); }
+        KernelChecks.Fits32(Op, "x", x.Elements);
+        KernelChecks.Fits32(Op, "y", y.Elements);
+        long count = frames ?? t - firstFrame;
+        if (firstFrame < 0 || count < 0 || firstFrame + count > t)
+            throw new ArgumentException($"{Op}: frames [{firstFrame}, {firstFrame + count}) lie outside the {t} frames of y {y}");
+        long positions = b * t * h * wd, frame = h * wd;
+        var geometry = new Gemm.ConvGeometry(t, h, wd, cin, kt, kh, kw, kh / 2);
+        // All frames: one GEMM over every position; a frame range: one per sample (its rows are contiguous there).
+        IEnumerable<(long first, long rows)> ranges = count == t
+            ? [(0L, positions)]
+            : Enumerable.Range(0, (int)b).Select(n => ((n * t + firstFrame) * frame, count * frame));
+        foreach (var (first, rows) in ranges)
+            Gemm.RecordConv(seq, x, geometry, w.Reshape(cout, kt * kh * kw * cin), bias, y.Reshape(positions, cout), residual?.Reshape(positions, cout), first, rows);
     }
 
     /// <summary>A bias [Cout] padded with zeros to Cout4 (f32).</summary>
@@ -61,12 +140,12 @@ public static class Conv3d
         if (residual is not null) { KernelChecks.F32(Op, "residual", residual); KernelChecks.Shape(Op, "residual", residual, yShape); }
         var info = seq.Gpu.Info;
         if (y.Bytes > info.MaxStorageBufferRange || residual is not null && residual.Bytes > info.MaxStorageBufferRange)
-            throw new ArgumentException($"{Op}: y {y} is larger than this device's {info.MaxStorageBufferRange} bytes per binding; decode with tiling");
+            throw new ArgumentException($"{Op}: y {y} is larger than this device's {info.MaxStorageBufferRange} bytes per binding (the direct kernel serves the narrow convolutions and does not split its output)");
         ulong align = TexelViews.OffsetAlignment(seq.Gpu);
         foreach (var (name, tensor, texels) in new[] { ("x", x, x.Elements), ("w", w, w.Elements / 4) })
         {
             if (texels > info.MaxTexelBufferElements)
-                throw new ArgumentException($"{Op}: {name} {tensor} has more than this device's {info.MaxTexelBufferElements} texels per view; decode with tiling");
+                throw new ArgumentException($"{Op}: {name} {tensor} has more than this device's {info.MaxTexelBufferElements} texels per view");
             if (tensor.Offset % align != 0)
                 throw new ArgumentException($"{Op}: {name} starts at byte {tensor.Offset}, not a multiple of this device's texel-buffer offset alignment ({align})");
         }

@@ -11,6 +11,8 @@ public enum Epilogue { None, Gelu, Silu }
 /// Shaders/gemm_tiled.comp (GPUs: shared-memory tiles), both ending in Shaders/include/gemm_common.glsl.
 /// Work that would exceed a binding's device limit (maxStorageBufferRange, maxTexelBufferElements) or 65535
 /// workgroups per dimension is split into several dispatches over row and column chunks.
+/// The same kernels also run convolutions as implicit GEMMs (<see cref="RecordConv"/>, used by <see cref="Conv3d.RecordGemm"/>):
+/// x is then a channel-last volume whose patch matrix the shaders address in place (gemm_common.glsl conv_source).
 /// </summary>
 public static class Gemm
 {
@@ -33,9 +35,10 @@ public static class Gemm
     // minStorageBufferOffsetAlignment and minTexelBufferOffsetAlignment); shaders get the rest as an element offset.
     const ulong BindAlign = 256;
 
-    static readonly KernelLayout TexelLayout = KernelLayout.Of(15 * 4,
+    const int PushBytes = 23 * 4;
+    static readonly KernelLayout TexelLayout = KernelLayout.Of(PushBytes,
         Access.ReadTexel, Access.ReadTexel, Access.Read, Access.Read, Access.Read, Access.Write);
-    static readonly KernelLayout TiledLayout = KernelLayout.Of(15 * 4,
+    static readonly KernelLayout TiledLayout = KernelLayout.Of(PushBytes,
         Access.Read, Access.Read, Access.Read, Access.Read, Access.Read, Access.Write);
 
     /// <summary>
@@ -46,14 +49,36 @@ public static class Gemm
     /// </summary>
     public static void Record(Sequence seq, Tensor x, Tensor w, Tensor? bias, Tensor y,
         Epilogue epilogue = Epilogue.None, Tensor? residual = null, Tensor? gate = null, long gateRowDiv = 1)
+        => Record(seq, x, w, bias, y, epilogue, residual, gate, gateRowDiv, conv: null, 0, x.Rows);
+
+    /// <summary>The geometry of an implicit-GEMM convolution (see gemm_common.glsl): x is a channel-last volume
+    /// [B, T, H, W, Cin] read in place, row m of the product is output position m, k runs over (dt, di, dj, ci).</summary>
+    internal readonly record struct ConvGeometry(long T, long H, long W, long Cin, long Kt, long Kh, long Kw, long Pad)
+    {
+        public long Taps => Kt * Kh * Kw;
+    }
+
+    /// <summary>y = conv(x) + bias (+ residual) as the GEMM of x's implicit patch matrix [positions, taps·Cin] with
+    /// w [Cout, taps·Cin]; x: the whole volume (one binding: a texel view on CPU devices), y and residual [positions, Cout].
+    /// Only output rows (positions) [firstRow, firstRow + rows) are computed.</summary>
+    internal static void RecordConv(Sequence seq, Tensor x, ConvGeometry conv, Tensor w, Tensor bias, Tensor y, Tensor? residual, long firstRow, long rows)
+        => Record(seq, x, w, bias, y, Epilogue.None, residual, null, 1, conv, firstRow, rows);
+
+    static void Record(Sequence seq, Tensor x, Tensor w, Tensor? bias, Tensor y,
+        Epilogue epilogue, Tensor? residual, Tensor? gate, long gateRowDiv, ConvGeometry? conv, long firstRow, long rows)
     {
         var gpu = seq.Gpu;
         if (x.DType != DType.F32) throw new ArgumentException($"gemm: x must be f32, got {x}");
         if (y.DType != DType.F32) throw new ArgumentException($"gemm: y must be f32, got {y}");
         if (w.Rank != 2) throw new ArgumentException($"gemm: w must be [out, in], got {w}");
         if (w.DType is not (DType.F32 or DType.F16 or DType.BF16)) throw new ArgumentException($"gemm: w must be f32, f16 or bf16, got {w}");
-        long n = w.Shape[0], k = w.Shape[1], m = x.Rows;
-        if (x.Dim(-1) != k) throw new ArgumentException($"gemm: x {x} has last dimension {x.Dim(-1)}, w {w} expects {k}");
+        long n = w.Shape[0], k = w.Shape[1], m = conv is null ? x.Rows : x.Elements / conv.Value.Cin;
+        if (conv is { } g)
+        {
+            if (x.Dim(-1) != g.Cin || k != g.Taps * g.Cin || m != x.Dim(0) * g.T * g.H * g.W)
+                throw new ArgumentException($"conv3d: x {x} and w {w} do not match a {g.Kt}x{g.Kh}x{g.Kw} convolution over [{g.T}, {g.H}, {g.W}] frames of {g.Cin} channels");
+        }
+        else if (x.Dim(-1) != k) throw new ArgumentException($"gemm: x {x} has last dimension {x.Dim(-1)}, w {w} expects {k}");
         if (y.Dim(-1) != n || y.Rows != m) throw new ArgumentException($"gemm: y {y} must be [{m}, {n}] (x {x}, w {w})");
         if (bias is not null && (bias.Elements != n || bias.DType is not (DType.F32 or DType.F16 or DType.BF16)))
             throw new ArgumentException($"gemm: bias {bias} must hold {n} f32, f16 or bf16 values");
@@ -71,31 +96,39 @@ public static class Gemm
         if (m == 0 || n == 0) return;
         if (k == 0) throw new ArgumentException($"gemm: x {x} and w {w} have an empty reduction dimension");
 
-        var variant = ChooseVariant(gpu.Info, x, w, k);
+        var variant = ChooseVariant(gpu.Info, x, w, conv?.Cin ?? k);
         int wSize = w.DType.Size();
         bool texel = variant == Variant.Texel;
         int tileM = texel ? TexelLanes * TexelRowGroups : TileM;
         int tileN = texel ? TexelLanes * TexelCols : TileN;
+        int convMode = conv is null ? 0 : 1;
         var kernel = texel
-            ? gpu.Kernel("gemm_texel", TexelLayout, TexelLanes, TexelRowGroups, TexelCols, w.DType.ShaderCode())
-            : gpu.Kernel("gemm_tiled", TiledLayout, TileM / ThreadM * (TileN / ThreadN), TileM, TileN, TileK, ThreadM, ThreadN, w.DType.ShaderCode());
+            ? gpu.Kernel("gemm_texel", TexelLayout, TexelLanes, TexelRowGroups, TexelCols, w.DType.ShaderCode(), convMode)
+            : gpu.Kernel("gemm_tiled", TiledLayout, TileM / ThreadM * (TileN / ThreadN), TileM, TileN, TileK, ThreadM, ThreadN, w.DType.ShaderCode(), convMode);
 
         // Chunk sizes: every binding of a dispatch stays within its limit (less the alignment slack), and the
         // grid within 65535 workgroups per dimension.
-        ulong storageLimit = Math.Min(gpu.Info.MaxStorageBufferRange, MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
+        ulong storageLimit = Math.Min(RowChunks.BindingLimit(gpu), MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
         ulong texelLimit = Math.Min((ulong)gpu.Info.MaxTexelBufferElements * 16, MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
         ulong inputLimit = texel ? texelLimit : storageLimit;
+        // A convolution reads x around every output row, so x is bound whole and only y (and residual) are split.
+        if (conv is not null && x.Bytes > inputLimit)
+            throw new ArgumentException($"conv3d: x {x} ({x.Bytes} bytes) is larger than this device lets one {(texel ? "texel view" : "binding")} be ({inputLimit} bytes)");
         long nChunk = ChunkLength(n, inputLimit / (ulong)(k * wSize), tileN, "w", w);
-        long mChunk = ChunkLength(m, Math.Min(inputLimit / (ulong)(k * 4), storageLimit / (ulong)(n * 4)), tileM, "x and y rows of", x);
+        ulong xRowsLimit = conv is null ? inputLimit / (ulong)(k * 4) : ulong.MaxValue;
+        if (firstRow < 0 || rows < 0 || firstRow + rows > m) throw new ArgumentException($"gemm: rows [{firstRow}, {firstRow + rows}) lie outside the {m} rows of y {y}");
+        long mChunk = ChunkLength(rows, Math.Min(xRowsLimit, storageLimit / (ulong)(n * 4)), tileM, "x and y rows of", conv is null ? x : y);
         if (gate is not null && gate.Bytes > storageLimit) throw new ArgumentException($"gemm: gate {gate} is larger than a binding may be");
 
         uint flags = (bias is not null ? 1u : 0u) | (residual is not null ? 2u : 0u) | (gate is not null ? 4u : 0u)
                    | (uint)epilogue << 8 | (uint)(bias?.DType.ShaderCode() ?? 0) << 16;
-        for (long m0 = 0; m0 < m; m0 += mChunk)
+        for (long m0 = firstRow; m0 < firstRow + rows; m0 += mChunk)
             for (long n0 = 0; n0 < n; n0 += nChunk)
             {
-                long mc = Math.Min(mChunk, m - m0), nc = Math.Min(nChunk, n - n0);
-                var xa = Bind(x, m0 * k * 4, mc * k * 4, texel ? Format.R32G32B32A32Sfloat : Format.Undefined);
+                long mc = Math.Min(mChunk, firstRow + rows - m0), nc = Math.Min(nChunk, n - n0);
+                var xa = conv is null
+                    ? Bind(x, m0 * k * 4, mc * k * 4, texel ? Format.R32G32B32A32Sfloat : Format.Undefined)
+                    : Bind(x, 0, x.Elements * 4, texel ? Format.R32G32B32A32Sfloat : Format.Undefined);
                 var wa = Bind(w, n0 * k * wSize, nc * k * wSize, texel ? Format.R32G32B32A32Uint : Format.Undefined);
                 long yStart = (m0 * n + n0) * 4, yBytes = ((mc - 1) * n + nc) * 4;
                 var ya = Bind(y, yStart, yBytes);
@@ -109,12 +142,17 @@ public static class Gemm
                     .UInt(xa.skip / xUnit).UInt(wa.skip / wUnit).UInt(ya.skip / 4).UInt(ra.skip / 4)
                     .UInt(bias is null ? 0 : ba.skip / bUnit).UInt(ga.skip / 4)
                     .UInt((ulong)gateRowDiv).UInt((ulong)Math.Max(1, gateRows)).UInt(flags);
+                var cg = conv ?? default;
+                push.UInt((ulong)cg.T).UInt((ulong)cg.H).UInt((ulong)cg.W).UInt((ulong)cg.Cin)
+                    .UInt((ulong)cg.Kt).UInt((ulong)cg.Kh).UInt((ulong)cg.Kw).UInt((ulong)cg.Pad);
                 seq.Dispatch(kernel, [xa.arg, wa.arg, ba.arg, ra.arg, ga.arg, ya.arg], push,
-                    Grid.Groups(nc, tileN), Grid.Groups(mc, tileM), 1, label: $"gemm {mc}x{k}x{nc} {w.DType}");
+                    Grid.Groups(nc, tileN), Grid.Groups(mc, tileM), 1,
+                    label: conv is { } c ? $"conv3d {c.Cin}->{nc} {c.Kt}x{c.Kh}x{c.Kw} as gemm {mc}x{k}x{nc}" : $"gemm {mc}x{k}x{nc} {w.DType}");
             }
     }
 
-    /// <summary>The texel variant serves CPU devices when rows are whole 16-byte texels of eight values.</summary>
+    /// <summary>The texel variant serves CPU devices when rows are whole 16-byte texels of eight values
+    /// (<paramref name="k"/>: the row length of x, Cin for a convolution).</summary>
     internal static Variant ChooseVariant(DeviceInfo info, Tensor x, Tensor w, long k)
     {
         bool texelFits = k % 8 == 0 && x.Offset % 16 == 0 && w.Offset % 16 == 0 && info.SubgroupSize >= TexelLanes;

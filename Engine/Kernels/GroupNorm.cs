@@ -3,14 +3,19 @@ namespace T2X.Vulkan.Kernels;
 /// <summary>
 /// GroupNorm (torch.nn.GroupNorm with affine parameters) of channel-last x [B, P, C], P = frames × rows × cols:
 /// statistics per sample and group of C/G contiguous channels over all P positions, biased variance, optionally
-/// fused with SiLU. Shader: Shaders/group_norm.comp. y may not alias x.
+/// fused with SiLU. Shader: Shaders/group_norm.comp. y may not alias x. C must be a multiple of 4 (x is read as
+/// RGBA32F texels). x may exceed maxStorageBufferRange (one texel view); y is written in row chunks that each fit a
+/// binding, every chunk's dispatch recomputing the statistics from all of x.
 /// </summary>
 public static class GroupNorm
 {
     const string Op = "group_norm";
-    static readonly KernelLayout Layout = KernelLayout.Of(16, Access.Read, Access.Read, Access.Read, Access.Write);
+    static readonly KernelLayout Layout = KernelLayout.Of(24, Access.ReadTexel, Access.Read, Access.Read, Access.Write);
 
     public static void Record(Sequence seq, Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, bool silu)
+        => Record(seq, x, gamma, beta, y, groups, eps, silu, RowChunks.BindingLimit(seq.Gpu));
+
+    internal static void Record(Sequence seq, Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, bool silu, ulong maxBindingBytes)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "gamma", gamma);
@@ -24,9 +29,13 @@ public static class GroupNorm
         KernelChecks.Shape(Op, "beta", beta, c);
         KernelChecks.Shape(Op, "y", y, x.Shape);
         KernelChecks.Fits32(Op, "x", x.Elements);
-        if (x.Bytes > seq.Gpu.Info.MaxStorageBufferRange)
-            throw new ArgumentException($"{Op}: x {x} is larger than this device's {seq.Gpu.Info.MaxStorageBufferRange} bytes per binding; decode with tiling");
-        var push = new Push().UInt((ulong)p).UInt((ulong)c).UInt((ulong)(c / groups)).Float(eps);
-        seq.Dispatch(seq.Gpu.Kernel(Op, Layout, silu ? 1 : 0), [x, gamma, beta, y], push, (uint)groups, (uint)b, label: $"group_norm {x}");
+        var xView = TexelViews.Vec4(seq.Gpu, Op, "x", x);
+        var kernel = seq.Gpu.Kernel(Op, Layout, silu ? 1 : 0);
+        foreach (var (start, count) in RowChunks.Of(Op, b * p, c * 4, maxBindingBytes))
+        {
+            var yChunk = new Arg(y.Buffer, y.Offset + (ulong)(start * c * 4), (ulong)(count * c * 4));
+            var push = new Push().UInt((ulong)p).UInt((ulong)c).UInt((ulong)(c / groups)).Float(eps).UInt((ulong)start).UInt((ulong)count);
+            seq.Dispatch(kernel, [xView, gamma, beta, yChunk], push, (uint)groups, (uint)b, label: $"group_norm {x} rows {start}+{count}");
+        }
     }
 }

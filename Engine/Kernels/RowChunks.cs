@@ -21,5 +21,8 @@ static class RowChunks
     }
 
     /// <summary>The largest binding a row kernel may use on this device.</summary>
-    public static ulong BindingLimit(Gpu gpu) => gpu.Info.MaxStorageBufferRange;
+    public static ulong BindingLimit(Gpu gpu) => Math.Min(gpu.Info.MaxStorageBufferRange, MaxStorageBytes ?? ulong.MaxValue);
+
+    /// <summary>Tests lower the storage-binding limit (not the texel-view one) to run the chunked paths on small tensors.</summary>
+    internal static ulong? MaxStorageBytes;
 }

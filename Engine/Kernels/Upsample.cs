@@ -9,16 +9,20 @@ public enum UpsampleKind
     Spatial2xTime2x,
 }
 
-/// <summary>2x upsampling of channel-last x [B, T, H, W, C] into y [B, T', 2H, 2W, C]. Shader: Shaders/upsample.comp.</summary>
+/// <summary>2x upsampling of channel-last x [B, T, H, W, C] into y [B, T', 2H, 2W, C], C a multiple of 4.
+/// Shader: Shaders/upsample.comp. x is one texel view; y is written in chunks of positions that each fit a binding.</summary>
 public static class Upsample
 {
     const string Op = "upsample";
-    static readonly KernelLayout Layout = KernelLayout.Of(20, Access.Read, Access.Write);
+    static readonly KernelLayout Layout = KernelLayout.Of(24, Access.ReadTexel, Access.Write);
 
     /// <summary>Frames after upsampling T frames.</summary>
     public static long Frames(UpsampleKind kind, long t) => kind == UpsampleKind.Nearest2x ? t : 2 * t - 1;
 
     public static void Record(Sequence seq, UpsampleKind kind, Tensor x, Tensor y)
+        => Record(seq, kind, x, y, RowChunks.BindingLimit(seq.Gpu));
+
+    internal static void Record(Sequence seq, UpsampleKind kind, Tensor x, Tensor y, ulong maxBindingBytes)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "y", y);
@@ -27,10 +31,15 @@ public static class Upsample
         KernelChecks.Positive(Op, "every axis of x", Math.Min(Math.Min(b, t), Math.Min(Math.Min(h, w), c)));
         KernelChecks.Shape(Op, "y", y, b, Frames(kind, t), 2 * h, 2 * w, c);
         KernelChecks.Fits32(Op, "y", y.Elements);
-        if (y.Bytes > seq.Gpu.Info.MaxStorageBufferRange)
-            throw new ArgumentException($"{Op}: y {y} is larger than this device's {seq.Gpu.Info.MaxStorageBufferRange} bytes per binding; decode with tiling");
-        var push = new Push().UInt((ulong)y.Elements).UInt((ulong)t).UInt((ulong)h).UInt((ulong)w).UInt((ulong)c);
-        var (gx, gy) = Grid.Split(y.Elements, 256);
-        seq.Dispatch(seq.Gpu.Kernel(Op, Layout, kind == UpsampleKind.Nearest2x ? 1 : 0), [x, y], push, gx, gy, label: $"upsample {kind} {x}");
+        var xView = TexelViews.Vec4(seq.Gpu, Op, "x", x);
+        var kernel = seq.Gpu.Kernel(Op, Layout, kind == UpsampleKind.Nearest2x ? 1 : 0);
+        foreach (var (start, count) in RowChunks.Of(Op, y.Elements / c, c * 4, maxBindingBytes))
+        {
+            long texels = count * (c / 4);
+            var push = new Push().UInt((ulong)texels).UInt((ulong)start).UInt((ulong)t).UInt((ulong)h).UInt((ulong)w).UInt((ulong)(c / 4));
+            var (gx, gy) = Grid.Split(texels, 256);
+            var yChunk = new Arg(y.Buffer, y.Offset + (ulong)(start * c * 4), (ulong)(count * c * 4));
+            seq.Dispatch(kernel, [xView, yChunk], push, gx, gy, label: $"upsample {kind} {x} positions {start}+{count}");
+        }
     }
 }

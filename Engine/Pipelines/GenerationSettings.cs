@@ -15,6 +15,8 @@ public sealed record GenerationSettings
     public double Cfg { get; init; } = 4.0;
     public int Width { get; init; } = 1024;
     public int Height { get; init; } = 1024;
+    /// <summary>Frames of a video (latent models with a time axis); 1 for an image.</summary>
+    public int Frames { get; init; } = 1;
 
     /// <summary>Throws with a message naming the bad field.</summary>
     public GenerationSettings Validated()
@@ -22,6 +24,7 @@ public sealed record GenerationSettings
         if (Steps < 1 || Steps > 1000) throw new ArgumentException($"steps must be between 1 and 1000, got {Steps}");
         if (Width < 1 || Height < 1 || Width > 8192 || Height > 8192)
             throw new ArgumentException($"image size must be between 1 and 8192 pixels per side, got {Width}x{Height}");
+        if (Frames < 1 || Frames > 1000) throw new ArgumentException($"frames must be between 1 and 1000, got {Frames}");
         if (!double.IsFinite(Cfg)) throw new ArgumentException($"cfg must be a finite number, got {Cfg}");
         return this;
     }

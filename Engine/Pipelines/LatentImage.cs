@@ -4,54 +4,86 @@ using T2X.Vulkan.Models.Vae;
 namespace T2X.Vulkan.Pipelines;
 
 /// <summary>
-/// The latent-space end of the text-to-image pipeline: the VAE decoder for the final image and the linear
-/// latent-to-RGB projection for per-step previews (<see cref="LatentPreview"/>). Owns the device images it hands out;
-/// each stays valid until the next call of the same kind or Dispose.
+/// The latent-space end of the text-to-image pipeline: the VAE decoder for the final image or video and the linear
+/// latent-to-RGB projection for per-step previews (<see cref="LatentPreview"/>). The decoder's weights are loaded when
+/// first needed and can be released between generations (<see cref="ReleaseDecoder"/>), so the pipeline can hold one
+/// stage's weights at a time. Owns the device images it hands out; each stays valid until the next call of the same
+/// kind or Dispose.
 /// </summary>
 public sealed class LatentImage : IDisposable
 {
-    public VaeDecoder Vae { get; }
-    readonly Lazy<Tensor> _projection;
-    Tensor? _preview, _image;
+    public VaeConfig Config { get; }
+    readonly Gpu _gpu;
+    readonly string _dir;
+    VaeDecoder? _decoder;
+    Tensor? _projection, _preview, _image;
 
-    public LatentImage(Gpu gpu, string vaeDir)
+    public LatentImage(Gpu gpu, string vaeDir, VaeConfig config)
     {
-        Vae = VaeDecoder.Load(gpu, vaeDir);
-        _projection = new Lazy<Tensor>(() =>
-        {
-            var m = Vae.Config.LatentRgb ?? LatentPreview.Fit(Vae);
-            return Tensor.FromArray(gpu, m, 3, Vae.Config.EmbedDim + 1);
-        });
+        _gpu = gpu;
+        _dir = vaeDir;
+        Config = config;
     }
 
     /// <summary>Pixels per latent along rows and columns.</summary>
-    public int Factor => Vae.Config.SpatialFactor;
+    public int Factor => Config.SpatialFactor;
 
-    /// <summary>The preview [3, h, w] of latents [1, E, 1, h, w] (one frame of one sample).</summary>
+    /// <summary>The decoder, loaded on first use.</summary>
+    public VaeDecoder Decoder => _decoder ??= VaeDecoder.Load(_gpu, _dir);
+
+    /// <summary>Device bytes of the decoder's weights now on the device (0 when released).</summary>
+    public long WeightBytes => _decoder?.WeightBytes ?? 0;
+
+    /// <summary>Frees the decoder's weights; the next decode loads them again.</summary>
+    public void ReleaseDecoder()
+    {
+        _decoder?.Dispose();
+        _decoder = null;
+    }
+
+    /// <summary>Makes the preview projection ready: vae/config.json's latent_rgb, else fitted from the decoder (loaded for
+    /// the fit and, with <paramref name="releaseDecoder"/>, released again so it does not sit beside the transformer).</summary>
+    public void PrepareProjection(bool releaseDecoder)
+    {
+        if (_projection is not null) return;
+        bool wasLoaded = _decoder is not null;
+        var m = Config.LatentRgb ?? LatentPreview.Fit(Decoder);
+        if (releaseDecoder && !wasLoaded) ReleaseDecoder();
+        _projection = Tensor.FromArray(_gpu, m, 3, Config.EmbedDim + 1);
+    }
+
+    /// <summary>The preview of latents [1, E, T, h, w] (one sample): [3, T·h, w], the frames one under the other.</summary>
     public Tensor Preview(Tensor latents)
     {
-        long e = latents.Dim(1), h = latents.Dim(3), w = latents.Dim(4);
-        if (_preview is null || _preview.Dim(1) != h || _preview.Dim(2) != w)
+        PrepareProjection(releaseDecoder: false);
+        long e = latents.Dim(1), rows = latents.Dim(2) * latents.Dim(3), w = latents.Dim(4);
+        if (_preview is null || _preview.Dim(1) != rows || _preview.Dim(2) != w)
         {
             _preview?.Buffer.Dispose();
             _preview = null;
-            _preview = Tensor.Create(Vae.Gpu, DType.F32, 3, h, w);
+            _preview = Tensor.Create(_gpu, DType.F32, 3, rows, w);
         }
-        var projection = _projection.Value;
-        using var seq = new Sequence(Vae.Gpu);
-        LatentRgb.Record(seq, latents.Reshape(e, h, w), projection, _preview);
+        using var seq = new Sequence(_gpu);
+        LatentRgb.Record(seq, latents.Reshape(e, rows, w), _projection!, _preview);
         seq.Run();
         return _preview;
     }
 
-    /// <summary>Decodes latents [1, E, 1, h, w] (the official tiling rule) into the image [3, H, W], clamped to [−1, 1].</summary>
-    public Tensor Decode(Tensor latents)
+    /// <summary>Decodes host latents [1, E, T, h, w] as <paramref name="plan"/> says (null: the official tiling rule
+    /// within the device's free memory) into the video [3, T', H, W] (T' = 1 for an image), clamped to [−1, 1], on the
+    /// device. When memory forces smaller tiles than the official ones, says so on stderr.
+    /// <paramref name="releaseDecoder"/>: free the decoder's weights before the image is uploaded.</summary>
+    public Tensor Decode(float[] latents, long[] shape, VaePlan? plan, bool releaseDecoder)
     {
-        var sample = Vae.Decode(latents.ToArray(), latents.Shape, VaeTiling.Auto);
+        if (shape.Length != 5 || shape[0] != 1) throw new ArgumentException($"latents must be one sample [1, E, T, h, w], got [{string.Join(",", shape)}]");
+        plan ??= Decoder.Plan(shape, VaeTiling.Auto);
+        if (plan.Fallback) Console.Error.WriteLine(plan.Message);
+        var sample = Decoder.Decode(latents, shape, plan);
+        if (releaseDecoder) ReleaseDecoder();
         var rgb = Array.ConvertAll(sample.Data, v => Math.Clamp(v, -1f, 1f));
         _image?.Buffer.Dispose();
         _image = null;
-        _image = Tensor.FromArray(Vae.Gpu, rgb, 3, sample.H, sample.W);
+        _image = Tensor.FromArray(_gpu, rgb, 3, sample.T, sample.H, sample.W);
         return _image;
     }
 
@@ -59,7 +91,7 @@ public sealed class LatentImage : IDisposable
     {
         _preview?.Buffer.Dispose();
         _image?.Buffer.Dispose();
-        if (_projection.IsValueCreated) _projection.Value.Buffer.Dispose();
-        Vae.Dispose();
+        _projection?.Buffer.Dispose();
+        ReleaseDecoder();
     }
 }

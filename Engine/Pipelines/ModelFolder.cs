@@ -33,6 +33,17 @@ public sealed record ModelFolder
 
     public bool IsPixelSpace => Space == "pixel";
 
+    /// <summary>The settings a generation uses when the user gives none: this model's defaults.</summary>
+    public GenerationSettings Defaults => new()
+    {
+        Negative = NegativePrompt,
+        Steps = Steps,
+        Cfg = Cfg,
+        Width = Width,
+        Height = Height,
+        Frames = Frames,
+    };
+
     /// <summary>The model shipped with t2x (copied next to the program).</summary>
     public static string BuiltinPath => Path.Combine(AppContext.BaseDirectory, "BuiltinModel");
 

@@ -8,100 +8,151 @@ using T2X.Vulkan.Text;
 
 namespace T2X.Vulkan.Pipelines;
 
+/// <summary>What one stage of the last generation took: wall-clock seconds (loading included) and the device peak.</summary>
+public sealed record StageRun(string Name, double Seconds, long PeakBytes);
+
 /// <summary>
-/// Text to image on the device: caption cleaning → tokenizer → T5 encoder → PT-DiT rectified-flow sampler with
-/// classifier-free guidance → image. Everything between the tokenizer and the final image stays on the device;
+/// Text to image (or video) on the device: caption cleaning → tokenizer → T5 encoder → PT-DiT rectified-flow sampler
+/// with classifier-free guidance → image. Everything between the tokenizer and the final image stays on the device;
 /// after each step the clean-image estimate is handed out as a preview (the viewer shows it).
 /// Pixel-space models sample the image itself; latent models sample latents at 1/8 of the size, previewed by a linear
 /// latent-to-RGB projection and decoded by the VAE at the end (<see cref="LatentImage"/>).
+/// Weights are loaded when a stage first needs them. Each generation follows a <see cref="GenerationPlan"/> for the
+/// device memory budget: when all stages fit together they stay loaded between generations; otherwise each stage
+/// releases its weights before the next loads (T5, streamed block by block when it alone would not fit, is released
+/// before the transformer loads; the transformer before the VAE decodes).
 /// </summary>
 public sealed class TextToImage : IFrameSource, IDisposable
 {
     public Gpu Gpu { get; }
     public ModelFolder Folder { get; }
+    public ModelParts Parts { get; }
     public string Model => Folder.Name;
     public string ModelHash => _hash.Value;
+    /// <summary>Device memory the plans keep within (bytes): given, else the device's local heap.</summary>
+    public long MemoryBudget { get; }
+    /// <summary>The plan and the stages of the last generation.</summary>
+    public GenerationPlan? LastPlan { get; private set; }
+    public IReadOnlyList<StageRun> LastStages => _stages;
+    /// <summary>Latent models: the sampled latents [1, E, T, h, w] of the last generation (host copy, as the VAE got them).</summary>
+    public (float[] Values, long[] Shape)? LastLatents { get; private set; }
 
     readonly T5Tokenizer _tokenizer;
-    readonly PtDitModel _transformer;
     T5Encoder? _encoder;
+    PtDitModel? _transformer;
     readonly LatentImage? _latent;   // latent models only
     RectifiedFlowSampler? _sampler;
-    (int h, int w, double cfg) _samplerKey;
+    (int t, int h, int w, double cfg) _samplerKey;
     readonly Lazy<string> _hash;
+    readonly List<StageRun> _stages = [];
 
-    /// <summary>Loads every part of a model folder onto the device.</summary>
-    public TextToImage(Gpu gpu, ModelFolder folder)
+    /// <summary>Reads the model's configs and tokenizer and checks that the parts fit together; weights load when a
+    /// generation needs them.</summary>
+    public TextToImage(Gpu gpu, ModelFolder folder, long? memoryBudget = null)
     {
+        if (memoryBudget is <= 0) throw new ArgumentException($"memory budget must be positive, got {memoryBudget} bytes");
         Gpu = gpu;
         Folder = folder;
+        Parts = ModelParts.Read(folder);
+        MemoryBudget = memoryBudget ?? (long)Math.Min(gpu.Info.DeviceLocalBytes, long.MaxValue);
         _hash = new Lazy<string>(folder.Hash);
         _tokenizer = T5Tokenizer.FromFolder(folder.Tokenizer);
-        _encoder = T5Encoder.Load(gpu, folder.TextEncoder);
-        try
-        {
-            _transformer = PtDitModel.Load(gpu, folder.Transformer);
-            try
-            {
-                if (!folder.IsPixelSpace) _latent = new LatentImage(gpu, folder.Vae!);
-            }
-            catch
-            {
-                _transformer.Dispose();
-                throw;
-            }
-        }
-        catch
-        {
-            _encoder.Dispose();
-            throw;
-        }
-        if (_transformer.Config.CaptionChannels != _encoder.Config.DModel)
-            throw new InvalidDataException($"model '{folder.Name}': the transformer expects caption_channels = {_transformer.Config.CaptionChannels}, the text encoder gives d_model = {_encoder.Config.DModel}");
+        if (Parts.Vae is not null) _latent = new LatentImage(gpu, folder.Vae!, Parts.Vae);
     }
 
-    /// <summary>The settings a generation uses when the user gives none: the model's defaults.</summary>
-    public GenerationSettings Defaults => new()
-    {
-        Negative = Folder.NegativePrompt,
-        Steps = Folder.Steps,
-        Cfg = Folder.Cfg,
-        Width = Folder.Width,
-        Height = Folder.Height,
-    };
+    /// <summary>The settings the viewer starts from: the model's defaults, as a still image (the frame source shows images).</summary>
+    public GenerationSettings Defaults => Folder.Defaults with { Frames = 1 };
 
-    /// <summary>Throws with the allowed sizes when the transformer cannot make an image of this size.</summary>
-    public void CheckSize(int width, int height)
-    {
-        int f = PixelsPerLatent;
-        if (height % f != 0 || width % f != 0)
-            throw new ArgumentException($"image size {width}x{height} must be a multiple of {f} (the VAE's pixels per latent)");
-        _transformer.Config.CheckLatentSize(1, height / f, width / f, "image");
-    }
+    /// <summary>Throws with the allowed sizes when the model cannot make this many frames of this size.</summary>
+    public void CheckSize(int width, int height, int frames = 1) => Parts.CheckSize(width, height, frames);
 
-    /// <summary>Image pixels per sampled position: 1 in pixel space, the VAE's spatial factor in latent space.</summary>
-    int PixelsPerLatent => _latent?.Factor ?? 1;
-
-    public void Generate(GenerationSettings settings, Action<Frame> onFrame, CancellationToken cancel)
+    /// <summary>The plan for a generation with these settings (headers only, nothing loaded).</summary>
+    public GenerationPlan Plan(GenerationSettings settings)
     {
         settings.Validated();
-        CheckSize(settings.Width, settings.Height);
-        var c = _transformer.Config;
-        if (_latent is null && c.InChannels != 3) throw new InvalidDataException($"a pixel-space transformer must have in_channels = 3 (RGB), this one has {c.InChannels}");
-        if (_latent is not null && c.InChannels != _latent.Vae.Config.EmbedDim)
-            throw new InvalidDataException($"the transformer has in_channels = {c.InChannels}, the VAE decodes embed_dim = {_latent.Vae.Config.EmbedDim} latent channels");
-        int f = PixelsPerLatent;
+        if (LastPlan is { } p && (p.Width, p.Height, p.Frames) == (settings.Width, settings.Height, settings.Frames)) return p;
+        return GenerationPlan.Make(Folder, settings.Width, settings.Height, settings.Frames, MemoryBudget);
+    }
 
-        // Text side: [cond; uncond] encoded in one batch; the encoder is reloaded if an earlier run released it.
-        if (_encoder is null || _encoder.WeightBytes == 0)
+    /// <summary>One still image for the viewer: a preview after every step, then the final image [3, H, W].</summary>
+    public void Generate(GenerationSettings settings, Action<Frame> onFrame, CancellationToken cancel)
+    {
+        if (settings.Frames != 1) throw new ArgumentException($"the frame source makes still images; {settings.Frames} frames need GenerateFrames");
+        var image = Run(settings, previews: true, (step, steps, seconds, preview) => onFrame(new Frame(preview(), step, steps, seconds, IsFinal: false)), cancel);
+        onFrame(new Frame(image.Reshape(3, settings.Height, settings.Width), settings.Steps, settings.Steps, 0, IsFinal: true));
+    }
+
+    /// <summary>Runs one generation and returns the image as interleaved RGB bytes [H, W, 3];
+    /// <paramref name="progress"/> gets (step, steps, seconds of that step).</summary>
+    public byte[] GenerateRgb(GenerationSettings settings, Action<int, int, double>? progress = null, CancellationToken cancel = default)
+    {
+        if (settings.Frames != 1) throw new ArgumentException($"GenerateRgb makes one image; {settings.Frames} frames need GenerateFrames");
+        return GenerateFrames(settings, progress, cancel)[0];
+    }
+
+    /// <summary>Runs one generation and returns every frame as interleaved RGB bytes [H, W, 3] (one for an image).</summary>
+    public IReadOnlyList<byte[]> GenerateFrames(GenerationSettings settings, Action<int, int, double>? progress = null, CancellationToken cancel = default)
+    {
+        var video = Run(settings, previews: false, (step, steps, seconds, _) => progress?.Invoke(step, steps, seconds), cancel).ToArray();
+        int plane = settings.Width * settings.Height, frames = settings.Frames;
+        var result = new List<byte[]>();
+        var chw = new float[3 * plane];
+        for (int t = 0; t < frames; t++)
+        {
+            // [3, T, H, W] → frame t's planes [3, H, W]
+            for (int c = 0; c < 3; c++) Array.Copy(video, ((long)c * frames + t) * plane, chw, (long)c * plane, plane);
+            result.Add(Rgb8.FromPlanes(chw, settings.Width, settings.Height));
+        }
+        return result;
+    }
+
+    /// <summary>The stages of one generation. Returns the result [3, T, H, W] on the device, valid until the next call.
+    /// <paramref name="afterStep"/> gets (step, steps, seconds, a function that makes the preview); <paramref name="previews"/>:
+    /// that function will be called.</summary>
+    Tensor Run(GenerationSettings settings, bool previews, Action<int, int, double, Func<Tensor>> afterStep, CancellationToken cancel)
+    {
+        var plan = Plan(settings);
+        LastPlan = plan;
+        _stages.Clear();
+        int f = Parts.PixelsPerLatent, t = plan.LatentFrames, h = settings.Height / f, w = settings.Width / f;
+        bool keep = plan.KeepResident;
+        if (!keep)
+        {
+            // Only the stage that runs holds weights: drop what an earlier generation left.
+            DropSampler();
+            _transformer?.Dispose();
+            _transformer = null;
+            _latent?.ReleaseDecoder();
+        }
+        // A fitted preview projection needs the decoder: fit it now rather than beside the transformer.
+        if (previews) _latent?.PrepareProjection(releaseDecoder: !keep);
+
+        // 1. Text: [cond; uncond] encoded in one batch.
+        var clock = Stopwatch.StartNew();
+        Gpu.ResetPeak();
+        if (_encoder is null || _encoder.WeightBytes == 0 || _encoder.Streamed != plan.StreamTextEncoder)
         {
             _encoder?.Dispose();
-            _encoder = T5Encoder.Load(Gpu, Folder.TextEncoder);
+            _encoder = null;
+            _encoder = T5Encoder.Load(Gpu, Folder.TextEncoder, plan.StreamTextEncoder);
         }
-        using var text = TextConditioning.Encode(_tokenizer, _encoder, [settings.Prompt], settings.Negative, Folder.MaxLength, Folder.CleanCaption);
+        var text = TextConditioning.Encode(_tokenizer, _encoder, [settings.Prompt], settings.Negative, Folder.MaxLength, Folder.CleanCaption, releaseEncoder: !keep);
+        if (!keep)
+        {
+            _encoder.Dispose();
+            _encoder = null;
+        }
+        EndStage(plan.Stages[0].Name, clock);
 
-        var sampler = Sampler(settings.Height / f, settings.Width / f, settings.Cfg);
-        sampler.SetText(text.Embeddings, text.Mask);
+        // 2. Transformer: the sampler from noise to the sample (latents or pixels).
+        RectifiedFlowSampler sampler;
+        try
+        {
+            _transformer ??= PtDitModel.Load(Gpu, Folder.Transformer);
+            sampler = Sampler(t, h, w, settings.Cfg);
+            sampler.SetText(text.Embeddings, text.Mask);
+        }
+        finally { text.Dispose(); }
         var options = new SamplerOptions
         {
             Steps = settings.Steps,
@@ -110,51 +161,69 @@ public sealed class TextToImage : IFrameSource, IDisposable
             UseTimestepTransform = Folder.UseTimestepTransform,
             TransformScale = (float)Folder.TransformScale,
         };
-        var schedule = new RectifiedFlowSchedule(options, settings.Height, settings.Width);
+        var schedule = new RectifiedFlowSchedule(options, settings.Height, settings.Width, settings.Frames);
         var noise = GaussianNoise.Generate(unchecked((ulong)settings.Seed), sampler.Z.Elements);
-        Func<Tensor> preview = _latent is null ? () => sampler.Estimate.Reshape(3, settings.Height, settings.Width) : () => _latent.Preview(sampler.Estimate);
-        var clock = Stopwatch.StartNew();
+        Func<Tensor> preview = _latent is null ? () => sampler.Estimate.Reshape(3, t * h, w) : () => _latent.Preview(sampler.Estimate);
+        var stepClock = Stopwatch.StartNew();
         sampler.Sample(schedule, noise, done =>
         {
-            double seconds = clock.Elapsed.TotalSeconds;
-            clock.Restart();
-            onFrame(new Frame(preview(), done, schedule.Steps, seconds, IsFinal: false));
+            double seconds = stepClock.Elapsed.TotalSeconds;
+            stepClock.Restart();
+            afterStep(done, schedule.Steps, seconds, preview);
         }, cancel);
-        var image = _latent is null ? sampler.Z.Reshape(3, settings.Height, settings.Width) : _latent.Decode(sampler.Z);
-        onFrame(new Frame(image, schedule.Steps, schedule.Steps, 0, IsFinal: true));
+        if (_latent is null)
+        {
+            // Pixel space: the sample is the image; the transformer is released at the next generation if it must be.
+            EndStage(plan.Stages[1].Name, clock);
+            return sampler.Z.Reshape(3, t, h, w);
+        }
+        var latents = sampler.Z.ToArray();
+        long[] shape = sampler.Z.Shape;
+        LastLatents = (latents, shape);
+        DropSampler();   // its activations would sit beside the decoder's
+        if (!keep)
+        {
+            _transformer!.Dispose();
+            _transformer = null;
+        }
+        EndStage(plan.Stages[1].Name, clock);
+
+        // 3. VAE: latents to pixels.
+        var image = _latent.Decode(latents, shape, plan.VaeDecode, releaseDecoder: !keep);
+        EndStage(plan.Stages[2].Name, clock);
+        return image;
     }
 
-    /// <summary>Runs one generation and returns the image as interleaved RGB bytes [H, W, 3];
-    /// <paramref name="progress"/> gets (step, steps, seconds of that step).</summary>
-    public byte[] GenerateRgb(GenerationSettings settings, Action<int, int, double>? progress = null, CancellationToken cancel = default)
+    void EndStage(string name, Stopwatch clock)
     {
-        byte[]? rgb = null;
-        Generate(settings, frame =>
-        {
-            if (frame.IsFinal) rgb = Rgb8.FromPlanes(frame.Image.ToArray(), settings.Width, settings.Height);
-            else progress?.Invoke(frame.Step, frame.Steps, frame.SecondsPerStep);
-        }, cancel);
-        return rgb!;
+        _stages.Add(new StageRun(name, clock.Elapsed.TotalSeconds, Gpu.PeakBytes));
+        clock.Restart();
+        Gpu.ResetPeak();
     }
 
     /// <summary>The PNG metadata of an image made with these settings by this model.</summary>
     public PngMetadata Metadata(GenerationSettings settings) => new(settings, Model, ModelHash, ModelFolder.EngineVersion);
 
     /// <summary>The sampler for a size and guidance scale, recorded once and kept while they stay the same.</summary>
-    RectifiedFlowSampler Sampler(int height, int width, double cfg)
+    RectifiedFlowSampler Sampler(int frames, int height, int width, double cfg)
     {
-        if (_sampler is not null && _samplerKey == (height, width, cfg)) return _sampler;
+        if (_sampler is not null && _samplerKey == (frames, height, width, cfg)) return _sampler;
+        DropSampler();
+        _sampler = new RectifiedFlowSampler(_transformer!, 1, frames, height, width, Folder.MaxLength, cfg);
+        _samplerKey = (frames, height, width, cfg);
+        return _sampler;
+    }
+
+    void DropSampler()
+    {
         _sampler?.Dispose();
         _sampler = null;
-        _sampler = new RectifiedFlowSampler(_transformer, 1, 1, height, width, Folder.MaxLength, cfg);
-        _samplerKey = (height, width, cfg);
-        return _sampler;
     }
 
     public void Dispose()
     {
-        _sampler?.Dispose();
-        _transformer.Dispose();
+        DropSampler();
+        _transformer?.Dispose();
         _encoder?.Dispose();
         _latent?.Dispose();
     }

@@ -6,41 +6,57 @@ using T2X.Vulkan.Pipelines;
 
 namespace T2X.Host.Commands;
 
-/// <summary>t2x generate "prompt": text to PNG with the built-in model or a model folder.</summary>
+/// <summary>t2x generate "prompt": text to PNG (or, with --frames, an animated GIF and its frames) with the built-in model
+/// or a model folder; --dry-run prints the memory plan.</summary>
 public static class GenerateCommand
 {
     public const string Usage =
-        "t2x generate \"prompt\" [--negative-prompt TEXT] [--steps N] [--cfg X] [--seed N] [--width PX] [--height PX]\n" +
-        "             [--count N] [-o|--output FILE.png|DIR] [--force] [--model DIR] [--device N|name] [--from IMAGE.png]";
+        "t2x generate \"prompt\" [--negative-prompt TEXT] [--steps N] [--cfg X] [--seed N] [--width PX] [--height PX] [--frames N]\n" +
+        "             [--count N] [-o|--output FILE.png|FILE.gif|DIR] [--force] [--model DIR] [--device N|name] [--from IMAGE.png]\n" +
+        "             [--memory-budget GIB] [--dry-run]\n" +
+        "  --frames N        a video (latent models with a time axis): an animated GIF plus every frame as PNG\n" +
+        "  --memory-budget   device memory to plan for, in GiB (default: the device's); stages that do not fit together\n" +
+        "                    load and release their weights one after another\n" +
+        "  --dry-run         print the plan (stages, weights, activations, peak device memory) from the checkpoint headers;\n" +
+        "                    loads nothing, runs nothing, needs no prompt";
 
     public static int Run(Args a)
     {
+        if (a.Flag("help"))
+        {
+            Console.WriteLine(Usage);
+            return 0;
+        }
         string? from = a.Option("from");
         string? promptOption = a.Option("prompt");
         string? negative = a.Option("negative-prompt");
         string? steps = a.Option("steps"), cfg = a.Option("cfg"), seedText = a.Option("seed");
-        string? widthText = a.Option("width"), heightText = a.Option("height");
+        string? widthText = a.Option("width"), heightText = a.Option("height"), framesText = a.Option("frames");
         int count = a.Int("count", 1);
         string? output = a.Option("output");
         bool force = a.Flag("force");
+        bool dryRun = a.Flag("dry-run");
+        string? budgetText = a.Option("memory-budget");
         string modelDir = a.Option("model") ?? ModelFolder.BuiltinPath;
         string? device = a.Option("device");
         a.Done(maxPositional: 1);
         if (count < 1) throw new UsageException($"--count must be at least 1, got {count}");
+        long? budget = null;
+        if (budgetText is not null)
+        {
+            double gib = ParseDouble(budgetText, "memory-budget");
+            if (!(gib > 0) || gib > 1 << 20) throw new UsageException($"--memory-budget expects a positive number of GiB, got '{budgetText}'");
+            budget = (long)(gib * (1L << 30));
+        }
 
         string? prompt = a.Positional.Count > 0 ? a.Positional[0] : null;
         if (prompt is not null && promptOption is not null) throw new UsageException("give the prompt once: as an argument or with --prompt");
         prompt ??= promptOption;
         var recorded = from is null ? null : PngMetadata.Read(from);
-        if (prompt is null && recorded is null) throw new UsageException("no prompt: t2x generate \"a red circle in the center\" (or --from IMAGE.png)\n" + Usage);
+        if (prompt is null && recorded is null && !dryRun) throw new UsageException("no prompt: t2x generate \"a red circle in the center\" (or --from IMAGE.png)\n" + Usage);
 
         var folder = ModelFolder.Open(modelDir);
-        using var gpu = new Gpu(new GpuOptions { Device = device });
-        var load = Stopwatch.StartNew();
-        using var pipeline = new TextToImage(gpu, folder);
-        Console.Error.WriteLine($"model {folder.Name} ({folder.Root}) on {gpu.Info.Name}, loaded in {load.Elapsed.TotalSeconds:0.00} s");
-
-        var basis = recorded?.Settings ?? pipeline.Defaults;
+        var basis = recorded?.Settings ?? folder.Defaults;
         if (recorded is not null && recorded.Model != folder.Name)
             Console.Error.WriteLine($"note: {from} was made with model '{recorded.Model}', this is '{folder.Name}'");
         var settings = basis with
@@ -52,38 +68,72 @@ public static class GenerateCommand
             Seed = seedText is null ? (recorded?.Settings.Seed ?? Random.Shared.NextInt64(0, 1L << 53)) : ParseLong(seedText, "seed"),
             Width = widthText is null ? basis.Width : ParseInt(widthText, "width"),
             Height = heightText is null ? basis.Height : ParseInt(heightText, "height"),
+            Frames = framesText is null ? basis.Frames : ParseInt(framesText, "frames"),
         };
         try
         {
             settings.Validated();
-            pipeline.CheckSize(settings.Width, settings.Height);
+            ModelParts.Read(folder).CheckSize(settings.Width, settings.Height, settings.Frames);
         }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
 
-        var paths = OutputPaths(output, settings, count);
-        foreach (var p in paths)
+        if (dryRun)
+        {
+            // The budget: given, else the device's local heap (the device is opened for its properties only).
+            if (budget is null)
+            {
+                using var probe = new Gpu(new GpuOptions { Device = device });
+                budget = (long)Math.Min(probe.Info.DeviceLocalBytes, long.MaxValue);
+                Console.WriteLine($"device {probe.Info.Name}");
+            }
+            Console.WriteLine($"model {folder.Name} ({folder.Root}), {folder.Space} space, {settings.Steps} steps");
+            Console.WriteLine(GenerationPlan.Make(folder, settings.Width, settings.Height, settings.Frames, budget.Value).Format());
+            return 0;
+        }
+
+        bool video = settings.Frames > 1;
+        var paths = OutputPaths(output, settings, count, video ? ".gif" : ".png");
+        foreach (var p in paths.SelectMany(p => video ? VideoFiles.Paths(p, settings.Frames) : [p]))
             if (File.Exists(p) && !force) throw new UsageException($"{p} exists; use --force to overwrite it");
 
+        using var gpu = new Gpu(new GpuOptions { Device = device });
+        using var pipeline = new TextToImage(gpu, folder, budget);
+        Console.Error.WriteLine($"model {folder.Name} ({folder.Root}) on {gpu.Info.Name}");
+        var planned = pipeline.Plan(settings);
+        if (!planned.Fits)
+            Console.Error.WriteLine($"note: this generation needs about {GenerationPlan.FormatBytes(planned.PeakBytes)} of device memory, more than the " +
+                                    $"{GenerationPlan.FormatBytes(planned.BudgetBytes)} budget; the device may run out (t2x generate --dry-run shows the plan)");
         for (int i = 0; i < count; i++)
         {
             var s = settings with { Seed = settings.Seed + i };
-            Console.Error.WriteLine($"seed {s.Seed}: \"{s.Prompt}\" {s.Width}x{s.Height}, {s.Steps} steps, cfg {s.Cfg}");
+            string size = video ? $"{s.Frames} frames of {s.Width}x{s.Height}" : $"{s.Width}x{s.Height}";
+            Console.Error.WriteLine($"seed {s.Seed}: \"{s.Prompt}\" {size}, {s.Steps} steps, cfg {s.Cfg}");
             var clock = Stopwatch.StartNew();
-            var rgb = pipeline.GenerateRgb(s, (step, total, seconds) =>
+            var frames = pipeline.GenerateFrames(s, (step, total, seconds) =>
                 Console.Error.Write($"\r  step {step,3}/{total}  {Bar(step, total)}  {seconds:0.000} s/step "));
             Console.Error.WriteLine();
-            pipeline.Metadata(s).Save(paths[i], rgb, s.Width, s.Height);
-            Console.WriteLine($"{paths[i]}  (seed {s.Seed}, {clock.Elapsed.TotalSeconds:0.00} s)");
+            foreach (var stage in pipeline.LastStages)
+                Console.Error.WriteLine($"  {stage.Name}: {stage.Seconds:0.00} s, device peak {GenerationPlan.FormatBytes(stage.PeakBytes)}");
+            var plan = pipeline.LastPlan!;
+            Console.Error.WriteLine($"  peak device memory {GenerationPlan.FormatBytes(pipeline.LastStages.Max(x => x.PeakBytes))} " +
+                                    $"(planned {GenerationPlan.FormatBytes(plan.PeakBytes)}, {(plan.KeepResident ? "stages kept loaded" : "stages released in turn")})");
+            if (video) VideoFiles.Save(paths[i], frames, s.Width, s.Height, pipeline.Metadata(s));
+            else pipeline.Metadata(s).Save(paths[i], frames[0], s.Width, s.Height);
+            Console.WriteLine($"{paths[i]}  (seed {s.Seed}, {clock.Elapsed.TotalSeconds:0.00} s)" + (video ? $" + {s.Frames} frame PNGs" : ""));
         }
         return 0;
     }
 
-    /// <summary>Where each image goes: a .png path for one image, else a folder (default: the current one) with
-    /// names made from the prompt and seed.</summary>
-    static string[] OutputPaths(string? output, Vulkan.Pipelines.GenerationSettings s, int count)
+    /// <summary>Where each image (.png) or video (.gif) goes: a file path for one, else a folder (default: the current one)
+    /// with names made from the prompt and seed.</summary>
+    static string[] OutputPaths(string? output, GenerationSettings s, int count, string extension)
     {
-        bool isFile = output is not null && output.EndsWith(".png", StringComparison.OrdinalIgnoreCase);
-        if (isFile && count > 1) throw new UsageException($"--count {count} writes several images: give a folder to --output, not {output}");
+        string other = extension == ".png" ? ".gif" : ".png";
+        if (output is not null && output.EndsWith(other, StringComparison.OrdinalIgnoreCase))
+            throw new UsageException(extension == ".gif" ? $"a video ({s.Frames} frames) is written as a .gif plus its frames as PNG: give a .gif or a folder, not {output}"
+                                                         : $"an image is written as a .png: give a .png or a folder, not {output} (--frames N makes a video)");
+        bool isFile = output is not null && output.EndsWith(extension, StringComparison.OrdinalIgnoreCase);
+        if (isFile && count > 1) throw new UsageException($"--count {count} writes several files: give a folder to --output, not {output}");
         if (isFile)
         {
             var dir = Path.GetDirectoryName(Path.GetFullPath(output!))!;
@@ -92,7 +142,7 @@ public static class GenerateCommand
         }
         string folder = output ?? ".";
         Directory.CreateDirectory(folder);
-        return Enumerable.Range(0, count).Select(i => Path.Combine(folder, $"{Slug(s.Prompt)}-{s.Seed + i}.png")).ToArray();
+        return Enumerable.Range(0, count).Select(i => Path.Combine(folder, $"{Slug(s.Prompt)}-{s.Seed + i}{extension}")).ToArray();
     }
 
     static string Slug(string prompt)

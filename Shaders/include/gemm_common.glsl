@@ -18,7 +18,24 @@ layout(push_constant) uniform GemmParams {
     uint y_off, r_off, b_off, g_off;
     uint gate_div, gate_rows;
     uint flags;           // bit 0 bias, bit 1 residual, bit 2 gate; bits 8..15 epilogue; bits 16..23 bias dtype
+    // Implicit-GEMM convolution (the shaders' CONV constant): row m0 + m is output position (b, t, i, j) of a
+    // channel-last volume [B, T, H, W, Cin] bound whole as X, and k = ((dt·kh + di)·kw + dj)·Cin + ci, so
+    //   x[m, k] = X[b, max(t + dt − (kt − 1), 0), i + di − pad, j + dj − pad, ci]   (0 outside the rows and columns)
+    // which is Open-Sora-Plan's CausalConv3d: time padding replicates frame 0, space pads with zeros.
+    uint conv_t, conv_h, conv_w, conv_cin, conv_kt, conv_kh, conv_kw, conv_pad;
 } pc;
+
+// The source position of output row m (whole-problem index) for kernel tap (dt, di, dj): its element offset
+// / Cin in X, or -1 where the tap falls into the zero padding.
+int conv_source(uint m, uint dt, uint di, uint dj) {
+    uint j = m % pc.conv_w, r = m / pc.conv_w;
+    uint i = r % pc.conv_h; r /= pc.conv_h;
+    uint t = r % pc.conv_t, first_frame = r - t;   // first_frame = b·T
+    int ts = max(int(t + dt) - int(pc.conv_kt - 1u), 0);
+    int ii = int(i + di) - int(pc.conv_pad), jj = int(j + dj) - int(pc.conv_pad);
+    if (ii < 0 || ii >= int(pc.conv_h) || jj < 0 || jj >= int(pc.conv_w)) return -1;
+    return ((int(first_frame) + ts) * int(pc.conv_h) + ii) * int(pc.conv_w) + jj;
+}
 
 layout(std430, binding = 2) readonly buffer BiasF32 { float bias_f32[]; };
 layout(std430, binding = 2) readonly buffer BiasU16 { uint16_t bias_u16[]; };

@@ -17,9 +17,13 @@ public static class T2xProcess
         }
     }
 
-    public static (int code, string stdout, string stderr) Run(params string[] args)
+    public static (int code, string stdout, string stderr) Run(params string[] args) => RunWith(new Dictionary<string, string>(), args);
+
+    /// <summary>Runs with extra environment variables (e.g. T2X_DEVICE).</summary>
+    public static (int code, string stdout, string stderr) RunWith(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in environment) psi.Environment[k] = v;
         psi.ArgumentList.Add(Binary);
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;

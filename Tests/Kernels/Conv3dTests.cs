@@ -70,6 +70,111 @@ public sealed class Conv3dTests : GpuTest
         Check.Close(Y.ToArray(), want, 1e-5, "conv3d");
     }
 
+    [TearDown]
+    public void ResetOverrides()
+    {
+        Gemm.ForceVariant = null;
+        Gemm.MaxBindingBytes = null;
+    }
+
+    /// <summary>
+    /// The implicit-GEMM form (channel-last, Cin % 8 = 0) in both GEMM variants against the double reference on fresh
+    /// random data: odd sizes (positions and Cout not multiples of the 16x32 texel tile or the 64x64 shared tile),
+    /// 3x3x3 over videos (frames 0 and 1 read the replicated frame 0), 1x3x3, 1x1x1, batches, a residual.
+    /// </summary>
+    [TestCase(1, 8, 1, 5, 7, 12, 3, 3, false)]
+    [TestCase(2, 16, 4, 3, 6, 40, 3, 3, true)]
+    [TestCase(1, 24, 3, 4, 5, 8, 3, 3, false)]
+    [TestCase(1, 8, 2, 6, 3, 33, 1, 3, true)]
+    [TestCase(2, 16, 1, 4, 9, 7, 1, 1, false)]
+    [TestCase(1, 8, 5, 1, 1, 4, 3, 3, false)]   // 1x1 frames: every spatial tap but the centre is padding
+    public void GemmMatchesCpu(int b, int ci, int t, int h, int wd, int co, int kt, int k, bool residual)
+    {
+        foreach (var variant in new[] { Gemm.Variant.Texel, Gemm.Variant.Tiled })
+        {
+            Gemm.ForceVariant = variant;
+            CheckGemm(new Random(b * 1000 + ci * 100 + t * 10 + co + (int)variant), b, ci, t, h, wd, co, kt, k, residual, fold: false, $"conv3d gemm {variant}");
+        }
+    }
+
+    /// <summary>Time-tap folding: an image (T = 1) through the summed kernel matches the reference of the full 3x3x3
+    /// conv over the replicated frame, to the same f32 tolerance.</summary>
+    [TestCase(1, 16, 5, 7, 24)]
+    [TestCase(2, 8, 3, 2, 5)]
+    public void FoldedTimeTapsMatchAnImage(int b, int ci, int h, int wd, int co)
+    {
+        foreach (var variant in new[] { Gemm.Variant.Texel, Gemm.Variant.Tiled })
+        {
+            Gemm.ForceVariant = variant;
+            CheckGemm(new Random(ci * 31 + co + (int)variant), b, ci, 1, h, wd, co, 3, 3, residual: true, fold: true, $"folded conv3d {variant}");
+        }
+    }
+
+    /// <summary>A video as the decoder runs it: frame 0 (all taps read frame 0) with the folded kernel, frames 1.. with
+    /// the full one, each call computing only its frames of every sample.</summary>
+    [TestCase(1, 8, 4, 3, 5, 12)]
+    [TestCase(2, 16, 3, 2, 3, 33)]
+    public void VideoWithFoldedFirstFrame(int b, int ci, int t, int h, int wd, int co)
+    {
+        var rng = new Random(b + ci + t + co);
+        int rest = t * h * wd;
+        var x = Check.Randn(rng, b * ci * rest);
+        var w = Check.Randn(rng, co * ci * 27, 1 / Math.Sqrt(ci * 27));
+        var bias = Check.Randn(rng, co, 0.5);
+        var want = ToLast(Reference(x, w, bias, b, ci, t, h, wd, co, 3, 3, 1f), b, co, rest);
+        using var s = new Scratch(Gpu);
+        var X = s.F32(ToLast(x, b, ci, rest), b, t, h, wd, ci);
+        var checkpoint = HostTensor.FromFloat32(w, co, ci, 3, 3, 3);
+        var W = s.Upload(Conv3d.PackGemmWeight(checkpoint));
+        var Wf = s.Upload(Conv3d.PackGemmWeight(Conv3d.FoldTime(checkpoint)));
+        var B = s.F32(bias, co);
+        var Y = s.Empty(DType.F32, b, t, h, wd, co);
+        Run(seq =>
+        {
+            Conv3d.RecordGemm(seq, X, Wf, B, Y, firstFrame: 0, frames: 1);
+            Conv3d.RecordGemm(seq, X, W, B, Y, firstFrame: 1);
+        });
+        Check.Close(Y.ToArray(), want, 1e-5, "conv3d video, folded frame 0");
+    }
+
+    /// <summary>y larger than one binding: the GEMM splits y and residual by rows while x stays one view.</summary>
+    [Test]
+    public void GemmSplitsALargeOutput()
+    {
+        Gemm.MaxBindingBytes = 4 << 10;   // x: 1x2x5x6x8 f32 = 1920 bytes; y: 240 positions x 40 = 38400 bytes
+        CheckGemm(new Random(11), 1, 8, 2, 5, 6, 40, 3, 3, residual: true, fold: false, "conv3d gemm in row chunks");
+        Gemm.MaxBindingBytes = 1 << 10;
+        using var s = new Scratch(Gpu);
+        var X = s.Empty(DType.F32, 1, 2, 5, 6, 8);
+        var W = s.Upload(Conv3d.PackGemmWeight(HostTensor.FromFloat32(new float[40 * 8 * 27], 40, 8, 3, 3, 3)));
+        var B = s.Empty(DType.F32, 40);
+        var Y = s.Empty(DType.F32, 1, 2, 5, 6, 40);
+        using var seq = new Sequence(Gpu);
+        var e = Assert.Throws<ArgumentException>(() => Conv3d.RecordGemm(seq, X, W, B, Y));
+        Assert.That(e!.Message, Does.Contain("x F32[1,2,5,6,8]").And.Contain("larger than this device lets one"));
+    }
+
+    void CheckGemm(Random rng, int b, int ci, int t, int h, int wd, int co, int kt, int k, bool residual, bool fold, string what)
+    {
+        int rest = t * h * wd;
+        var x = Check.Randn(rng, b * ci * rest);
+        var w = Check.Randn(rng, co * ci * kt * k * k, 1 / Math.Sqrt(ci * kt * k * k));
+        var bias = Check.Randn(rng, co, 0.5);
+        var res = Check.Randn(rng, b * co * rest);
+        var want = ToLast(Reference(x, w, bias, b, ci, t, h, wd, co, kt, k, 1f), b, co, rest);
+        if (residual) for (int i = 0; i < want.Length; i++) want[i] += res[i];
+
+        using var s = new Scratch(Gpu);
+        var X = s.F32(ToLast(x, b, ci, rest), b, t, h, wd, ci);
+        var checkpoint = HostTensor.FromFloat32(w, co, ci, kt, k, k);
+        var W = s.Upload(Conv3d.PackGemmWeight(fold ? Conv3d.FoldTime(checkpoint) : checkpoint));
+        var B = s.F32(bias, co);
+        var Y = s.Empty(DType.F32, b, t, h, wd, co);
+        var R = residual ? s.F32(res, b, t, h, wd, co) : null;   // res read as channel-last directly
+        Run(seq => Conv3d.RecordGemm(seq, X, W, B, Y, R));
+        Check.Close(Y.ToArray(), want, 1e-5, what);
+    }
+
     [Test]
     public void WrongShapesAreNamed()
     {

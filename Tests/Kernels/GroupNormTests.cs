@@ -6,10 +6,14 @@ namespace T2X.Tests.Kernels;
 
 public sealed class GroupNormTests : GpuTest
 {
-    [TestCase(1, 1, 8, 2, false)]
-    [TestCase(2, 37, 12, 3, true)]
-    [TestCase(1, 301, 32, 4, true)]
-    public void MatchesCpu(int b, int p, int c, int groups, bool silu)
+    [TestCase(1, 1, 8, 2, false, 0)]
+    [TestCase(2, 37, 12, 3, true, 0)]
+    [TestCase(1, 301, 32, 4, true, 0)]
+    [TestCase(2, 29, 8, 4, true, 0)]       // 2 channels per group: texels of 4 channels straddle groups
+    [TestCase(1, 13, 12, 2, false, 0)]     // 6 channels per group
+    [TestCase(2, 37, 12, 3, true, 1024)]   // y in chunks of 16 rows, one crossing from sample 0 to sample 1
+    [TestCase(3, 45, 8, 4, false, 1024)]
+    public void MatchesCpu(int b, int p, int c, int groups, bool silu, int maxBindingBytes)
     {
         var rng = new Random(b * 100 + p + c);
         var x = Check.Randn(rng, b * p * c, 3.0);
@@ -37,7 +41,11 @@ public sealed class GroupNormTests : GpuTest
         var Y = s.Empty(DType.F32, b, p, c);
         var G = s.F32(gamma, c);
         var Bt = s.F32(beta, c);
-        Run(seq => GroupNorm.Record(seq, X, G, Bt, Y, groups, 1e-6f, silu));
+        Run(seq =>
+        {
+            if (maxBindingBytes == 0) GroupNorm.Record(seq, X, G, Bt, Y, groups, 1e-6f, silu);
+            else GroupNorm.Record(seq, X, G, Bt, Y, groups, 1e-6f, silu, (ulong)maxBindingBytes);
+        });
         Check.Close(Y.ToArray(), want, 1e-5, "group_norm");
     }
 

@@ -14,11 +14,13 @@ public sealed class UpsampleTests : GpuTest
         return (i0, Math.Min(i0 + 1, n - 1), s - i0);
     }
 
-    [TestCase(UpsampleKind.Nearest2x, 2, 3, 3, 5, 4)]
-    [TestCase(UpsampleKind.Spatial2xTime2x, 1, 1, 3, 5, 4)]
-    [TestCase(UpsampleKind.Spatial2xTime2x, 2, 2, 2, 3, 8)]
-    [TestCase(UpsampleKind.Spatial2xTime2x, 1, 4, 1, 2, 4)]
-    public void MatchesCpu(UpsampleKind kind, int b, int t, int h, int w, int c)
+    [TestCase(UpsampleKind.Nearest2x, 2, 3, 3, 5, 4, 0)]
+    [TestCase(UpsampleKind.Spatial2xTime2x, 1, 1, 3, 5, 4, 0)]
+    [TestCase(UpsampleKind.Spatial2xTime2x, 2, 2, 2, 3, 8, 0)]
+    [TestCase(UpsampleKind.Spatial2xTime2x, 1, 4, 1, 2, 4, 0)]
+    [TestCase(UpsampleKind.Nearest2x, 2, 3, 3, 5, 12, 1024)]       // y in chunks of 16 positions
+    [TestCase(UpsampleKind.Spatial2xTime2x, 2, 3, 3, 2, 8, 512)]
+    public void MatchesCpu(UpsampleKind kind, int b, int t, int h, int w, int c, int maxBindingBytes)
     {
         var x = Check.Randn(new Random(t * 10 + h), b * t * h * w * c);
         double X(int n, int f, int i, int j, int k) => x[(((n * t + f) * h + i) * w + j) * c + k];
@@ -39,7 +41,11 @@ public sealed class UpsampleTests : GpuTest
         using var s = new Scratch(Gpu);
         var Xt = s.F32(x, b, t, h, w, c);
         var Y = s.Empty(DType.F32, b, to, 2 * h, 2 * w, c);
-        Run(seq => Upsample.Record(seq, kind, Xt, Y));
+        Run(seq =>
+        {
+            if (maxBindingBytes == 0) Upsample.Record(seq, kind, Xt, Y);
+            else Upsample.Record(seq, kind, Xt, Y, (ulong)maxBindingBytes);
+        });
         Check.Close(Y.ToArray(), want, 1e-6, kind.ToString());
     }
 }

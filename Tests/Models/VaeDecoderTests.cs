@@ -1,5 +1,6 @@
 using NUnit.Framework;
 using T2X.Tests.Reference;
+using T2X.Vulkan.Kernels;
 using T2X.Vulkan.Imaging;
 using T2X.Vulkan.Models.Vae;
 using T2X.Vulkan.Weights;
@@ -12,12 +13,13 @@ public sealed class VaeDecoderTests : GpuTest
     static string? _dir;
     static VaeDecoder? _decoder;
     static VaeReference? _reference;
+    static Dictionary<string, HostTensor>? _weights;
 
     [OneTimeSetUp]
     public void Load()
     {
         var c = VaeTestModel.Tiny;
-        var w = VaeTestModel.RandomWeights(c, new Random(7));
+        var w = _weights = VaeTestModel.RandomWeights(c, new Random(7));
         _dir = VaeTestModel.WriteFolder(c, w, Path.Combine(Path.GetTempPath(), $"t2x-vae-{Guid.NewGuid():N}"));
         _decoder = VaeDecoder.Load(Gpu, _dir);
         _reference = new VaeReference(c, w);
@@ -64,6 +66,108 @@ public sealed class VaeDecoderTests : GpuTest
     [Test] public void TiledVideoWithTimeChunks() => Compare([1, 4, 5, 4, 3], VaeTiling.Auto, true, 5);
     /// <summary>Forced tiling on a latent that fits one tile.</summary>
     [Test] public void TilingOnSmallLatent() => Compare([1, 4, 1, 3, 3], VaeTiling.On, true, 6);
+
+    /// <summary>Every binding limited to 4 KiB (the tiny decoder's full-resolution activations are 10–40 KiB): group norm,
+    /// upsample, softmax, GEMM and the implicit-GEMM convolutions all split their outputs, as at 1024² on lavapipe's
+    /// 128 MiB, and the decode still matches the reference.</summary>
+    [TestCase(1, 4, 5)]
+    [TestCase(3, 3, 4)]
+    public void DecodesWithOutputsSplitAcrossBindings(int frames, int h, int w)
+    {
+        RowChunks.MaxStorageBytes = 4096;
+        try { Compare([1, 4, frames, h, w], VaeTiling.Off, false, 20 + frames); }
+        finally { RowChunks.MaxStorageBytes = null; }
+    }
+
+    /// <summary>The memory estimate behind the automatic tiling covers what a plain decode really holds, without
+    /// overstating it by much.</summary>
+    [TestCase(1, 1, 4, 5)]
+    [TestCase(2, 1, 3, 6)]
+    [TestCase(1, 3, 3, 4)]
+    public void PlainDecodeBytesCoversThePeak(int b, int frames, int h, int w)
+    {
+        long[] shape = [b, 4, frames, h, w];
+        var latents = Check.Randn(new Random(9), shape.Aggregate(1L, (x, y) => x * y), 0.5);
+        Gpu.ResetPeak();
+        long before = Gpu.AllocatedBytes;
+        _decoder!.Decode(latents, shape, VaeTiling.Off);
+        long measured = Gpu.PeakBytes - before, estimate = VaeDecoder.PlainDecodeBytes(_decoder.Config, shape);
+        Assert.That(estimate, Is.GreaterThanOrEqualTo(measured), "estimate below the measured peak");
+        Assert.That(estimate, Is.LessThanOrEqualTo(measured * 5 / 4), "estimate far above the measured peak");
+    }
+
+    /// <summary>Auto with too little memory for a plain decode: tiles of half the size, said in the log, and the result
+    /// is exactly the tiled decode with those tiles. The decoder has tiles of 8 latents (64 px, overlap 0.25), so a
+    /// 7x6 latent decodes plainly by the official rule; with one byte less than that needs, it falls back to tiles
+    /// of 4 latents, which the reference computes with tile_sample_min_size 32.</summary>
+    [Test]
+    public void AutoFallsBackToTilesWhenMemoryIsShort()
+    {
+        var big = VaeTestModel.Tiny with { TileSampleMinSize = 64 };
+        using var vae = VaeDecoder.Create(Gpu, big, new MemorySource(_weights!));
+        long[] shape = [1, 4, 1, 7, 6];
+        Assert.That(VaeDecoder.UsesTiles(big, shape, VaeTiling.Auto), Is.False, "the official rule decodes 7x6 plainly");
+        vae.MemoryLimit = VaeDecoder.PlainDecodeBytes(big, shape) - 1;
+        var messages = new List<string>();
+        var latents = Check.Randn(new Random(12), 4 * 7 * 6, 0.5);
+        var got = vae.Decode(latents, shape, VaeTiling.Auto, messages.Add);
+        Assert.That(messages, Has.Count.EqualTo(1));
+        Assert.That(messages[0], Does.Contain("plain decode needs about").And.Contain("decoding in tiles of 4 latents instead"));
+        var small = VaeTestModel.Tiny with { TileSampleMinSize = 32 };
+        var want = new VaeReference(small, _weights!).DecodeTiled(VaeReference.FromFloats(latents, shape));
+        Assert.That(Check.MaxAbsError(got.Data, want.D), Is.LessThan(1e-4));
+        // Forced modes obey whatever the memory.
+        Assert.That(vae.Plan(shape, VaeTiling.Off).Tiled, Is.False);
+        Assert.That(vae.Plan(shape, VaeTiling.On).Tiles.TileLatentMinSize, Is.EqualTo(8));
+    }
+
+    /// <summary>The decision at the released numbers, with memory given in small made-up amounts.</summary>
+    [Test]
+    public void PlanAtReleasedNumbers()
+    {
+        var c = VaeConfig.Released;
+        long[] image512 = [1, 4, 1, 64, 64], image1024 = [1, 4, 1, 128, 128];
+        long plain512 = VaeDecoder.PlainDecodeBytes(c, image512);
+        Assert.That(VaeDecoder.PlainDecodeBytes(c, image1024), Is.GreaterThan(3 * plain512), "1024² needs more than 512²");
+        // Enough memory: the official decision and its message.
+        var p = VaeDecoder.Plan(c, image512, VaeTiling.Auto, plain512);
+        Assert.That((p.Tiled, p.Fallback, p.Message), Is.EqualTo((false, false, "VAE: plain decode")));
+        long tiled1024 = VaeDecoder.TiledDecodeBytes(c, image1024);   // official tiles of 64: 512² decodes, plus the tiles and the image
+        Assert.That(tiled1024, Is.GreaterThan(plain512).And.LessThan(plain512 + 100_000_000));
+        p = VaeDecoder.Plan(c, image1024, VaeTiling.Auto, tiled1024);
+        Assert.That((p.Tiled, p.Fallback, p.Tiles.TileLatentMinSize), Is.EqualTo((true, false, 64)));
+        // Short by one byte: 512² falls back to tiles of half the size, 32 latents every 28.
+        p = VaeDecoder.Plan(c, image512, VaeTiling.Auto, plain512 - 1);
+        Assert.That((p.Tiled, p.Fallback, p.Tiles.TileLatentMinSize, p.Tiles.TileLatentStride), Is.EqualTo((true, true, 32, 28)));
+        Assert.That(p.Message, Does.Contain("a plain decode needs about"));
+        p = VaeDecoder.Plan(c, image1024, VaeTiling.Auto, VaeDecoder.TiledDecodeBytes(c with { TileSampleMinSize = 128 }, image1024));
+        Assert.That((p.Fallback, p.Tiles.TileLatentMinSize), Is.EqualTo((true, 16)));
+        Assert.That(p.Message, Does.Contain("a decode in the official tiles needs about"));
+        // Off and On ignore memory.
+        Assert.That(VaeDecoder.Plan(c, image1024, VaeTiling.Off, 1000).Tiled, Is.False);
+        Assert.That(VaeDecoder.Plan(c, image1024, VaeTiling.On, 1000).Fallback, Is.False);
+        // Not even tiles of 8 latents fit: those are tried (the allocation then says what is short).
+        p = VaeDecoder.Plan(c, image1024, VaeTiling.Auto, 1000);
+        Assert.That((p.Fallback, p.Tiles.TileLatentMinSize), Is.EqualTo((true, 8)));
+        Assert.That(p.Message, Does.Contain("even tiles of 8 latents need about").And.Contain("trying those"));
+    }
+
+    /// <summary>The memory a decode may use on this device: lavapipe's heap says 2 GiB, but its buffers are host memory,
+    /// so the budget there is the host's available memory (more than the weights the tests hold).</summary>
+    [Test]
+    public void FreeMemoryIsTheHostsOnCpuDevices()
+    {
+        long free = VaeDecoder.FreeBytes(Gpu);
+        Assert.That(free, Is.GreaterThan(_decoder!.WeightBytes));
+        if (Gpu.Info.IsCpu) Assert.That(free, Is.Not.EqualTo((long)Gpu.Info.DeviceLocalBytes - Gpu.AllocatedBytes));
+    }
+
+    sealed class MemorySource(Dictionary<string, HostTensor> w) : ITensorSource
+    {
+        public IReadOnlyList<TensorInfo> Tensors { get; } = w.Select(kv => new TensorInfo(kv.Key, kv.Value.DType, kv.Value.Shape)).ToList();
+        public HostTensor Read(string name) => w[name];
+        public void Dispose() { }
+    }
 
     [Test]
     public void AutoFollowsTheOfficialRule()
@@ -155,9 +259,11 @@ public sealed class VaeReleasedShapeRun : GpuTest
         public void Dispose() { }
     }
 
-    [TestCase(4)]
-    [TestCase(32)]
-    public void DecodesAnImage(int side)
+    [TestCase(4, VaeTiling.Auto)]
+    [TestCase(32, VaeTiling.Auto)]
+    [TestCase(128, VaeTiling.Off)]   // 1024² in one piece: activations up to 1 GiB, attention scores 1 GiB (bindings split)
+    [TestCase(128, VaeTiling.Auto)]  // 1024² in the official 9 tiles
+    public void DecodesAnImage(int side, VaeTiling tiling)
     {
         var c = VaeConfig.Released;
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -168,7 +274,7 @@ public sealed class VaeReleasedShapeRun : GpuTest
         clock.Restart();
         Gpu.ResetPeak();
         long[] shape = [1, 4, 1, side, side];
-        var sample = vae.Decode(Check.Randn(new Random(2), 4 * side * side), shape);
+        var sample = vae.Decode(Check.Randn(new Random(2), 4 * side * side), shape, tiling, TestContext.Progress.WriteLine);
         TestContext.Progress.WriteLine($"decode {side}x{side} latents: {clock.Elapsed.TotalSeconds:F1} s, peak device memory {Gpu.PeakBytes / 1e6:F0} MB");
         Assert.That(sample.Shape, Is.EqualTo(new long[] { 1, 3, 1, 8 * side, 8 * side }));
         Assert.That(sample.Data.All(float.IsFinite), Is.True);

@@ -24,7 +24,7 @@ public sealed record BenchOptions(bool Quick = false, int Repeats = 5);
 public static class Benches
 {
     /// <summary>Every benchmark `t2x bench` knows, by name.</summary>
-    public static readonly List<IBench> All = [new GemmBench(), new AttentionBench(), new RowOpsBench(), new AdherenceBench(), new PtDitAttentionBench()];
+    public static readonly List<IBench> All = [new GemmBench(), new AttentionBench(), new RowOpsBench(), new AdherenceBench(), new PtDitAttentionBench(), new VaeBench()];
 
     /// <summary>Median of the timings of an action (seconds), after one warm-up call.</summary>
     public static double Median(Action action, int repeats)

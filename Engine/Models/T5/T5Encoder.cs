@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using T2X.Vulkan.Kernels;
 using T2X.Vulkan.Weights;
+using Upload = (string name, System.Func<T2X.Vulkan.Weights.HostTensor> read, T2X.Vulkan.DType storedType, long[] shape);
 
 namespace T2X.Vulkan.Models.T5;
 
@@ -20,11 +21,19 @@ public sealed class T5Encoder : IDisposable
     readonly float[] _positionTable;   // block 0's relative_attention_bias [buckets, H], applied on the host
     readonly string _embeddingKey;
     readonly Epilogue _activation;
+    // Streamed: the blocks' uploads, done one block at a time during Encode; the source stays open for them.
+    readonly List<Upload>[]? _blockUploads;
+    ITensorSource? _streamSource;
 
-    /// <summary>Device bytes held by the weights (0 after <see cref="Release"/>).</summary>
+    /// <summary>Device bytes held by the resident weights (0 after <see cref="Release"/>). Streamed, only the embedding
+    /// and the final norm stay; each block's weights come and go during <see cref="Encode"/>.</summary>
     public long WeightBytes => _weights?.Bytes ?? 0;
 
-    T5Encoder(Gpu gpu, T5Config config, DeviceWeights weights, float[] positionTable, string embeddingKey, Epilogue activation)
+    /// <summary>True when the blocks are uploaded one at a time during each encode rather than kept on the device.</summary>
+    public bool Streamed => _blockUploads is not null;
+
+    T5Encoder(Gpu gpu, T5Config config, DeviceWeights weights, float[] positionTable, string embeddingKey, Epilogue activation,
+        List<Upload>[]? blockUploads, ITensorSource? streamSource)
     {
         _gpu = gpu;
         Config = config;
@@ -32,18 +41,25 @@ public sealed class T5Encoder : IDisposable
         _positionTable = positionTable;
         _embeddingKey = embeddingKey;
         _activation = activation;
+        _blockUploads = blockUploads;
+        _streamSource = streamSource;
     }
 
     /// <summary>Loads a Hugging Face folder: config.json and the weights (sharded or single safetensors,
-    /// pytorch_model*.bin), found as transformers finds them.</summary>
-    public static T5Encoder Load(Gpu gpu, string folder)
+    /// pytorch_model*.bin), found as transformers finds them. <paramref name="streamBlocks"/>: keep only the embedding
+    /// and final norm on the device and upload each block's weights just before it runs (T5-XXL's 9.3 GB of blocks
+    /// then need one block, ~390 MB in fp16, at a time), at the cost of reading the checkpoint at every encode.</summary>
+    public static T5Encoder Load(Gpu gpu, string folder, bool streamBlocks = false)
     {
         var config = T5Config.FromFolder(folder);
-        using var source = Checkpoint.OpenFolder(folder);
-        return Load(gpu, config, source);
+        var source = Checkpoint.OpenFolder(folder);
+        T5Encoder? encoder = null;
+        try { return encoder = Load(gpu, config, source, streamBlocks); }
+        finally { if (encoder is null || !streamBlocks) source.Dispose(); }
     }
 
-    public static T5Encoder Load(Gpu gpu, T5Config config, ITensorSource source)
+    /// <summary>Loads from an opened checkpoint. Streamed, the encoder takes ownership of <paramref name="source"/>.</summary>
+    public static T5Encoder Load(Gpu gpu, T5Config config, ITensorSource source, bool streamBlocks = false)
     {
         var activation = config.DenseActFn switch
         {
@@ -61,21 +77,34 @@ public sealed class T5Encoder : IDisposable
         string bucketKey = "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight";
         var positionTable = source.Read(bucketKey).ToFloat32();
 
-        var uploads = new List<(string, Func<HostTensor>, DType, long[])>();
+        // Uploads grouped by where they are used: the embedding and final norm, then each block.
+        var resident = new List<Upload>();
+        var blocks = Enumerable.Range(0, config.NumLayers).Select(_ => new List<Upload>()).ToArray();
         foreach (var (name, shape) in expected)
         {
             if (name == bucketKey || name.Contains(".SelfAttention.q.") || name.Contains(".SelfAttention.k.") || name.Contains(".SelfAttention.v.")) continue;
-            uploads.Add((name, () => source.Read(name), infos[name].DType, shape));
+            (BlockOf(name) is int b ? blocks[b] : resident).Add((name, () => source.Read(name), infos[name].DType, shape));
         }
         for (int i = 0; i < config.NumLayers; i++)
         {
             string p = $"encoder.block.{i}.layer.0.SelfAttention.";
             var dtype = infos[p + "q.weight"].DType;
-            uploads.Add((p + "qkv", () => Concat([source.Read(p + "q.weight"), source.Read(p + "k.weight"), source.Read(p + "v.weight")], dtype),
+            blocks[i].Add((p + "qkv", () => Concat([source.Read(p + "q.weight"), source.Read(p + "k.weight"), source.Read(p + "v.weight")], dtype),
                          dtype, [3L * config.InnerDim, config.DModel]));
         }
-        var weights = DeviceWeights.Upload(gpu, uploads);
-        return new T5Encoder(gpu, config, weights, positionTable, embeddingKey, activation);
+        if (streamBlocks)
+            return new T5Encoder(gpu, config, DeviceWeights.Upload(gpu, resident), positionTable, embeddingKey, activation, blocks, source);
+        var weights = DeviceWeights.Upload(gpu, resident.Concat(blocks.SelectMany(b => b)));
+        return new T5Encoder(gpu, config, weights, positionTable, embeddingKey, activation, null, null);
+    }
+
+    /// <summary>The block a weight belongs to ("encoder.block.{i}.…"), or null for the embedding and final norm.</summary>
+    public static int? BlockOf(string name)
+    {
+        const string prefix = "encoder.block.";
+        if (!name.StartsWith(prefix, StringComparison.Ordinal)) return null;
+        int end = name.IndexOf('.', prefix.Length);
+        return end > prefix.Length && int.TryParse(name.AsSpan(prefix.Length, end - prefix.Length), out int i) ? i : null;
     }
 
     /// <summary>Rows of same-width tensors stacked into one (converted to <paramref name="dtype"/>).</summary>
@@ -97,6 +126,8 @@ public sealed class T5Encoder : IDisposable
     {
         _weights?.Dispose();
         _weights = null;
+        _streamSource?.Dispose();
+        _streamSource = null;
     }
 
     public void Dispose() => Release();
@@ -146,31 +177,52 @@ public sealed class T5Encoder : IDisposable
             var zeros = c.IsGatedAct ? New(DType.F32, rows, F) : null;
             float eps = (float)c.LayerNormEpsilon;
 
-            using var seq = new Sequence(_gpu);
-            if (zeros is not null) seq.Fill(zeros);
-            Embedding.Record(seq, idsT, w[_embeddingKey], x);
-            for (int i = 0; i < c.NumLayers; i++)
+            var seq = new Sequence(_gpu);
+            DeviceWeights? block = null;   // streamed: the weights of the block being run
+            try
             {
-                string p = $"encoder.block.{i}.layer.";
-                RmsNorm.Record(seq, x, w[p + "0.layer_norm.weight"], h, eps);
-                Gemm.Record(seq, h, w[p + "0.SelfAttention.qkv"], null, qkv);
-                Attention.Record(seq, new AttentionInput(qkv, 0), new AttentionInput(qkv, inner), new AttentionInput(qkv, 2 * inner),
-                    context, H, c.DKv, scale: 1f, keyMask: maskT, bias: bias);
-                Gemm.Record(seq, context, w[p + "0.SelfAttention.o.weight"], null, x, residual: x);
-
-                RmsNorm.Record(seq, x, w[p + "1.layer_norm.weight"], h, eps);
-                var hRows = h.Reshape(rows, D);
-                if (zeros is not null)
+                if (zeros is not null) seq.Fill(zeros);
+                Embedding.Record(seq, idsT, w[_embeddingKey], x);
+                for (int i = 0; i < c.NumLayers; i++)
                 {
-                    // hidden = act(h·wi_0ᵀ) ⊙ (h·wi_1ᵀ): the gate GEMM's epilogue multiplies by the rows of `up`.
-                    Gemm.Record(seq, hRows, w[p + "1.DenseReluDense.wi_1.weight"], null, up);
-                    Gemm.Record(seq, hRows, w[p + "1.DenseReluDense.wi_0.weight"], null, hidden, _activation, residual: zeros, gate: up);
+                    if (_blockUploads is not null)
+                    {
+                        // Run what is recorded, free the previous block, upload this one: one block on the device at a time.
+                        seq.Run();
+                        seq.Dispose();
+                        seq = new Sequence(_gpu);
+                        block?.Dispose();
+                        block = null;
+                        if (_streamSource is null) throw new InvalidOperationException("the T5 encoder's weights were released");
+                        block = DeviceWeights.Upload(_gpu, _blockUploads[i]);
+                    }
+                    var bw = block ?? w;
+                    string p = $"encoder.block.{i}.layer.";
+                    RmsNorm.Record(seq, x, bw[p + "0.layer_norm.weight"], h, eps);
+                    Gemm.Record(seq, h, bw[p + "0.SelfAttention.qkv"], null, qkv);
+                    Attention.Record(seq, new AttentionInput(qkv, 0), new AttentionInput(qkv, inner), new AttentionInput(qkv, 2 * inner),
+                        context, H, c.DKv, scale: 1f, keyMask: maskT, bias: bias);
+                    Gemm.Record(seq, context, bw[p + "0.SelfAttention.o.weight"], null, x, residual: x);
+
+                    RmsNorm.Record(seq, x, bw[p + "1.layer_norm.weight"], h, eps);
+                    var hRows = h.Reshape(rows, D);
+                    if (zeros is not null)
+                    {
+                        // hidden = act(h·wi_0ᵀ) ⊙ (h·wi_1ᵀ): the gate GEMM's epilogue multiplies by the rows of `up`.
+                        Gemm.Record(seq, hRows, bw[p + "1.DenseReluDense.wi_1.weight"], null, up);
+                        Gemm.Record(seq, hRows, bw[p + "1.DenseReluDense.wi_0.weight"], null, hidden, _activation, residual: zeros, gate: up);
+                    }
+                    else Gemm.Record(seq, hRows, bw[p + "1.DenseReluDense.wi.weight"], null, hidden, _activation);
+                    Gemm.Record(seq, hidden, bw[p + "1.DenseReluDense.wo.weight"], null, x.Reshape(rows, D), residual: x.Reshape(rows, D));
                 }
-                else Gemm.Record(seq, hRows, w[p + "1.DenseReluDense.wi.weight"], null, hidden, _activation);
-                Gemm.Record(seq, hidden, w[p + "1.DenseReluDense.wo.weight"], null, x.Reshape(rows, D), residual: x.Reshape(rows, D));
+                RmsNorm.Record(seq, x, w["encoder.final_layer_norm.weight"], output, eps);
+                seq.Run();
             }
-            RmsNorm.Record(seq, x, w["encoder.final_layer_norm.weight"], output, eps);
-            seq.Run();
+            finally
+            {
+                seq.Dispose();
+                block?.Dispose();
+            }
             return output;
         }
         catch

@@ -1,3 +1,5 @@
+using T2X.Vulkan.Kernels;
+
 namespace T2X.Vulkan.Models.Vae;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace T2X.Vulkan.Models.Vae;
 /// tile_latent_min_size_t latent frames overlapping by one, each decoded from scratch with its first output frame
 /// dropped (except the first chunk's); within a chunk, spatial tiles of L latents every s = L·(1 − overlap), each
 /// decoded plainly, blended in place in row-major tile order (rows first, then columns, over E pixels), cropped to
-/// K = tile_sample_min_size − E pixels and joined.
+/// K = tile_sample_min_size − E pixels and joined. The blending and joining run on the device.
 /// </summary>
 public static class VaeTiles
 {
@@ -30,80 +32,84 @@ public static class VaeTiles
         return r;
     }
 
-    /// <summary>Decodes z [B, E, T, h, w] tile by tile with <paramref name="decodePlain"/>.</summary>
-    public static VaeVolume Decode(VaeConfig c, VaeVolume z, Func<VaeVolume, VaeVolume> decodePlain)
+    /// <summary>
+    /// Decodes host latents z [B, E, T, h, w] tile by tile with <paramref name="decodePlain"/> (host latents → device
+    /// sample [B, 3, T', H, W]) and joins the tiles on the device into a new sample tensor (the caller disposes it):
+    /// the blends and the crops run as kernels over the tiles of one time chunk, which stay on the device meanwhile.
+    /// </summary>
+    public static OwnedTensor Decode(Gpu gpu, VaeConfig c, VaeVolume z, Func<VaeVolume, OwnedTensor> decodePlain)
     {
-        var parts = new List<VaeVolume>();
         var chunks = TimeChunks(z.T, c.TileLatentMinSizeT);
-        for (int i = 0; i < chunks.Count; i++)
-        {
-            var dec = Decode2d(c, z.Crop(chunks[i].start, chunks[i].end, 0, z.H, 0, z.W), decodePlain);
-            parts.Add(i == 0 ? dec : dec.Crop(1, dec.T, 0, dec.H, 0, dec.W));
-        }
-        var first = parts[0];
-        var result = VaeVolume.Zeros(first.B, first.C, parts.Sum(p => p.T), first.H, first.W);
-        int t0 = 0;
-        foreach (var p in parts) { p.CopyTo(result, t0, 0, 0); t0 += p.T; }
-        return result;
-    }
-
-    static VaeVolume Decode2d(VaeConfig c, VaeVolume z, Func<VaeVolume, VaeVolume> decodePlain)
-    {
-        int l = c.TileLatentMinSize, e = c.TileBlendExtent, keep = c.TileKeep;
         var rows = Starts(z.H, c.TileLatentStride);
         var cols = Starts(z.W, c.TileLatentStride);
-        var tiles = new VaeVolume[rows.Count, cols.Count];
-        for (int r = 0; r < rows.Count; r++)
-            for (int q = 0; q < cols.Count; q++)
-                tiles[r, q] = decodePlain(z.Crop(0, z.T, rows[r], Math.Min(rows[r] + l, z.H), cols[q], Math.Min(cols[q] + l, z.W)));
-        for (int r = 0; r < rows.Count; r++)
-            for (int q = 0; q < cols.Count; q++)
-            {
-                if (r > 0) BlendRows(tiles[r - 1, q], tiles[r, q], e);
-                if (q > 0) BlendColumns(tiles[r, q - 1], tiles[r, q], e);
-            }
-        int height = 0, width = 0;
-        for (int r = 0; r < rows.Count; r++) height += Math.Min(tiles[r, 0].H, keep);
-        for (int q = 0; q < cols.Count; q++) width += Math.Min(tiles[0, q].W, keep);
-        var t00 = tiles[0, 0];
-        var result = VaeVolume.Zeros(t00.B, t00.C, t00.T, height, width);
-        int y0 = 0;
-        for (int r = 0; r < rows.Count; r++)
+        int l = c.TileLatentMinSize, f = c.SpatialFactor, keep = c.TileKeep;
+        // Tile r, q covers latents [rows[r], min(rows[r] + L, h)): 8·that many pixels, of which the first `keep` stay.
+        long TileSide(List<int> starts, int i, int n) => (long)f * (Math.Min(starts[i] + l, n) - starts[i]);
+        long height = rows.Select((_, r) => Math.Min(TileSide(rows, r, z.H), keep)).Sum();
+        long width = cols.Select((_, q) => Math.Min(TileSide(cols, q, z.W), keep)).Sum();
+        long frames = chunks.Select((ch, i) => c.OutputFrames(ch.end - ch.start) - (i == 0 ? 0 : 1)).Sum();
+        var result = new OwnedTensor(Tensor.Create(gpu, DType.F32, z.B, VaeConfig.OutChannels, frames, height, width));
+        try
         {
-            int x0 = 0, h = Math.Min(tiles[r, 0].H, keep);
-            for (int q = 0; q < cols.Count; q++)
+            long t0 = 0;
+            for (int i = 0; i < chunks.Count; i++)
             {
-                var t = tiles[r, q];
-                int w = Math.Min(t.W, keep);
-                t.Crop(0, t.T, 0, h, 0, w).CopyTo(result, 0, y0, x0);
+                var tiles = new OwnedTensor[rows.Count, cols.Count];
+                try
+                {
+                    for (int r = 0; r < rows.Count; r++)
+                        for (int q = 0; q < cols.Count; q++)
+                            tiles[r, q] = decodePlain(z.Crop(chunks[i].start, chunks[i].end, rows[r], Math.Min(rows[r] + l, z.H), cols[q], Math.Min(cols[q] + l, z.W)));
+                    int skip = i == 0 ? 0 : 1;   // later chunks drop their first frame
+                    using var seq = new Sequence(gpu);
+                    Join(seq, c, tiles, result.T, t0, skip);
+                    seq.Run();
+                    t0 += tiles[0, 0].Shape[2] - skip;
+                }
+                finally { foreach (var t in tiles) t?.Dispose(); }
+            }
+            return result;
+        }
+        catch { result.Dispose(); throw; }
+    }
+
+    /// <summary>Blends one chunk's tiles in place in row-major tile order (rows, then columns, over E pixels; each blend
+    /// reads neighbours already blended) and places every tile's kept part into the result from frame t0 on.</summary>
+    static void Join(Sequence seq, VaeConfig c, OwnedTensor[,] tiles, Tensor result, long t0, int skip)
+    {
+        int e = c.TileBlendExtent, keep = c.TileKeep;
+        long samples = result.Shape[0], channels = result.Shape[1];
+        // Plane p of a [B, 3, T, H, W] tensor is (sample, channel, frame) p: an [H, W] tensor.
+        static Tensor Plane(Tensor t, long n, long ch, long frame) =>
+            t.Reshape(t.Shape[0] * t.Shape[1] * t.Shape[2], t.Shape[3], t.Shape[4]).Slice((n * t.Shape[1] + ch) * t.Shape[2] + frame, 1).Reshape(t.Shape[3], t.Shape[4]);
+        long y0 = 0;
+        for (int r = 0; r < tiles.GetLength(0); r++)
+        {
+            long x0 = 0, h = Math.Min(tiles[r, 0].Shape[3], keep);
+            for (int q = 0; q < tiles.GetLength(1); q++)
+            {
+                var b = tiles[r, q].T;
+                long frames = b.Shape[2], w = Math.Min(b.Shape[4], keep);
+                for (long n = 0; n < samples; n++)
+                    for (long ch = 0; ch < channels; ch++)
+                        for (long t = 0; t < frames; t++)
+                        {
+                            var plane = Plane(b, n, ch, t);
+                            if (r > 0)
+                            {
+                                var above = Plane(tiles[r - 1, q].T, n, ch, t);
+                                TileBlend.Record(seq, above, plane, (int)Math.Min(Math.Min(above.Shape[0], plane.Shape[0]), e), columns: false);
+                            }
+                            if (q > 0)
+                            {
+                                var left = Plane(tiles[r, q - 1].T, n, ch, t);
+                                TileBlend.Record(seq, left, plane, (int)Math.Min(Math.Min(left.Shape[1], plane.Shape[1]), e), columns: true);
+                            }
+                            if (t >= skip) CopyWindow.Record(seq, plane, Plane(result, n, ch, t0 + t - skip), y0, x0, h, w);
+                        }
                 x0 += w;
             }
             y0 += h;
-        }
-        return result;
-    }
-
-    /// <summary>blend_v: the first e rows of b fade in from the last e rows of a (weights y/e in double, applied in f32).</summary>
-    static void BlendRows(VaeVolume a, VaeVolume b, int extent)
-    {
-        int e = Math.Min(Math.Min(a.H, b.H), extent);
-        for (int y = 0; y < e; y++)
-        {
-            float wb = (float)(y / (double)e), wa = (float)(1 - y / (double)e);
-            for (int n = 0; n < b.B; n++) for (int ch = 0; ch < b.C; ch++) for (int t = 0; t < b.T; t++) for (int x = 0; x < b.W; x++)
-                b[n, ch, t, y, x] = a[n, ch, t, a.H - e + y, x] * wa + b[n, ch, t, y, x] * wb;
-        }
-    }
-
-    /// <summary>blend_h: the first e columns of b fade in from the last e columns of a.</summary>
-    static void BlendColumns(VaeVolume a, VaeVolume b, int extent)
-    {
-        int e = Math.Min(Math.Min(a.W, b.W), extent);
-        for (int x = 0; x < e; x++)
-        {
-            float wb = (float)(x / (double)e), wa = (float)(1 - x / (double)e);
-            for (int n = 0; n < b.B; n++) for (int ch = 0; ch < b.C; ch++) for (int t = 0; t < b.T; t++) for (int y = 0; y < b.H; y++)
-                b[n, ch, t, y, x] = a[n, ch, t, y, a.W - e + x] * wa + b[n, ch, t, y, x] * wb;
         }
     }
 }

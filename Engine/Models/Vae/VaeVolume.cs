@@ -37,14 +37,4 @@ public sealed class VaeVolume
                         Array.Copy(Data, Index(b, c, t, y, x0), r.Data, r.Index(b, c, t - t0, y - y0, 0), x1 - x0);
         return r;
     }
-
-    /// <summary>Copies this volume into <paramref name="into"/> at frame t0, row y0, column x0.</summary>
-    public void CopyTo(VaeVolume into, int t0, int y0, int x0)
-    {
-        for (int b = 0; b < B; b++)
-            for (int c = 0; c < C; c++)
-                for (int t = 0; t < T; t++)
-                    for (int y = 0; y < H; y++)
-                        Array.Copy(Data, Index(b, c, t, y, 0), into.Data, into.Index(b, c, t0 + t, y0 + y, x0), W);
-    }
 }

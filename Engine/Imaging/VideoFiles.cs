@@ -1,0 +1,69 @@
+using System.Globalization;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace T2X.Vulkan.Imaging;
+
+/// <summary>
+/// A generated video on disk: an animated GIF (ImageSharp 2.1 has no APNG encoder; its GIF encoder quantizes each
+/// frame to 256 colours) and every frame as a lossless PNG next to it: NAME.gif, NAME-001.png … NAME-0NN.png.
+/// Each PNG carries the generation metadata (<see cref="PngMetadata"/>, plus "frame" = its 1-based index) and the GIF
+/// carries it as a comment ("key: value" lines). All files are written to temporary names first and renamed only when
+/// every one is complete.
+/// </summary>
+public static class VideoFiles
+{
+    /// <summary>GIF frame delay in 1/100 s: 4 → 25 frames per second (GIF cannot say 24).</summary>
+    public const int FrameDelay = 4;
+
+    /// <summary>The GIF path and the frame PNG paths of a video of <paramref name="frames"/> frames.</summary>
+    public static string[] Paths(string gifPath, int frames)
+    {
+        if (!gifPath.EndsWith(".gif", StringComparison.OrdinalIgnoreCase)) throw new ArgumentException($"a video is written as a .gif, got '{gifPath}'");
+        string stem = gifPath[..^4];
+        int digits = Math.Max(3, frames.ToString(CultureInfo.InvariantCulture).Length);
+        return [gifPath, .. Enumerable.Range(1, frames).Select(i => $"{stem}-{i.ToString(CultureInfo.InvariantCulture).PadLeft(digits, '0')}.png")];
+    }
+
+    /// <summary>Writes the GIF and the frame PNGs (interleaved RGB bytes [H, W, 3] each).</summary>
+    public static void Save(string gifPath, IReadOnlyList<byte[]> frames, int width, int height, PngMetadata metadata)
+    {
+        if (frames.Count == 0) throw new ArgumentException("a video needs at least one frame");
+        foreach (var f in frames)
+            if (f.Length != 3 * width * height) throw new ArgumentException($"{f.Length} bytes for a {width}x{height} RGB frame (expected {3 * width * height})");
+        var paths = Paths(gifPath, frames.Count).Select(Path.GetFullPath).ToArray();
+        var temps = paths.Select(p => Path.Combine(Path.GetDirectoryName(p)!, $".{Path.GetFileName(p)}.{Environment.ProcessId}.tmp")).ToArray();
+        try
+        {
+            using (var gif = Image.LoadPixelData<Rgb24>(frames[0], width, height))
+            {
+                var meta = gif.Metadata.GetGifMetadata();
+                meta.RepeatCount = 0;   // loop forever
+                meta.Comments.Add(string.Join("\n", metadata.ToText().Select(kv => $"{kv.Key}: {kv.Value}")));
+                gif.Frames.RootFrame.Metadata.GetGifMetadata().FrameDelay = FrameDelay;
+                for (int i = 1; i < frames.Count; i++)
+                {
+                    using var next = Image.LoadPixelData<Rgb24>(frames[i], width, height);
+                    var added = gif.Frames.AddFrame(next.Frames.RootFrame);
+                    added.Metadata.GetGifMetadata().FrameDelay = FrameDelay;
+                }
+                gif.SaveAsGif(temps[0], new GifEncoder { ColorTableMode = GifColorTableMode.Local });
+            }
+            for (int i = 0; i < frames.Count; i++)
+            {
+                using var png = Image.LoadPixelData<Rgb24>(frames[i], width, height);
+                var text = png.Metadata.GetPngMetadata().TextData;
+                foreach (var (key, value) in metadata.ToText()) text.Add(new PngTextData(key, value, "", ""));
+                text.Add(new PngTextData("frame", (i + 1).ToString(CultureInfo.InvariantCulture), "", ""));
+                png.SaveAsPng(temps[i + 1], new PngEncoder { TextCompressionThreshold = int.MaxValue, ColorType = PngColorType.Rgb });
+            }
+            for (int i = 0; i < paths.Length; i++) File.Move(temps[i], paths[i], overwrite: true);
+        }
+        finally
+        {
+            foreach (var t in temps) if (File.Exists(t)) File.Delete(t);
+        }
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The released model's shapes end to end (issue 7): writes a folder with random weights in the released shapes and
+# formats (T5-XXL fp16 safetensors shards, PT-DiT 1416 keys bf16 torch.save zip, VAE checkpoint.ckpt; ~12 GB), prints
+# the --dry-run plan for 1024² on an 8 GiB device, runs `t2x generate --width 256 --height 256 --steps 2
+# --memory-budget 8` and prints the time and device peak of every stage, then deletes the folder.
+#   Tools/released-e2e.sh [--reduce N] [--size PX] [--dir DIR] [--dry-run-only]
+#   --reduce N       divide the model widths by N (2, 4, 8; every layer and key kept): a quick check of the same path
+#   --size PX        image side (default 256)
+#   --dir DIR        where the folder is written (default: the temp folder; needs ~12 GB free at --reduce 1)
+#   --dry-run-only   write the folder and print the plan, no generation
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reduce=1 size=256 dir="${TMPDIR:-/tmp}" dry=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --reduce) reduce="$2"; shift 2 ;;
+    --size) size="$2"; shift 2 ;;
+    --dir) dir="$2"; shift 2 ;;
+    --dry-run-only) dry=1; shift ;;
+    *) echo "released-e2e.sh: unknown option $1 (see the comment at the top)" >&2; exit 2 ;;
+  esac
+done
+dotnet build T2X.Vulkan.sln -c Release -nologo -v:q
+T2X_E2E_REDUCE="$reduce" T2X_E2E_SIZE="$size" T2X_E2E_DIR="$dir" T2X_E2E_DRY_RUN_ONLY="$dry" \
+  dotnet test Tests/Tests.csproj -c Release --no-build -nologo --filter "FullyQualifiedName~ReleasedEndToEndRun" \
+  --logger "console;verbosity=detailed"
