@@ -25,11 +25,17 @@ public static class Gemm
     /// <summary>Tests lower the per-binding byte limit to exercise the chunked dispatch on small tensors.</summary>
     internal static ulong? MaxBindingBytes;
 
+    /// <summary>Tests lower the device's maxComputeWorkGroupInvocations to exercise the 128-invocation tiled layout.</summary>
+    internal static uint? MaxInvocations;
+
     // Texel variant tiles: 8 lanes (one lavapipe subgroup), ROW_GROUPS·8 rows and COLS columns per lane.
     internal static int TexelRowGroups = 2, TexelCols = 4;
     const int TexelLanes = 8;
     // Tiled variant: BM × BN tile, BK slice, TM × TN outputs per invocation.
-    const int TileM = 64, TileN = 64, TileK = 16, ThreadM = 4, ThreadN = 4;
+    // 256 invocations (4 × 4 outputs each) where the device allows; Vulkan guarantees only 128, then 4 × 8 outputs each.
+    const int TileM = 64, TileN = 64, TileK = 16, ThreadM = 4;
+
+    static int TiledThreadN(DeviceInfo info) => (MaxInvocations ?? info.MaxWorkgroupInvocations) >= 256 ? 4 : 8;
 
     // Every device allows binding offsets that are multiples of 256 (the largest alignment Vulkan permits for
     // minStorageBufferOffsetAlignment and minTexelBufferOffsetAlignment); shaders get the rest as an element offset.
@@ -104,7 +110,7 @@ public static class Gemm
         int convMode = conv is null ? 0 : 1;
         var kernel = texel
             ? gpu.Kernel("gemm_texel", TexelLayout, TexelLanes, TexelRowGroups, TexelCols, w.DType.ShaderCode(), convMode)
-            : gpu.Kernel("gemm_tiled", TiledLayout, TileM / ThreadM * (TileN / ThreadN), TileM, TileN, TileK, ThreadM, ThreadN, w.DType.ShaderCode(), convMode);
+            : gpu.Kernel("gemm_tiled", TiledLayout, TileM / ThreadM * (TileN / TiledThreadN(gpu.Info)), TileM, TileN, TileK, ThreadM, TiledThreadN(gpu.Info), w.DType.ShaderCode(), convMode);
 
         // Chunk sizes: every binding of a dispatch stays within its limit (less the alignment slack), and the
         // grid within 65535 workgroups per dimension.

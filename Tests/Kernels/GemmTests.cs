@@ -19,6 +19,7 @@ public sealed class GemmTests : GpuTest
     {
         Gemm.ForceVariant = null;
         Gemm.MaxBindingBytes = null;
+        Gemm.MaxInvocations = null;
     }
 
     /// <summary>A problem's host data; the device tensors are made from it per case.</summary>
@@ -125,6 +126,17 @@ public sealed class GemmTests : GpuTest
         var p = Problem.Random(m, n, k, wType, seed: m * 1000 + n * 10 + k);
         Force(variant, p);
         Check.Close(RunGemm(p), p.Reference(), Tol, $"gemm {variant} {wType} {m}x{n}x{k}");
+    }
+
+    /// <summary>Devices with only the guaranteed 128 invocations per workgroup get the tiled layout with 4 × 8 outputs each.</summary>
+    [TestCase(DType.F32, 67, 130, 40)]
+    [TestCase(DType.BF16, 130, 67, 33)]
+    public void TiledWithinGuaranteedInvocations(DType wType, int m, int n, int k)
+    {
+        var p = Problem.Random(m, n, k, wType, seed: m * 7 + n * 3 + k);
+        Force(Gemm.Variant.Tiled, p);
+        Gemm.MaxInvocations = 128;
+        Check.Close(RunGemm(p), p.Reference(), Tol, $"gemm tiled, 128 invocations, {wType} {m}x{n}x{k}");
     }
 
     static IEnumerable<TestCaseData> EpilogueCases()
