@@ -30,6 +30,8 @@ switch (args.FirstOrDefault())
             Window = GetInt("window", defaults.Window),
             TextWidth = GetInt("text-width", defaults.TextWidth),
             TextLayers = GetInt("text-layers", defaults.TextLayers),
+            TextHeads = GetInt("text-heads", defaults.TextHeads),
+            TextFeedForward = GetInt("text-ff", defaults.TextFeedForward),
         };
         var train = new TrainOptions
         {
