@@ -84,7 +84,7 @@ switch (args.FirstOrDefault())
         model.load(Path.Combine(run, "checkpoint", Get("weights", "model") + ".dat"));
         using var noGrad = torch.no_grad();
         int n = 32, size = config.ImageSize;
-        var scenes = Enumerable.Range(0, n).Select(i => T2X.Tools.DataGen.Scene.ForIndex(99, i)).ToArray();
+        var scenes = Enumerable.Range(0, n).Select(i => T2X.Tools.DataGen.Scene.ForIndex(99, i) with { BackgroundNamed = true }).ToArray();
         var x0 = torch.tensor(scenes.SelectMany(s => Images.ToPlanar(T2X.Tools.DataGen.SceneRenderer.Render(s, size), size)).ToArray()).view(n, 3, size, size);
         var captions = scenes.Select(s => s.Caption).ToArray();
         {
@@ -103,6 +103,37 @@ switch (args.FirstOrDefault())
                 return (v - (x0 - noise)).pow(2).mean().item<float>();
             }
             Console.WriteLine($"t={time}: right captions {Loss(captions):F4}, other captions {Loss(captions.Skip(1).Append(captions[0]).ToArray()):F4}, empty {Loss(Enumerable.Repeat("", n).ToArray()):F4}");
+            Console.WriteLine($"        object strength in the predicted image: {ObjectStrength(xt, time):F3}");
+        }
+        // How far the predicted clean image x0 = x_t + (t/T)·v has moved each object's pixels from the background color
+        // towards the object's color (0: not drawn, 1: fully drawn), averaged over all objects.
+        double ObjectStrength(torch.Tensor xt, double time)
+        {
+            var (ids, mask) = model.Tokenize(captions);
+            var v = model.Predict(xt, torch.full(n, (float)time), ids, mask).narrow(1, 0, 3);
+            var x0Hat = (xt + time / 1000 * v).data<float>().ToArray();
+            double sum = 0; int count = 0, plane = size * size;
+            for (int i = 0; i < n; i++)
+            {
+                var bg = Images.ToPlanar(T2X.Tools.DataGen.SceneRenderer.Render(scenes[i] with { Objects = [] }, size), size);
+                foreach (var o in scenes[i].Objects)
+                {
+                    var alone = Images.ToPlanar(T2X.Tools.DataGen.SceneRenderer.Render(scenes[i] with { Objects = [o] }, size), size);
+                    double dot = 0, norm = 0;
+                    for (int p = 0; p < plane; p++)
+                    {
+                        if (alone[p] == bg[p] && alone[plane + p] == bg[plane + p] && alone[2 * plane + p] == bg[2 * plane + p]) continue;
+                        for (int ch = 0; ch < 3; ch++)
+                        {
+                            int k = ch * plane + p;
+                            dot += (x0Hat[i * 3 * plane + k] - bg[k]) * (alone[k] - bg[k]);
+                            norm += (alone[k] - bg[k]) * (alone[k] - bg[k]);
+                        }
+                    }
+                    if (norm > 0) { sum += dot / norm; count++; }
+                }
+            }
+            return sum / Math.Max(1, count);
         }
         return 0;
     }
