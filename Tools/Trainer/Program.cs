@@ -103,37 +103,48 @@ switch (args.FirstOrDefault())
                 return (v - (x0 - noise)).pow(2).mean().item<float>();
             }
             Console.WriteLine($"t={time}: right captions {Loss(captions):F4}, other captions {Loss(captions.Skip(1).Append(captions[0]).ToArray()):F4}, empty {Loss(Enumerable.Repeat("", n).ToArray()):F4}");
-            Console.WriteLine($"        object strength in the predicted image: {ObjectStrength(xt, time):F3}");
+            var (strength, colorRight) = ObjectStrength(xt, time);
+            Console.WriteLine($"        predicted image: object strength {strength:F3}, object color nearest among non-background colors {colorRight:P0}");
         }
         // How far the predicted clean image x0 = x_t + (t/T)·v has moved each object's pixels from the background color
-        // towards the object's color (0: not drawn, 1: fully drawn), averaged over all objects.
-        double ObjectStrength(torch.Tensor xt, double time)
+        // towards the object's color (0: not drawn, 1: fully drawn), averaged over all objects; and how often the mean
+        // predicted color over the object's pixels is nearer the object's color than any other non-background color.
+        (double Strength, double ColorRight) ObjectStrength(torch.Tensor xt, double time)
         {
             var (ids, mask) = model.Tokenize(captions);
             var v = model.Predict(xt, torch.full(n, (float)time), ids, mask).narrow(1, 0, 3);
             var x0Hat = (xt + time / 1000 * v).data<float>().ToArray();
-            double sum = 0; int count = 0, plane = size * size;
+            double sum = 0; int count = 0, right = 0, plane = size * size;
             for (int i = 0; i < n; i++)
             {
                 var bg = Images.ToPlanar(T2X.Tools.DataGen.SceneRenderer.Render(scenes[i] with { Objects = [] }, size), size);
                 foreach (var o in scenes[i].Objects)
                 {
                     var alone = Images.ToPlanar(T2X.Tools.DataGen.SceneRenderer.Render(scenes[i] with { Objects = [o] }, size), size);
-                    double dot = 0, norm = 0;
+                    double dot = 0, norm = 0, pixels = 0;
+                    var mean = new double[3];
                     for (int p = 0; p < plane; p++)
                     {
                         if (alone[p] == bg[p] && alone[plane + p] == bg[plane + p] && alone[2 * plane + p] == bg[2 * plane + p]) continue;
+                        pixels++;
                         for (int ch = 0; ch < 3; ch++)
                         {
                             int k = ch * plane + p;
+                            mean[ch] += x0Hat[i * 3 * plane + k];
                             dot += (x0Hat[i * 3 * plane + k] - bg[k]) * (alone[k] - bg[k]);
                             norm += (alone[k] - bg[k]) * (alone[k] - bg[k]);
                         }
                     }
-                    if (norm > 0) { sum += dot / norm; count++; }
+                    if (norm == 0) continue;
+                    sum += dot / norm;
+                    count++;
+                    var rgb = T2X.Tools.DataGen.Grammar.Rgb;
+                    double Distance(int c) => Enumerable.Range(0, 3).Sum(ch => Math.Pow(mean[ch] / pixels - (new[] { rgb[c].R, rgb[c].G, rgb[c].B }[ch] / 127.5 - 1), 2));
+                    int nearest = Enumerable.Range(0, rgb.Length).Where(c => c != scenes[i].Background).MinBy(Distance);
+                    if (nearest == o.Color) right++;
                 }
             }
-            return sum / Math.Max(1, count);
+            return (sum / Math.Max(1, count), right / (double)Math.Max(1, count));
         }
         return 0;
     }
