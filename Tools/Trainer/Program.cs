@@ -6,6 +6,7 @@ using TorchSharp;
 // t2x-train: trains the built-in model and exports it. See Tools/Trainer/README.md.
 //   train  [--run DIR] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N] [--layers N] [--heads N] ...
 //   sample --run DIR --prompt TEXT[|TEXT...] [--out FILE] [--steps N] [--cfg X] [--seed N] [--weights ema|model]
+//   evaluate --run DIR [--prompts 100] [--steps N[,N...]] [--cfg X[,X...]] [--timestep-transform true --transform-scale X]
 //   export --run DIR [--out Host/BuiltinModel] [--check Tests/Models/Data/builtin-check.safetensors] [--steps N] [--cfg X]
 //          [--timestep-transform true --transform-scale X --sample-method M]  (as the run was trained)
 var options = ParseOptions(args.Skip(1).ToArray());
@@ -74,6 +75,23 @@ switch (args.FirstOrDefault())
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(check))!);
         Export.WriteCheck(model, check);
         Console.WriteLine($"exported {run}/checkpoint (averaged weights) to {folder}, check case to {check}");
+        return 0;
+    }
+    case "evaluate":
+    {
+        // The adherence measure on the engine test's prompts, for choosing the exported sampler settings.
+        var config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(Path.Combine(run, "checkpoint", "config.json")))!;
+        var model = new TextToImage(config);
+        model.load(Path.Combine(run, "checkpoint", Get("weights", "ema") + ".dat"));
+        var prompts = Enumerable.Range(0, GetInt("prompts", 100))
+            .Select(i => (T2X.Tools.DataGen.Scene.ForIndex(2027, i) with { BackgroundNamed = true }).Caption).ToArray();
+        foreach (var steps in Get("steps", "20").Split(',').Select(int.Parse))
+            foreach (var cfg in Get("cfg", "4").Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)))
+            {
+                var images = model.Generate(prompts, steps, cfg, GetInt("seed", 0), Get("timestep-transform", "false") == "true", GetDouble("transform-scale", 1.0));
+                var (colors, shapes) = TextToImage.Adherence(prompts, images, config.ImageSize);
+                Console.WriteLine($"steps {steps} cfg {cfg}: colors {colors:P0}, shapes {shapes:P0} on {prompts.Length} prompts");
+            }
         return 0;
     }
     case "probe":
