@@ -90,7 +90,8 @@ switch (args.FirstOrDefault())
             {
                 var images = model.Generate(prompts, steps, cfg, GetInt("seed", 0), Get("timestep-transform", "false") == "true", GetDouble("transform-scale", 1.0));
                 var (colors, shapes) = TextToImage.Adherence(prompts, images, config.ImageSize);
-                Console.WriteLine($"steps {steps} cfg {cfg}: colors {colors:P0}, shapes {shapes:P0} on {prompts.Length} prompts");
+                double backgrounds = prompts.Select((p, i) => T2X.Tools.DataGen.AdherenceChecker.Check(images[i], config.ImageSize, T2X.Tools.DataGen.CaptionParser.Parse(p)).BackgroundRight ? 1 : 0).Average();
+                Console.WriteLine($"steps {steps} cfg {cfg}: colors {colors:P0}, shapes {shapes:P0}, named background {backgrounds:P0} on {prompts.Length} prompts");
             }
         return 0;
     }
