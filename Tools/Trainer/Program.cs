@@ -47,6 +47,7 @@ switch (args.FirstOrDefault())
             SampleMethod = Get("sample-method", "logit-normal"),
             HighNoiseShare = GetDouble("high-noise-share", 0.0),
             HighNoiseFrom = GetDouble("high-noise-from", 0.97),
+            SingleObjectSteps = GetInt("single-object-steps", 0),
             TimestepTransform = Get("timestep-transform", "false") == "true",
             TransformScale = GetDouble("transform-scale", 1.0),
         };

@@ -29,6 +29,9 @@ public sealed record TrainOptions
     /// the noise at lower times and hardly ever learns to read the caption.</summary>
     public double HighNoiseShare { get; init; } = 0.0;
     public double HighNoiseFrom { get; init; } = 0.97;
+    /// <summary>Steps at the start that see one-object scenes only (the first object of each scene): a curriculum in which
+    /// the caption names one color for one cell, before captions with two objects.</summary>
+    public int SingleObjectSteps { get; init; } = 0;
 }
 
 /// <summary>
@@ -39,6 +42,7 @@ public sealed record TrainOptions
 public sealed class Training(ModelConfig config, TrainOptions options)
 {
     string Checkpoint => Path.Combine(options.RunDir, "checkpoint");
+    const long NoGcBytes = 200L << 20; // more than one step allocates on the managed heap
 
     public void Run()
     {
@@ -66,6 +70,12 @@ public sealed class Training(ModelConfig config, TrainOptions options)
         int lossCount = 0, timedSteps = 0;
         while (step < options.Steps)
         {
+            // TorchSharp hands temporary Scalars to native ops without keeping them alive, so a collection started from
+            // another thread during an op can free one in use (an abort every few hundred steps). Collect between steps
+            // only: each step runs in a no-GC region.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.TryStartNoGCRegion(NoGcBytes);
             using (var scope = NewDisposeScope())
             {
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = LearningRate(step);
@@ -81,6 +91,7 @@ public sealed class Training(ModelConfig config, TrainOptions options)
                 lossSum += loss.item<float>();
                 lossCount++;
             }
+            if (System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion) GC.EndNoGCRegion();
             step++;
             timedSteps++;
             if (step % 10 == 0 || step <= 3)
@@ -114,6 +125,7 @@ public sealed class Training(ModelConfig config, TrainOptions options)
         for (int i = 0; i < b; i++)
         {
             var scene = Scene.ForIndex(options.Seed, (long)step * b + i);
+            if (step < options.SingleObjectSteps) scene = scene with { Objects = [scene.Objects[0]] };
             Images.ToPlanar(SceneRenderer.Render(scene, s), s).CopyTo(pixels, i * 3 * s * s);
             prompts[i] = dropout.NextDouble() < options.CaptionDropout ? "" : scene.Caption;
         }
