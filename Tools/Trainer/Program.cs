@@ -104,7 +104,9 @@ switch (args.FirstOrDefault())
         model.load(Path.Combine(run, "checkpoint", Get("weights", "model") + ".dat"));
         using var noGrad = torch.no_grad();
         int n = 32, size = config.ImageSize;
-        var scenes = Enumerable.Range(0, n).Select(i => T2X.Tools.DataGen.Scene.ForIndex(99, i) with { BackgroundNamed = true }).ToArray();
+        bool oneObject = Get("objects", "any") == "1"; // --objects 1: only each scene's first object
+        var scenes = Enumerable.Range(0, n).Select(i => T2X.Tools.DataGen.Scene.ForIndex(99, i) with { BackgroundNamed = true })
+            .Select(s => oneObject ? s with { Objects = [s.Objects[0]] } : s).ToArray();
         var x0 = torch.tensor(scenes.SelectMany(s => Images.ToPlanar(T2X.Tools.DataGen.SceneRenderer.Render(s, size), size)).ToArray()).view(n, 3, size, size);
         var captions = scenes.Select(s => s.Caption).ToArray();
         {
