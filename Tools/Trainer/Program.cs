@@ -56,9 +56,8 @@ switch (args.FirstOrDefault())
     }
     case "sample":
     {
-        var config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(Path.Combine(run, "checkpoint", "config.json")))!;
-        var model = new TextToImage(config);
-        model.load(Path.Combine(run, "checkpoint", Get("weights", "ema") + ".dat"));
+        var model = LoadCheckpoint(Get("weights", "ema"));
+        var config = model.Config;
         var prompts = Get("prompt", "a red circle in the center on a blue background").Split('|');
         var images = model.Generate(prompts, GetInt("steps", 20), GetDouble("cfg", 4.0), GetInt("seed", 0), Get("timestep-transform", "false") == "true", GetDouble("transform-scale", 1.0));
         Images.SaveGrid(Get("out", Path.Combine(run, "sample.png")), images, config.ImageSize, columns: Math.Min(8, prompts.Length), zoom: 4);
@@ -66,9 +65,8 @@ switch (args.FirstOrDefault())
     }
     case "export":
     {
-        var config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(Path.Combine(run, "checkpoint", "config.json")))!;
-        var model = new TextToImage(config);
-        model.load(Path.Combine(run, "checkpoint", "ema.dat"));
+        var model = LoadCheckpoint("ema");
+        var config = model.Config;
         string folder = Get("out", "Host/BuiltinModel");
         Export.Write(model, folder, GetInt("steps", 20), GetDouble("cfg", 4.0), Get("timestep-transform", "false") == "true", GetDouble("transform-scale", 1.0),
             Get("sample-method", "logit-normal"));
@@ -81,9 +79,8 @@ switch (args.FirstOrDefault())
     case "evaluate":
     {
         // The adherence measure on the engine test's prompts, for choosing the exported sampler settings.
-        var config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(Path.Combine(run, "checkpoint", "config.json")))!;
-        var model = new TextToImage(config);
-        model.load(Path.Combine(run, "checkpoint", Get("weights", "ema") + ".dat"));
+        var model = LoadCheckpoint(Get("weights", "ema"));
+        var config = model.Config;
         var prompts = Enumerable.Range(0, GetInt("prompts", 100))
             .Select(i => (T2X.Tools.DataGen.Scene.ForIndex(2027, i) with { BackgroundNamed = true }).Caption).ToArray();
         foreach (var steps in Get("steps", "20").Split(',').Select(int.Parse))
@@ -99,9 +96,8 @@ switch (args.FirstOrDefault())
     case "probe":
     {
         // How much the caption helps: the loss at one time with the right captions, captions of other images, and "".
-        var config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(Path.Combine(run, "checkpoint", "config.json")))!;
-        var model = new TextToImage(config);
-        model.load(Path.Combine(run, "checkpoint", Get("weights", "model") + ".dat"));
+        var model = LoadCheckpoint(Get("weights", "model"));
+        var config = model.Config;
         using var noGrad = torch.no_grad();
         int n = 32, size = config.ImageSize;
         bool oneObject = Get("objects", "any") == "1"; // --objects 1: only each scene's first object
@@ -173,6 +169,14 @@ switch (args.FirstOrDefault())
     default:
         Console.Error.WriteLine("usage: t2x-train train [options] | sample --prompt TEXT [options]   (see Tools/Trainer/README.md)");
         return 2;
+}
+
+// The run's checkpoint: its sizes and one set of its weights ("ema", the exported average, or "model").
+TextToImage LoadCheckpoint(string weights)
+{
+    var model = new TextToImage(JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(Path.Combine(run, "checkpoint", "config.json")))!);
+    model.load(Path.Combine(run, "checkpoint", weights + ".dat"));
+    return model;
 }
 
 static Dictionary<string, string> ParseOptions(string[] args)
