@@ -7,6 +7,7 @@ using TorchSharp;
 //   train  [--run DIR] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N] [--layers N] [--heads N] ...
 //   sample --run DIR --prompt TEXT[|TEXT...] [--out FILE] [--steps N] [--cfg X] [--seed N] [--weights ema|model]
 //   evaluate --run DIR [--prompts 100] [--steps N[,N...]] [--cfg X[,X...]] [--timestep-transform true --transform-scale X]
+//   import --run DIR --from DIR   (weights trained by gpu/train.py)
 //   export --run DIR [--out Host/BuiltinModel] [--check Tests/Models/Data/builtin-check.safetensors] [--steps N] [--cfg X]
 //          [--timestep-transform true --transform-scale X --sample-method M]  (as the run was trained)
 var options = ParseOptions(args.Skip(1).ToArray());
@@ -74,6 +75,14 @@ switch (args.FirstOrDefault())
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(check))!);
         Export.WriteCheck(model, check);
         Console.WriteLine($"exported {run}/checkpoint (averaged weights) to {folder}, check case to {check}");
+        return 0;
+    }
+    case "import":
+    {
+        // Weights trained on a GPU by gpu/train.py become this run's checkpoint.
+        string from = options.TryGetValue("from", out var f) ? f : throw new ArgumentException("import needs --from DIR (gpu/train.py's --out)");
+        Import.Run(from, run);
+        Console.WriteLine($"imported {from} into {run}/checkpoint");
         return 0;
     }
     case "evaluate":

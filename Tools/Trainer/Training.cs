@@ -147,7 +147,15 @@ public sealed class Training(ModelConfig config, TrainOptions options)
 
     void Save(TextToImage model, TextToImage ema, TorchSharp.Modules.AdamW optimizer, int step)
     {
-        string temp = Checkpoint + ".tmp", old = Checkpoint + ".old";
+        SaveCheckpoint(options.RunDir, config, model, ema, optimizer, step);
+        Log($"checkpoint at step {step}");
+    }
+
+    /// <summary>Writes &lt;run&gt;/checkpoint (weights, average, optimizer, config, step) through a temporary folder, so
+    /// that a crash leaves either the old checkpoint or the new one.</summary>
+    public static void SaveCheckpoint(string runDir, ModelConfig config, TextToImage model, TextToImage ema, TorchSharp.Modules.AdamW optimizer, int step)
+    {
+        string checkpoint = Path.Combine(runDir, "checkpoint"), temp = checkpoint + ".tmp", old = checkpoint + ".old";
         if (Directory.Exists(temp)) Directory.Delete(temp, true);
         Directory.CreateDirectory(temp);
         model.save(Path.Combine(temp, "model.dat"));
@@ -156,10 +164,9 @@ public sealed class Training(ModelConfig config, TrainOptions options)
         File.WriteAllText(Path.Combine(temp, "config.json"), JsonSerializer.Serialize(config));
         File.WriteAllText(Path.Combine(temp, "state.json"), JsonSerializer.Serialize(new { step }));
         if (Directory.Exists(old)) Directory.Delete(old, true);
-        if (Directory.Exists(Checkpoint)) Directory.Move(Checkpoint, old);
-        Directory.Move(temp, Checkpoint);
+        if (Directory.Exists(checkpoint)) Directory.Move(checkpoint, old);
+        Directory.Move(temp, checkpoint);
         if (Directory.Exists(old)) Directory.Delete(old, true);
-        Log($"checkpoint at step {step}");
     }
 
     /// <summary>Samples prompts with a background phrase (the measure) from the averaged weights and scores them.</summary>

@@ -1,0 +1,605 @@
+#!/usr/bin/env python3
+"""Trains the built-in model on a CUDA GPU with PyTorch (or slowly on a CPU): the GPU backend of t2x-train.
+
+The model, data, objective and schedule are the TorchSharp trainer's (Tools/Trainer/*.cs), ported one to one, so that
+`t2x-train import` turns the result into a run folder that `t2x-train export` writes out for the engine. It exists
+because machines with a GPU have PyTorch but no .NET; `--check` proves the port computes what the TorchSharp trainer
+(and so the engine) computes, on the check case exported with the shipped model. See Tools/Trainer/README.md.
+
+  python3 train.py --out DIR --seconds 420 [--batch 512 --lr 1.5e-3 --layers 6 ...]   writes DIR/config.json,
+      DIR/transformer.safetensors and DIR/text_encoder.safetensors (averaged weights, float32), DIR/train.log,
+      DIR/checkpoint.pt or --checkpoint-dir's (resumes when present: weights, average, optimizer, step, schedule length)
+  python3 train.py --check Tests/Models/Data/builtin-check.safetensors --model Host/BuiltinModel
+"""
+import argparse, json, math, os, random, struct, sys, time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The caption grammar and vocabulary (Tools/DataGen/Grammar.cs, Tools/Trainer/Vocabulary.cs).
+COLORS = ["red", "green", "blue", "yellow", "cyan", "magenta", "white", "black"]
+SHAPES = ["circle", "square", "triangle"]
+POSITIONS = ["in the top left corner", "at the top", "in the top right corner", "on the left", "in the center",
+             "on the right", "in the bottom left corner", "at the bottom", "in the bottom right corner"]
+RGB = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255), (255, 255, 255), (0, 0, 0)]
+WORDS = ["a", "and", "on", "background"] + COLORS + SHAPES
+for _phrase in POSITIONS:
+    WORDS += [w for w in _phrase.split() if w not in WORDS]
+PAD, EOS = 0, 1
+WORD_ID = {w: 3 + i for i, w in enumerate(WORDS)}  # after <pad>, </s>, <unk>
+TRAINED_ROWS = (3 + len(WORDS) + 7) // 8 * 8
+MIN_SIZE, MAX_SIZE, MAX_JITTER = 0.22, 0.27, 0.025
+T = 1000.0
+
+
+class Config:
+    """ModelConfig (Tools/Trainer/Config.cs), written under its C# property names for `t2x-train import`."""
+    FIELDS = ["ImageSize", "InChannels", "NumHeads", "HeadDim", "NumLayers", "PatchSize", "Window", "TextWidth",
+              "TextHeads", "TextHeadDim", "TextFeedForward", "TextLayers", "MaxLength"]
+
+    def __init__(self, **values):
+        self.ImageSize, self.InChannels, self.MaxLength, self.TextHeadDim = 64, 3, 32, 32
+        for k, v in values.items():
+            setattr(self, k, v)
+        self.Width = self.NumHeads * self.HeadDim
+        self.OutChannels = 2 * self.InChannels
+
+    def to_json(self):
+        return {k: getattr(self, k) for k in self.FIELDS}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Modules under the official key names (Attention.cs, PtDit.cs, T5Encoder.cs).
+def layer_norm(x):
+    return F.layer_norm(x, x.shape[-1:], None, None, 1e-6)
+
+
+def gelu_tanh(x):
+    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x.pow(3))))
+
+
+def modulate(y, shift, scale):
+    return y * (1 + scale) + shift
+
+
+def attention(q, k, v, bias):
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, bias)
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    return torch.softmax(scores if bias is None else scores + bias, -1) @ v
+
+
+class Attention(nn.Module):
+    def __init__(self, width, heads):
+        super().__init__()
+        self.heads = heads
+        self.to_q, self.to_k, self.to_v = nn.Linear(width, width), nn.Linear(width, width), nn.Linear(width, width)
+        self.to_out = nn.ModuleList([nn.Linear(width, width)])
+
+    def forward(self, x, context, bias=None):
+        g, lq, d = x.shape
+        lk = context.shape[1]
+        heads = lambda t, l: t.view(g, l, self.heads, d // self.heads).transpose(1, 2)
+        o = attention(heads(self.to_q(x), lq), heads(self.to_k(context), lk), heads(self.to_v(context), lk), bias)
+        return self.to_out[0](o.transpose(1, 2).reshape(g, lq, d))
+
+
+class WindowLayout:
+    """Window p = iH·nW + iW, in-window n = y·ws + z; X is [B·P, N, D] (WindowLayout.cs)."""
+
+    def __init__(self, rows, cols, ws):
+        self.rows, self.cols, self.ws, self.shift = rows, cols, ws, ws // 2
+        self.wr, self.wc = rows // ws, cols // ws
+        self.windows, self.n = self.wr * self.wc, ws * ws
+
+    def to_windows(self, grid):
+        b, d = grid.shape[0], grid.shape[3]
+        return grid.view(b, self.wr, self.ws, self.wc, self.ws, d).permute(0, 1, 3, 2, 4, 5).reshape(b * self.windows, self.n, d)
+
+    def to_grid(self, w):
+        d, b = w.shape[2], w.shape[0] // self.windows
+        return w.view(b, self.wr, self.wc, self.ws, self.ws, d).permute(0, 1, 3, 2, 4, 5).reshape(b, self.rows, self.cols, d)
+
+    def roll_forward(self, w):
+        return self.to_windows(self.to_grid(w).roll((-self.shift, -self.shift), (1, 2)))
+
+    def roll_back(self, w):
+        return self.to_windows(self.to_grid(w).roll((self.shift, self.shift), (1, 2)))
+
+    def shift_mask(self):
+        region = lambda i, n: 0 if i < n - self.ws else 1 if i < n - self.shift else 2
+        labels = torch.tensor([[3.0 * region(r, self.rows) + region(c, self.cols) for c in range(self.cols)] for r in range(self.rows)])
+        windowed = self.to_windows(labels.view(1, self.rows, self.cols, 1)).squeeze(-1)
+        same = windowed.unsqueeze(2) == windowed.unsqueeze(1)
+        return torch.where(same, torch.tensor(0.0), torch.tensor(-10000.0))
+
+
+class PtDitBlock(nn.Module):
+    def __init__(self, width, heads):
+        super().__init__()
+        self.scale_shift_table = nn.Parameter(torch.randn(6, width) / math.sqrt(width))
+        self.proxy_scale_shift_table = nn.Parameter(torch.randn(3, width) / math.sqrt(width))
+        for name in ["proxy_attn1", "attn1", "pvisual_attn2", "attn2", "attn3"]:
+            setattr(self, name, Attention(width, heads))
+        self.linear_2 = nn.Linear(width, width)
+        self.ff = nn.Module()
+        self.ff.net = nn.ModuleList([nn.Module(), nn.Dropout(0), nn.Linear(4 * width, width)])
+        self.ff.net[0].proj = nn.Linear(width, 4 * width)
+        self.linear_1_visual = nn.Linear(width, width)
+        for lin in [self.linear_1_visual, self.linear_2]:  # zero start (quirk Q11)
+            nn.init.zeros_(lin.weight); nn.init.zeros_(lin.bias)
+
+    def forward(self, x, t6, ctx, text_bias, shift_bias, layout):
+        rows, n, d = x.shape
+        p = layout.windows
+        b = rows // p
+        mod = self.scale_shift_table.unsqueeze(0) + t6
+        sw = self.proxy_scale_shift_table.unsqueeze(0) + t6[:, :3]
+        row = lambda m, j: m[:, j:j + 1]
+        proxies = x.mean(1).view(b, p, d)
+        proxies = proxies + self.proxy_attn1(layer_norm(proxies), layer_norm(proxies))
+        visual = self.pvisual_attn2(layer_norm(x).view(b, p * n, d), layer_norm(proxies))
+        x = x + self.linear_1_visual(visual).view(rows, n, d)
+        y = modulate(layer_norm(x), row(mod, 0), row(mod, 1))
+        x = x + row(mod, 2) * self.attn1(y, y)
+        ys = modulate(layer_norm(layout.roll_forward(x)), row(sw, 0), row(sw, 1))
+        a = layout.roll_back(self.attn3(ys, ys, shift_bias))
+        x = x + self.linear_2(row(sw, 2) * a)
+        xt = x.view(b, p * n, d)
+        x = (xt + self.attn2(xt, ctx, text_bias)).view(rows, n, d)
+        y = modulate(layer_norm(x), row(mod, 3), row(mod, 4))
+        return x + row(mod, 5) * self.ff.net[2](gelu_tanh(self.ff.net[0].proj(y)))
+
+
+def position_table(h, w, d):
+    """The fixed sin-cos table for one frame, [h·w, D] (PtDit.PositionTable, quirk Q2's axis order)."""
+    kt, ks = d // 8, 3 * d // 16
+    def sincos(k, pos):
+        omega = [10000.0 ** (-i / k) for i in range(k)]
+        return [math.sin(pos * o) for o in omega] + [math.cos(pos * o) for o in omega]
+    return torch.tensor([sincos(kt, 0) + sincos(ks, idx % h) + sincos(ks, idx // h) for idx in range(h * w)], dtype=torch.float32)
+
+
+def timestep_sinusoid(t):
+    freq = torch.exp(-math.log(10000) * torch.arange(128, dtype=torch.float64) / 128).float().to(t.device)
+    angles = t.float().unsqueeze(1) * freq.unsqueeze(0)
+    return torch.cat([torch.cos(angles), torch.sin(angles)], 1)
+
+
+class PtDit(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        d, p = c.Width, c.PatchSize
+        self.pos_embed = nn.Module()
+        self.pos_embed.proj = nn.Conv2d(c.InChannels, d, p, p)
+        self.transformer_blocks = nn.ModuleList([PtDitBlock(d, c.NumHeads) for _ in range(c.NumLayers)])
+        self.scale_shift_table = nn.Parameter(torch.randn(2, d) / math.sqrt(d))
+        self.proj_out = nn.Linear(d, p * p * c.OutChannels)
+        self.adaln_single = nn.Module()
+        self.adaln_single.emb = nn.Module()
+        self.adaln_single.emb.timestep_embedder = nn.Module()
+        self.adaln_single.emb.timestep_embedder.linear_1 = nn.Linear(256, d)
+        self.adaln_single.emb.timestep_embedder.linear_2 = nn.Linear(d, d)
+        self.adaln_single.linear = nn.Linear(d, 6 * d)
+        self.caption_projection = nn.Module()
+        self.caption_projection.linear_1 = nn.Linear(c.TextWidth, d)
+        self.caption_projection.linear_2 = nn.Linear(d, d)
+        nn.init.zeros_(self.proj_out.weight); nn.init.zeros_(self.proj_out.bias)
+        nn.init.normal_(self.adaln_single.linear.weight, 0, 0.02)
+        s = c.ImageSize // p
+        self.layout = WindowLayout(s, s, c.Window)
+        self.register_buffer("table", position_table(s, s, d), persistent=False)
+        self.register_buffer("shift_bias", self.layout.shift_mask().unsqueeze(1), persistent=False)
+
+    def forward(self, x, t, text, mask):
+        c, lay, b = self.c, self.layout, x.shape[0]
+        d, pch, h, w = c.Width, c.PatchSize, lay.rows, lay.cols
+        grid = self.pos_embed.proj(x).permute(0, 2, 3, 1) + self.table.view(1, h, w, d)
+        hidden = lay.to_windows(grid)
+        te = self.adaln_single.emb.timestep_embedder
+        temb = te.linear_2(F.silu(te.linear_1(timestep_sinusoid(t))))
+        t6 = self.adaln_single.linear(F.silu(temb)).view(b, 1, 6, d).expand(b, lay.windows, 6, d).reshape(b * lay.windows, 6, d)
+        ctx = self.caption_projection.linear_2(gelu_tanh(self.caption_projection.linear_1(text)))
+        text_bias = ((1 - mask) * -10000.0).view(b, 1, 1, -1)
+        shift_bias = self.shift_bias.repeat(b, 1, 1, 1)
+        for block in self.transformer_blocks:
+            hidden = block(hidden, t6, ctx, text_bias, shift_bias, lay)
+        shift = self.scale_shift_table[0].unsqueeze(0) + temb
+        scale = self.scale_shift_table[1].unsqueeze(0) + temb
+        z = modulate(layer_norm(hidden.view(b, lay.windows * lay.n, d)), shift.unsqueeze(1), scale.unsqueeze(1))
+        o = self.proj_out(z).view(b, lay.wr, lay.wc, lay.ws, lay.ws, pch, pch, c.OutChannels)
+        return o.permute(0, 7, 1, 3, 5, 2, 4, 6).reshape(b, c.OutChannels, h * pch, w * pch)
+
+
+class RmsNorm(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(width))
+
+    def forward(self, x):
+        return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6))
+
+
+class T5Block(nn.Module):
+    def __init__(self, c, first):
+        super().__init__()
+        inner = c.TextHeads * c.TextHeadDim
+        self.heads, self.head_dim = c.TextHeads, c.TextHeadDim
+        attn = nn.Module()
+        attn.q, attn.k, attn.v = (nn.Linear(c.TextWidth, inner, bias=False) for _ in range(3))
+        attn.o = nn.Linear(inner, c.TextWidth, bias=False)
+        if first:
+            attn.relative_attention_bias = nn.Embedding(32, c.TextHeads)
+        ff = nn.Module()
+        ff.wi_0, ff.wi_1 = (nn.Linear(c.TextWidth, c.TextFeedForward, bias=False) for _ in range(2))
+        ff.wo = nn.Linear(c.TextFeedForward, c.TextWidth, bias=False)
+        l0, l1 = nn.Module(), nn.Module()
+        l0.SelfAttention, l0.layer_norm = attn, RmsNorm(c.TextWidth)
+        l1.DenseReluDense, l1.layer_norm = ff, RmsNorm(c.TextWidth)
+        self.layer = nn.ModuleList([l0, l1])
+        with torch.no_grad():  # T5's initialisation (T5Encoder.cs)
+            nn.init.normal_(attn.q.weight, 0, (c.TextWidth * c.TextHeadDim) ** -0.5)
+            for lin in [attn.k, attn.v, ff.wi_0, ff.wi_1]:
+                nn.init.normal_(lin.weight, 0, c.TextWidth ** -0.5)
+            nn.init.normal_(attn.o.weight, 0, inner ** -0.5)
+            nn.init.normal_(ff.wo.weight, 0, c.TextFeedForward ** -0.5)
+
+    def forward(self, x, bias):
+        b, l, _ = x.shape
+        attn, ff = self.layer[0].SelfAttention, self.layer[1].DenseReluDense
+        hn = self.layer[0].layer_norm(x)
+        heads = lambda t: t.view(b, l, self.heads, self.head_dim).transpose(1, 2)
+        scores = heads(attn.q(hn)) @ heads(attn.k(hn)).transpose(2, 3) + bias  # no 1/sqrt(d)
+        context = (torch.softmax(scores, -1) @ heads(attn.v(hn))).transpose(1, 2).reshape(b, l, -1)
+        x = x + attn.o(context)
+        hf = self.layer[1].layer_norm(x)
+        return x + ff.wo(gelu_tanh(ff.wi_0(hf)) * ff.wi_1(hf))
+
+
+def t5_bucket(relative):
+    half, exact = 16, 8
+    base, n = (half if relative > 0 else 0), abs(relative)
+    if n < exact:
+        return base + n
+    large = exact + int(np.float32(math.log(np.float32(n / exact)) / math.log(np.float32(128 / exact))) * (half - exact))
+    return base + min(half - 1, large)
+
+
+class T5Encoder(nn.Module):
+    def __init__(self, c, rows=TRAINED_ROWS):
+        super().__init__()
+        self.shared = nn.Embedding(rows, c.TextWidth)
+        nn.init.normal_(self.shared.weight, 0, 1.0)
+        self.encoder = nn.Module()
+        self.encoder.block = nn.ModuleList([T5Block(c, i == 0) for i in range(c.TextLayers)])
+        self.encoder.final_layer_norm = RmsNorm(c.TextWidth)
+        l = c.MaxLength
+        self.register_buffer("buckets", torch.tensor([[t5_bucket(j - i) for j in range(l)] for i in range(l)]), persistent=False)
+
+    def forward(self, ids, mask):
+        l = ids.shape[1]
+        x = self.shared(ids)
+        rel = self.encoder.block[0].layer[0].SelfAttention.relative_attention_bias
+        bias = rel(self.buckets[:l, :l]).permute(2, 0, 1).unsqueeze(0) + ((1 - mask) * torch.finfo(torch.float32).min).view(mask.shape[0], 1, 1, l)
+        for block in self.encoder.block:
+            x = block(x, bias)
+        return self.encoder.final_layer_norm(x)
+
+
+class TextToImage(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        self.text_encoder = T5Encoder(c)
+        self.transformer = PtDit(c)
+
+    def forward(self, x, t, ids, mask):
+        return self.transformer(x, t, self.text_encoder(ids, mask), mask)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Data (Tools/DataGen/Scene.cs, SceneRenderer.cs): the same distribution, drawn with Python's RNG, rendered on the device.
+def random_scene(rng, background_named=None):
+    objects, colors, cells = [], [], []
+    for _ in range(rng.randrange(2) + 1):
+        color = rng.choice([k for k in range(8) if k not in colors])
+        cell = rng.choice([k for k in range(9) if k not in cells])
+        colors.append(color); cells.append(cell)
+        size = MIN_SIZE + rng.random() * (MAX_SIZE - MIN_SIZE)
+        cx = (cell % 3 + 0.5) / 3 + (rng.random() * 2 - 1) * MAX_JITTER
+        cy = (cell // 3 + 0.5) / 3 + (rng.random() * 2 - 1) * MAX_JITTER
+        objects.append((color, rng.randrange(3), cell, cx, cy, size))
+    background = rng.choice([k for k in range(8) if k not in colors])
+    named = rng.randrange(2) == 0 if background_named is None else background_named
+    return objects, background, named
+
+
+def caption(scene):
+    objects, background, named = scene
+    text = " and ".join(f"a {COLORS[o[0]]} {SHAPES[o[1]]} {POSITIONS[o[2]]}" for o in objects)
+    return f"{text} on a {COLORS[background]} background" if named else text
+
+
+def tokenize(captions, max_length):
+    """Every piece is a whole "▁word": ids = words then </s>, padded with <pad> (checked against t2x tokenize)."""
+    ids = np.zeros((len(captions), max_length), np.int64)
+    for i, text in enumerate(captions):
+        row = [WORD_ID[w] for w in text.split()][:max_length - 1] + [EOS]
+        ids[i, :len(row)] = row
+    return torch.from_numpy(ids), torch.from_numpy((ids != PAD).astype(np.float32))
+
+
+def render(scenes, size, device):
+    """Flat colors, pixel centers tested against each shape (SceneRenderer.Render): [B, 3, size, size] in [-1, 1]."""
+    palette = torch.tensor(RGB, dtype=torch.float32, device=device) / 127.5 - 1
+    b = len(scenes)
+    obj, present = np.zeros((b, 2, 6)), np.zeros((b, 2), bool)
+    for i, (objects, _, _) in enumerate(scenes):
+        for k, o in enumerate(objects):
+            obj[i, k], present[i, k] = o, True
+    obj, present = torch.from_numpy(obj).to(device), torch.from_numpy(present).to(device)
+    background = torch.tensor([s[1] for s in scenes], device=device)
+    label = background.view(b, 1, 1).expand(b, size, size).clone()
+    coord = torch.arange(size, dtype=torch.float64, device=device) + 0.5
+    for k in range(2):
+        half = (obj[:, k, 5] * size / 2).view(b, 1, 1)
+        u = (coord.view(1, 1, size) - (obj[:, k, 3] * size).view(b, 1, 1)) / half
+        v = (coord.view(1, size, 1) - (obj[:, k, 4] * size).view(b, 1, 1)) / half
+        shape = obj[:, k, 1].long().view(b, 1, 1)
+        inside = torch.where(shape == 0, u * u + v * v <= 1,
+                 torch.where(shape == 1, (u.abs() <= 1) & (v.abs() <= 1), (v >= -1) & (v <= 1) & (u.abs() <= (v + 1) / 2)))
+        inside &= present[:, k].view(b, 1, 1)
+        label = torch.where(inside, obj[:, k, 0].long().view(b, 1, 1), label)
+    return palette[label].permute(0, 3, 1, 2).contiguous()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Rectified flow (RectifiedFlow.cs).
+def transform(t, height, width, scale):
+    r = math.sqrt(height * width / (512.0 * 512.0)) * scale
+    u = t / T
+    return T * r * u / (1 + (r - 1) * u)
+
+
+def rflow_loss(model, x0, ids, mask, a, gen):
+    b, c = x0.shape[0], x0.shape[1]
+    t = torch.rand(b, generator=gen, device=x0.device) * T if a.sample_method == "uniform" \
+        else torch.sigmoid(torch.randn(b, generator=gen, device=x0.device)) * T
+    if a.transform_scale > 0:
+        t = transform(t, x0.shape[2], x0.shape[3], a.transform_scale)
+    high = round(a.high_noise_share * b)
+    if high > 0:
+        t = torch.cat([(a.high_noise_from + (1 - a.high_noise_from) * torch.rand(high, generator=gen, device=x0.device)) * T, t[high:]])
+    noise = torch.randn(x0.shape, generator=gen, device=x0.device)
+    s = (t / T).view(b, 1, 1, 1)
+    velocity = model((1 - s) * x0 + s * noise, t, ids, mask)[:, :c]
+    return (velocity - (x0 - noise)).pow(2).mean()
+
+
+@torch.no_grad()
+def generate(model, captions, steps, cfg, scale, seed, device):
+    c = model.c
+    n, s = len(captions), c.ImageSize
+    ids, mask = (v.to(device) for v in tokenize(list(captions) + [""] * n, c.MaxLength))
+    text = model.text_encoder(ids, mask)
+    z = torch.randn(n, c.InChannels, s, s, generator=torch.Generator(device=device).manual_seed(seed), device=device)
+    times = [(1 - i / steps) * T for i in range(steps)]
+    times = [transform(t, s, s, scale) if scale > 0 else t for t in times]
+    for i in range(steps):
+        dt = (times[i] - times[i + 1] if i < steps - 1 else times[i]) / T
+        out = model.transformer(torch.cat([z, z]), torch.full((2 * n,), times[i], device=device), text, mask)[:, :c.InChannels]
+        z = z + (out[n:] + cfg * (out[:n] - out[n:])) * dt
+    return ((z.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def adherence(rgb, scene):
+    """A quick reading of AdherenceChecker.cs for the training log; the engine's own checker is the measure."""
+    size = rgb.shape[0]
+    palette = np.array(RGB, np.int64)
+    labels = ((rgb.astype(np.int64)[:, :, None, :] - palette[None, None]) ** 2).sum(-1).argmin(-1)
+    bounds = lambda cell: ((cell % 3) * size // 3, (cell // 3) * size // 3, (cell % 3 + 1) * size // 3, (cell // 3 + 1) * size // 3)
+    colors_ok = shapes_ok = True
+    objects, background, _ = scene
+    for color, shape, cell, *_ in objects:
+        x0, y0, x1, y1 = bounds(cell)
+        ys, xs = np.nonzero(labels[y0:y1, x0:x1] == color)
+        ok = len(ys) >= 0.2 * (MIN_SIZE * size) ** 2 * 0.5
+        colors_ok &= ok
+        if len(ys) == 0:
+            shapes_ok = False; continue
+        fill = len(ys) / ((xs.max() - xs.min() + 1) * (ys.max() - ys.min() + 1))
+        seen = 1 if fill > 0.89 else 0 if fill > 0.64 else 2
+        shapes_ok &= ok and seen == shape
+    votes = np.zeros(8, np.int64)
+    for cell in set(range(9)) - {o[2] for o in objects}:
+        x0, y0, x1, y1 = bounds(cell)
+        votes += np.bincount(labels[y0:y1, x0:x1].ravel(), minlength=8)
+    return colors_ok and votes.argmax() == background, shapes_ok
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# safetensors, read and written directly (no dependency beyond PyTorch).
+DTYPES = {"F32": (np.float32, torch.float32), "F16": (np.float16, torch.float16), "I64": (np.int64, torch.int64)}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = info["data_offsets"]
+        array = np.frombuffer(data[8 + n + a:8 + n + b], DTYPES[info["dtype"]][0]).reshape(info["shape"])
+        out[name] = torch.from_numpy(array.astype(np.float32) if info["dtype"] == "F16" else array.copy())
+    return out
+
+
+def write_safetensors(path, tensors):
+    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name in sorted(tensors):
+        blob = tensors[name].detach().float().cpu().contiguous().numpy().tobytes()
+        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob); offset += len(blob)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+    os.replace(path + ".tmp", path)
+
+
+def check(a):
+    """The port against the check case the TorchSharp trainer exported with the shipped model (float16 weights)."""
+    index = json.load(open(os.path.join(a.model, "transformer", "config.json")))
+    t5 = json.load(open(os.path.join(a.model, "text_encoder", "config.json")))
+    c = Config(NumHeads=index["num_heads"], HeadDim=index["head_dim"], NumLayers=index["num_layers"], PatchSize=index["patch_size"],
+               Window=index["compress_ratios"][1], TextWidth=t5["d_model"], TextHeads=t5["num_heads"], TextHeadDim=t5["d_kv"],
+               TextFeedForward=t5["d_ff"], TextLayers=t5["num_layers"])
+    model = TextToImage(c)
+    dit = read_safetensors(os.path.join(a.model, "transformer", "diffusion_pytorch_model.safetensors"))
+    enc = read_safetensors(os.path.join(a.model, "text_encoder", "model.safetensors"))
+    enc["shared.weight"] = enc["shared.weight"][:TRAINED_ROWS]
+    model.transformer.load_state_dict(dit, strict=True)
+    model.text_encoder.load_state_dict(enc, strict=True)
+    case = read_safetensors(a.check)
+    ids, _ = tokenize(["a red circle in the top left corner and a blue square at the bottom on a white background"], c.MaxLength)
+    with torch.no_grad():
+        text = model.text_encoder(case["ids"], case["mask"])
+        out = model.transformer(case["x"], case["t"], text, case["mask"])
+    errors = {"ids": (ids - case["ids"]).abs().max().item(), "text": (text - case["text"]).abs().max().item(),
+              "out": (out - case["out"]).abs().max().item()}
+    print(f"check against {a.check}: max |difference| {errors} (output rms {case['out'].pow(2).mean().sqrt().item():.3f})")
+    return 0 if errors["ids"] == 0 and errors["text"] < 1e-4 and errors["out"] < 1e-4 else 1
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+def train(a):
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    os.makedirs(a.out, exist_ok=True)
+    log_file = open(os.path.join(a.out, "train.log"), "a")
+    def log(line):
+        line = time.strftime("%H:%M:%S ") + line
+        print(line, flush=True); log_file.write(line + "\n"); log_file.flush()
+
+    torch.manual_seed(a.seed)
+    c = Config(NumHeads=a.heads, HeadDim=a.head_dim, NumLayers=a.layers, PatchSize=a.patch, Window=a.window,
+               TextWidth=a.text_width, TextHeads=a.text_heads, TextFeedForward=a.text_ff, TextLayers=a.text_layers)
+    model, ema = TextToImage(c).to(device), TextToImage(c).to(device)
+    ema.load_state_dict(model.state_dict())
+    params = list(model.parameters())
+    ema_params = list(ema.parameters())
+    opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.0, **({"fused": True} if device.type == "cuda" else {}))
+    step, total = 0, a.steps
+    os.makedirs(a.checkpoint_dir or a.out, exist_ok=True)
+    ckpt = os.path.join(a.checkpoint_dir or a.out, "checkpoint.pt")
+    if os.path.exists(ckpt):
+        state = torch.load(ckpt, map_location=device)
+        model.load_state_dict(state["model"]); ema.load_state_dict(state["ema"]); opt.load_state_dict(state["optimizer"])
+        step, total = state["step"], state["total"]
+        log(f"resumed from {ckpt} at step {step} of {total}")
+    log(f"device {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}), torch {torch.__version__}; "
+        f"parameters {sum(p.numel() for p in params):,} (transformer {sum(p.numel() for p in model.transformer.parameters()):,}); "
+        f"config {json.dumps(c.to_json())}; options {json.dumps(vars(a))}")
+
+    def lr_at(k):
+        if k < a.warmup:
+            return a.lr * (k + 1) / a.warmup
+        progress = min(1.0, (k - a.warmup) / max(1, total - a.warmup))
+        return a.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def save():
+        write_safetensors(os.path.join(a.out, "transformer.safetensors"), {"transformer." + k: v for k, v in ema.transformer.state_dict().items()})
+        write_safetensors(os.path.join(a.out, "text_encoder.safetensors"), {"text_encoder." + k: v for k, v in ema.text_encoder.state_dict().items()})
+        with open(os.path.join(a.out, "config.json"), "w") as f:
+            json.dump(c.to_json(), f, indent=2)
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step, "total": total}, ckpt + ".tmp")
+        os.replace(ckpt + ".tmp", ckpt)
+
+    def evaluate():
+        rng = random.Random(12345)
+        scenes = [random_scene(rng, background_named=True) for _ in range(a.eval_prompts)]
+        ema.eval()
+        images = generate(ema, [caption(s) for s in scenes], 20, a.cfg, a.transform_scale, 7, device)
+        scores = np.array([adherence(img, s) for img, s in zip(images, scenes)])
+        log(f"eval step {step}: colors {scores[:, 0].mean():.0%}, shapes {scores[:, 1].mean():.0%} on {len(scenes)} prompts (quick checker)")
+        return images
+
+    rng = random.Random(a.seed * 1_000_003 + step)
+    gen = torch.Generator(device=device).manual_seed(a.seed * 7919 + step)
+    start, last_save, last_eval, losses, images = time.time(), time.time(), time.time(), [], None
+    while step < total:
+        if a.seconds and step == a.calibrate and not os.path.exists(ckpt):  # fit the schedule into the time budget
+            per_step = (time.time() - start) / step
+            total = max(step + 1, int(a.seconds / per_step))
+            log(f"{per_step * 1000:.1f} ms/step over the first {step} steps: schedule set to {total} steps")
+        scenes = [random_scene(rng) for _ in range(a.batch)]
+        captions = ["" if rng.random() < a.caption_dropout else caption(s) for s in scenes]
+        if step < a.single_object_steps:
+            scenes = [([s[0][0]], s[1], s[2]) for s in scenes]
+        x0 = render(scenes, c.ImageSize, device)
+        ids, mask = (v.to(device, non_blocking=True) for v in tokenize(captions, c.MaxLength))
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        loss = rflow_loss(model, x0, ids, mask, a, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        decay = min(a.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            torch._foreach_mul_(ema_params, decay)
+            torch._foreach_add_(ema_params, params, alpha=1 - decay)
+        losses.append(loss.detach())
+        step += 1
+        if step % 100 == 0:
+            log(f"step {step}/{total} loss {torch.stack(losses).mean().item():.4f} lr {lr_at(step):.2e} {(time.time() - start) / step * 1000:.1f} ms/step")
+            losses = []
+        if time.time() - last_save > a.save_every or step == total:
+            save(); last_save = time.time()
+        if time.time() - last_eval > a.eval_every or step == total:
+            images = evaluate(); last_eval = time.time()
+    try:
+        images = evaluate() if images is None else images
+        from PIL import Image
+        grid = images[:64].reshape(8, 8, *images.shape[1:]).transpose(0, 2, 1, 3, 4).reshape(8 * images.shape[1], 8 * images.shape[2], 3)
+        Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(os.path.join(a.out, "samples.png"))
+    except Exception as e:  # the grid is only for looking at
+        log(f"no sample grid: {e}")
+    log(f"done: {step} steps in {time.time() - start:.0f} s")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--check"); p.add_argument("--model", default="Host/BuiltinModel")
+    p.add_argument("--out", default="Tools/Trainer/run/gpu")
+    p.add_argument("--checkpoint-dir", help="where checkpoint.pt goes (default: --out)")
+    p.add_argument("--seconds", type=float, default=0, help="fit the schedule into this many seconds (measured over --calibrate steps)")
+    p.add_argument("--calibrate", type=int, default=200)
+    p.add_argument("--steps", type=int, default=10000); p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--lr", type=float, default=1.5e-3); p.add_argument("--warmup", type=int, default=300)
+    p.add_argument("--ema", type=float, default=0.999); p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--caption-dropout", type=float, default=0.1)
+    p.add_argument("--sample-method", default="uniform", choices=["uniform", "logit-normal"])
+    p.add_argument("--transform-scale", type=float, default=32, help="RFlow timestep transform scale; 0 = no transform")
+    p.add_argument("--high-noise-share", type=float, default=0.3); p.add_argument("--high-noise-from", type=float, default=0.97)
+    p.add_argument("--single-object-steps", type=int, default=0)
+    p.add_argument("--layers", type=int, default=6); p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--head-dim", type=int, default=32); p.add_argument("--patch", type=int, default=4)
+    p.add_argument("--window", type=int, default=4); p.add_argument("--text-width", type=int, default=128)
+    p.add_argument("--text-layers", type=int, default=4); p.add_argument("--text-heads", type=int, default=4)
+    p.add_argument("--text-ff", type=int, default=512)
+    p.add_argument("--cfg", type=float, default=4.0); p.add_argument("--eval-prompts", type=int, default=128)
+    p.add_argument("--eval-every", type=float, default=90, help="seconds"); p.add_argument("--save-every", type=float, default=60, help="seconds")
+    a = p.parse_args()
+    sys.exit(check(a) if a.check else train(a))
+
+
+if __name__ == "__main__":
+    main()
