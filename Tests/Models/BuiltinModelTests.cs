@@ -71,4 +71,15 @@ public class BuiltinModelTests
         var output = reference.Forward(x.ToFloat64(), 1, 1, size, size, check["t"].ToFloat64(), text, length, maskF.Select(m => (double)m).ToArray());
         Check.Close(check["out"].ToFloat32(), output, 1e-4, "PT-DiT output");
     }
+
+    /// <summary>The GPU trainer (Tools/Trainer/gpu/train.py, a PyTorch port of the TorchSharp trainer) computes the
+    /// trainer's T5 states and PT-DiT output on the check case from the shipped weights (only where PyTorch is installed).</summary>
+    [Test]
+    public void GpuTrainerComputesWhatTheTrainerComputes()
+    {
+        if (!SystemPyTorch.Installed()) Assert.Ignore("PyTorch is not installed (apt-get install python3-torch): the GPU trainer's port is not checked");
+        string script = Path.Combine(WeightFiles.RepoRoot(), "Tools", "Trainer", "gpu", "train.py");
+        var (code, output, errors) = SystemPyTorch.Run([script, "--check", CheckFile, "--model", ModelDir]);
+        Assert.That(code, Is.EqualTo(0), output + errors);
+    }
 }

@@ -494,7 +494,7 @@ public class TorchCheckpointTests : WeightFiles
     [Test]
     public void TorchLoadReadsWhatWeWrite()
     {
-        if (!HasTorch()) Assert.Ignore("PyTorch is not installed (apt-get install python3-torch) - cannot cross-check with torch.load");
+        if (!SystemPyTorch.Installed()) Assert.Ignore("PyTorch is not installed (apt-get install python3-torch) - cannot cross-check with torch.load");
         var tensors = MixedTensors().Where(t => t.Item2.Elements > 0).ToList();
         var f32 = RandomTensor(DType.F32, 12);
         TorchCheckpoint.Write(FilePath("plain.pt"), tensors);
@@ -512,15 +512,8 @@ for path in sys.argv[1:]:
         raw = bytes(t.contiguous().reshape(-1).view(torch.uint8).tolist()) if t.dim() > 0 else bytes(t.reshape(1).view(torch.uint8).tolist())
         print(path.split("/")[-1], name, str(t.dtype), list(t.shape), raw.hex())
 """;
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(script);
-        foreach (var f in new[] { "plain.pt", "wrapped.pt", "views.pt", "zip64.pt" }) psi.ArgumentList.Add(FilePath(f));
-        using var proc = Process.Start(psi)!;
-        string output = proc.StandardOutput.ReadToEnd();
-        string errors = proc.StandardError.ReadToEnd();
-        proc.WaitForExit();
-        Assert.That(proc.ExitCode, Is.EqualTo(0), errors);
+        var (code, output, errors) = SystemPyTorch.Run(["-c", script, .. new[] { "plain.pt", "wrapped.pt", "views.pt", "zip64.pt" }.Select(FilePath)]);
+        Assert.That(code, Is.EqualTo(0), errors);
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         string TorchDType(DType d) => d switch
         {
@@ -535,17 +528,6 @@ for path in sys.argv[1:]:
             expected.AddRange(views.Tensors.Select(t => Line("views.pt", t.Name, views.Read(t.Name))));
         expected.AddRange(tensors.Select(t => Line("zip64.pt", t.Item1, t.Item2)));
         Assert.That(lines, Is.EqualTo(expected));
-    }
-
-    static bool HasTorch()
-    {
-        try
-        {
-            using var p = Process.Start(new ProcessStartInfo("/usr/bin/python3", "-c \"import torch\"") { RedirectStandardError = true, RedirectStandardOutput = true });
-            p!.WaitForExit();
-            return p.ExitCode == 0;
-        }
-        catch (System.ComponentModel.Win32Exception) { return false; }
     }
 
     /// <summary>A torch-style archive from raw pickle bytes and storage entries.</summary>

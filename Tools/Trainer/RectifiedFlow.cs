@@ -10,6 +10,9 @@ namespace T2X.Trainer;
 /// </summary>
 public static class RectifiedFlow
 {
+    /// <summary>A share of each batch trained at times drawn uniformly from [From·T, To·T].</summary>
+    public sealed record TimeBand(double Share, double From, double To);
+
     public const double T = 1000;
 
     /// <summary>The resolution-dependent time shift (spec section 10, step 3), applied when the config enables it.</summary>
@@ -23,9 +26,10 @@ public static class RectifiedFlow
     /// <summary>Mean squared error of the predicted velocity (first C output channels) against x0 − noise.</summary>
     /// <param name="sampleMethod">RFlow's sample_method: "logit-normal" (sigmoid of a standard normal, the
     /// released config) or "uniform" (covers the high-noise times, where the caption decides the layout, more often).</param>
-    /// <param name="highNoiseShare">Share of the batch whose times are drawn uniformly from [highNoiseFrom·T, T] instead:
-    /// the loss there is what teaches the model to read the caption (at lower times the picture itself says most).</param>
-    public static Tensor Loss(Func<Tensor, Tensor, Tensor> model, Tensor x0, string sampleMethod, bool timestepTransform, double transformScale, double highNoiseShare, double highNoiseFrom, Generator rng)
+    /// <param name="bands">Shares of the batch whose times are drawn uniformly from [From·T, To·T] instead, in order from
+    /// the first sample: high noise teaches the model to read the layout from the caption (at lower times the picture
+    /// itself says most), mid noise to draw the named shape's outline around a blob that is already there.</param>
+    public static Tensor Loss(Func<Tensor, Tensor, Tensor> model, Tensor x0, string sampleMethod, bool timestepTransform, double transformScale, IEnumerable<TimeBand> bands, Generator rng)
     {
         long b = x0.shape[0], c = x0.shape[1];
         var t = sampleMethod switch
@@ -36,8 +40,13 @@ public static class RectifiedFlow
         };
         if (timestepTransform)
             t = tensor(t.data<float>().ToArray().Select(v => (float)Transform(v, (int)x0.shape[2], (int)x0.shape[3], transformScale)).ToArray());
-        long high = (long)Math.Round(highNoiseShare * b);
-        if (high > 0) t = cat([(highNoiseFrom + (1 - highNoiseFrom) * rand(high, generator: rng)) * T, t.narrow(0, high, b - high)], 0);
+        long first = 0;
+        foreach (var band in bands)
+        {
+            long n = Math.Min(b - first, (long)Math.Round(band.Share * b));
+            if (n > 0) t = cat([t.narrow(0, 0, first), (band.From + (band.To - band.From) * rand(n, generator: rng)) * T, t.narrow(0, first + n, b - first - n)], 0);
+            first += n;
+        }
         var noise = randn(x0.shape, generator: rng);
         var s = (t / T).view(b, 1, 1, 1);
         var xt = (1 - s) * x0 + s * noise;

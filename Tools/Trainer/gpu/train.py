@@ -58,7 +58,8 @@ def layer_norm(x):
 
 
 def gelu_tanh(x):
-    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x.pow(3))))
+    """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as one kernel."""
+    return F.gelu(x, approximate="tanh")
 
 
 def modulate(y, shift, scale):
@@ -371,9 +372,14 @@ def rflow_loss(model, x0, ids, mask, a, gen):
         else torch.sigmoid(torch.randn(b, generator=gen, device=x0.device)) * T
     if a.transform_scale > 0:
         t = transform(t, x0.shape[2], x0.shape[3], a.transform_scale)
-    high = round(a.high_noise_share * b)
-    if high > 0:
-        t = torch.cat([(a.high_noise_from + (1 - a.high_noise_from) * torch.rand(high, generator=gen, device=x0.device)) * T, t[high:]])
+    # Shares of the batch drawn uniformly from a band of times instead: high noise (only the caption tells the layout)
+    # and mid noise (the blob is there, the caption's shape word decides its outline).
+    first = 0
+    for share, lo, hi in [(a.high_noise_share, a.high_noise_from, 1.0), (a.mid_noise_share, a.mid_noise_from, a.mid_noise_to)]:
+        n = min(b - first, round(share * b))
+        if n > 0:
+            t = torch.cat([t[:first], (lo + (hi - lo) * torch.rand(n, generator=gen, device=x0.device)) * T, t[first + n:]])
+        first += n
     noise = torch.randn(x0.shape, generator=gen, device=x0.device)
     s = (t / T).view(b, 1, 1, 1)
     velocity = model((1 - s) * x0 + s * noise, t, ids, mask)[:, :c]
@@ -454,6 +460,10 @@ def write_safetensors(path, tensors):
     os.replace(path + ".tmp", path)
 
 
+def strip(tensors, prefix):
+    return {k[len(prefix):]: v for k, v in tensors.items()}
+
+
 def check(a):
     """The port against the check case the TorchSharp trainer exported with the shipped model (float16 weights)."""
     index = json.load(open(os.path.join(a.model, "transformer", "config.json")))
@@ -488,10 +498,15 @@ def train(a):
         line = time.strftime("%H:%M:%S ") + line
         print(line, flush=True); log_file.write(line + "\n"); log_file.flush()
 
+    if a.threads:
+        torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     c = Config(NumHeads=a.heads, HeadDim=a.head_dim, NumLayers=a.layers, PatchSize=a.patch, Window=a.window,
                TextWidth=a.text_width, TextHeads=a.text_heads, TextFeedForward=a.text_ff, TextLayers=a.text_layers)
     model, ema = TextToImage(c).to(device), TextToImage(c).to(device)
+    if a.init:  # start from earlier averaged weights (a new schedule, fresh optimizer)
+        model.transformer.load_state_dict(strip(read_safetensors(os.path.join(a.init, "transformer.safetensors")), "transformer."))
+        model.text_encoder.load_state_dict(strip(read_safetensors(os.path.join(a.init, "text_encoder.safetensors")), "text_encoder."))
     ema.load_state_dict(model.state_dict())
     params = list(model.parameters())
     ema_params = list(ema.parameters())
@@ -544,7 +559,7 @@ def train(a):
         if step < a.single_object_steps:
             scenes = [([s[0][0]], s[1], s[2]) for s in scenes]
         x0 = render(scenes, c.ImageSize, device)
-        ids, mask = (v.to(device, non_blocking=True) for v in tokenize(captions, c.MaxLength))
+        ids, mask = (v.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else v for v in tokenize(captions, c.MaxLength))
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         loss = rflow_loss(model, x0, ids, mask, a, gen)
@@ -580,6 +595,7 @@ def main():
     p.add_argument("--check"); p.add_argument("--model", default="Host/BuiltinModel")
     p.add_argument("--out", default="Tools/Trainer/run/gpu")
     p.add_argument("--checkpoint-dir", help="where checkpoint.pt goes (default: --out)")
+    p.add_argument("--init", help="a folder of this script's output to start from (sizes must match)")
     p.add_argument("--seconds", type=float, default=0, help="fit the schedule into this many seconds (measured over --calibrate steps)")
     p.add_argument("--calibrate", type=int, default=200)
     p.add_argument("--steps", type=int, default=10000); p.add_argument("--batch", type=int, default=512)
@@ -589,6 +605,9 @@ def main():
     p.add_argument("--sample-method", default="uniform", choices=["uniform", "logit-normal"])
     p.add_argument("--transform-scale", type=float, default=32, help="RFlow timestep transform scale; 0 = no transform")
     p.add_argument("--high-noise-share", type=float, default=0.3); p.add_argument("--high-noise-from", type=float, default=0.97)
+    p.add_argument("--mid-noise-share", type=float, default=0.0)
+    p.add_argument("--mid-noise-from", type=float, default=0.15); p.add_argument("--mid-noise-to", type=float, default=0.75)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
     p.add_argument("--single-object-steps", type=int, default=0)
     p.add_argument("--layers", type=int, default=6); p.add_argument("--heads", type=int, default=4)
     p.add_argument("--head-dim", type=int, default=32); p.add_argument("--patch", type=int, default=4)
