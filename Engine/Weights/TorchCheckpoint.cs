@@ -130,11 +130,11 @@ public sealed partial class TorchCheckpoint : ITensorSource
                 if (PickleReader.Load(prefix, ref pos, source, handler) is not List<object?> keys) throw Bad("legacy storage key list is missing");
                 // Then each storage: its element count (int64) and its bytes, in the order of the key list.
                 long at = pos;
+                Span<byte> count = stackalloc byte[8];
                 foreach (var k in keys)
                 {
                     if (k is not string key || !used.TryGetValue(key, out var s) || dataOffsets.ContainsKey(key))
                         throw Bad($"legacy storage key list holds {PickleReader.Describe(k)} '{k}', which no tensor uses (or twice)");
-                    Span<byte> count = stackalloc byte[8];
                     if (at > length - 8) throw Bad($"storage '{key}' starts past the end of the file (truncated?)");
                     ReadExactly(file, count, at);
                     long numel = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(count);

@@ -257,7 +257,7 @@ sealed class ZipWriter(Stream output) : IDisposable
         var nameBytes = Encoding.UTF8.GetBytes(name);
         long offset = output.Position;
         uint crc = System.IO.Hashing.Crc32.HashToUInt32(data);
-        bool zip64 = ForceZip64 || data.Length >= 0xFFFFFFFF || offset >= 0xFFFFFFFF;
+        bool zip64 = ForceZip64 || offset >= 0xFFFFFFFF; // a span's length (an int) never needs zip64
         int zip64Len = zip64 ? 4 + 16 : 0;
         long unpadded = offset + 30 + nameBytes.Length + zip64Len + 4;
         int padding = (int)((Alignment - unpadded % Alignment) % Alignment);
@@ -300,11 +300,11 @@ sealed class ZipWriter(Stream output) : IDisposable
         if (_finished) return;
         _finished = true;
         long cdStart = output.Position;
+        Span<byte> h = stackalloc byte[46], z = stackalloc byte[4 + 24];
         foreach (var (name, size, crc, offset) in _entries)
         {
             bool bigSize = ForceZip64 || size >= 0xFFFFFFFF, bigOffset = ForceZip64 || offset >= 0xFFFFFFFF;
             int zip64Len = (bigSize ? 16 : 0) + (bigOffset ? 8 : 0);
-            Span<byte> h = stackalloc byte[46];
             BinaryPrimitives.WriteUInt32LittleEndian(h, 0x02014b50);
             BinaryPrimitives.WriteUInt16LittleEndian(h[4..], 45);
             BinaryPrimitives.WriteUInt16LittleEndian(h[6..], (ushort)(zip64Len > 0 ? 45 : 20));
@@ -323,7 +323,6 @@ sealed class ZipWriter(Stream output) : IDisposable
             output.Write(name);
             if (zip64Len > 0)
             {
-                Span<byte> z = stackalloc byte[4 + 24];
                 BinaryPrimitives.WriteUInt16LittleEndian(z, 1);
                 BinaryPrimitives.WriteUInt16LittleEndian(z[2..], (ushort)zip64Len);
                 int p = 4;

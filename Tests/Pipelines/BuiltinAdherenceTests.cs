@@ -12,7 +12,8 @@ namespace T2X.Tests.Pipelines;
 /// Issue 5's measure of the shipped built-in model: 100 random grammar prompts with a background phrase, generated
 /// with `t2x generate`'s defaults and written as PNG files, read back from those files by <see cref="AdherenceChecker"/>
 /// (colors by region, shapes by the fill ratio of their bounding box). At least 90% must show every named color in
-/// its named cell and the named background, at least 80% every shape right.
+/// its named cell and the named background, at least 80% every shape right. The images are made once and read by
+/// both tests; the shapes test stays explicit until the shipped model reaches its bar.
 /// </summary>
 public class BuiltinAdherenceTests : GpuTest
 {
@@ -29,10 +30,29 @@ public class BuiltinAdherenceTests : GpuTest
     [OneTimeTearDown]
     public void RemoveFolder() { if (Directory.Exists(_dir)) Directory.Delete(_dir, true); }
 
+    /// <summary>What the 100 prompts gave (measured once, by the first test that asks).</summary>
+    sealed record Measure(int Colors, int Shapes, int Backgrounds, string Report);
+    Measure? _measure;
+
+    [Test]
+    public void HundredGrammarPromptsShowTheirColors()
+    {
+        var m = _measure ??= MeasureHundredPrompts();
+        TestContext.Out.WriteLine(m.Report);
+        Assert.That(m.Colors, Is.GreaterThanOrEqualTo(90), m.Report);
+    }
+
     /// <remarks>Explicit until the shipped model reaches the bar (issue 5 is open; the README gives the measured
-    /// figures): run it with `dotnet test Tests/Tests.csproj -c Release --filter Name=HundredGrammarPromptsFollowTheirCaption`.</remarks>
-    [Test, Explicit("the shipped built-in model does not reach 90% / 80% yet; see README, 'The built-in model'")]
-    public void HundredGrammarPromptsFollowTheirCaption()
+    /// figures): run it with `dotnet test Tests/Tests.csproj -c Release --filter Name=HundredGrammarPromptsShowTheirShapes`.</remarks>
+    [Test, Explicit("the shipped built-in model does not reach 80% shapes yet; see README, 'The built-in model'")]
+    public void HundredGrammarPromptsShowTheirShapes()
+    {
+        var m = _measure ??= MeasureHundredPrompts();
+        TestContext.Out.WriteLine(m.Report);
+        Assert.That(m.Shapes, Is.GreaterThanOrEqualTo(80), m.Report);
+    }
+
+    Measure MeasureHundredPrompts()
     {
         using var pipeline = new TextToImage(Gpu, ModelFolder.Open(ModelDir));
         var defaults = pipeline.Defaults;
@@ -54,10 +74,8 @@ public class BuiltinAdherenceTests : GpuTest
                 failures.Add($"seed {index} \"{scene.Caption}\": colors {(a.AllColors ? "ok" : "wrong")}, shapes seen {string.Join("/", a.ShapeSeen)}");
             done++;
         }
-        string report = $"colors {colors}/{Prompts}, shapes {shapes}/{Prompts} (named background right: {backgrounds}/{Prompts})\n" + string.Join("\n", failures);
-        TestContext.Out.WriteLine(report);
-        Assert.That(colors, Is.GreaterThanOrEqualTo(90), report);
-        Assert.That(shapes, Is.GreaterThanOrEqualTo(80), report);
+        return new Measure(colors, shapes, backgrounds,
+            $"colors {colors}/{Prompts}, shapes {shapes}/{Prompts} (named background right: {backgrounds}/{Prompts})\n" + string.Join("\n", failures));
     }
 
     /// <summary>The user's path: `t2x generate` with the built-in model writes the same PNG bytes as the pipeline.</summary>

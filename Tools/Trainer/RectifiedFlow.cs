@@ -28,7 +28,7 @@ public static class RectifiedFlow
     /// released config) or "uniform" (covers the high-noise times, where the caption decides the layout, more often).</param>
     /// <param name="bands">Shares of the batch whose times are drawn uniformly from [From·T, To·T] instead, in order from
     /// the first sample: high noise teaches the model to read the layout from the caption (at lower times the picture
-    /// itself says most), mid noise to draw the named shape's outline around a blob that is already there.</param>
+    /// itself says most); a band at mid or low noise trains the outline and the edges more.</param>
     public static Tensor Loss(Func<Tensor, Tensor, Tensor> model, Tensor x0, string sampleMethod, bool timestepTransform, double transformScale, IEnumerable<TimeBand> bands, Generator rng)
     {
         long b = x0.shape[0], c = x0.shape[1];

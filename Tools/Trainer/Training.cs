@@ -29,11 +29,12 @@ public sealed record TrainOptions
     /// the noise at lower times and hardly ever learns to read the caption.</summary>
     public double HighNoiseShare { get; init; } = 0.0;
     public double HighNoiseFrom { get; init; } = 0.97;
-    /// <summary>Share of each batch trained at t in [MidNoiseFrom·T, MidNoiseTo·T] (after the high-noise share): there
-    /// the object's blob is already in the picture and the caption's shape word decides its outline.</summary>
-    public double MidNoiseShare { get; init; } = 0.0;
-    public double MidNoiseFrom { get; init; } = 0.15;
-    public double MidNoiseTo { get; init; } = 0.75;
+    /// <summary>Share of each batch trained at t in [BandFrom·T, BandTo·T] (after the high-noise share), to train one
+    /// range of times more: mid noise, where the caption's shape word decides a blob's outline, or low noise, where
+    /// the last sampler steps clean the edges.</summary>
+    public double BandShare { get; init; } = 0.0;
+    public double BandFrom { get; init; } = 0.15;
+    public double BandTo { get; init; } = 0.75;
     /// <summary>Steps at the start that see one-object scenes only (the first object of each scene): a curriculum in which
     /// the caption names one color for one cell, before captions with two objects.</summary>
     public int SingleObjectSteps { get; init; } = 0;
@@ -88,7 +89,7 @@ public sealed class Training(ModelConfig config, TrainOptions options)
                 var (ids, mask) = model.Tokenize(prompts);
                 var rng = new Generator((ulong)(options.Seed * 1_000_003L + step));
                 var loss = RectifiedFlow.Loss((x, t) => model.Predict(x, t, ids, mask), x0, options.SampleMethod, options.TimestepTransform, options.TransformScale,
-                    [new(options.HighNoiseShare, options.HighNoiseFrom, 1), new(options.MidNoiseShare, options.MidNoiseFrom, options.MidNoiseTo)], rng);
+                    [new(options.HighNoiseShare, options.HighNoiseFrom, 1), new(options.BandShare, options.BandFrom, options.BandTo)], rng);
                 optimizer.zero_grad();
                 loss.backward();
                 nn.utils.clip_grad_norm_(parameters, 1.0);

@@ -373,9 +373,9 @@ def rflow_loss(model, x0, ids, mask, a, gen):
     if a.transform_scale > 0:
         t = transform(t, x0.shape[2], x0.shape[3], a.transform_scale)
     # Shares of the batch drawn uniformly from a band of times instead: high noise (only the caption tells the layout)
-    # and mid noise (the blob is there, the caption's shape word decides its outline).
+    # and any other band to train more (mid noise: the outline; low noise: the edges).
     first = 0
-    for share, lo, hi in [(a.high_noise_share, a.high_noise_from, 1.0), (a.mid_noise_share, a.mid_noise_from, a.mid_noise_to)]:
+    for share, lo, hi in [(a.high_noise_share, a.high_noise_from, 1.0), (a.band_share, a.band_from, a.band_to)]:
         n = min(b - first, round(share * b))
         if n > 0:
             t = torch.cat([t[:first], (lo + (hi - lo) * torch.rand(n, generator=gen, device=x0.device)) * T, t[first + n:]])
@@ -605,8 +605,8 @@ def main():
     p.add_argument("--sample-method", default="uniform", choices=["uniform", "logit-normal"])
     p.add_argument("--transform-scale", type=float, default=32, help="RFlow timestep transform scale; 0 = no transform")
     p.add_argument("--high-noise-share", type=float, default=0.3); p.add_argument("--high-noise-from", type=float, default=0.97)
-    p.add_argument("--mid-noise-share", type=float, default=0.0)
-    p.add_argument("--mid-noise-from", type=float, default=0.15); p.add_argument("--mid-noise-to", type=float, default=0.75)
+    p.add_argument("--band-share", type=float, default=0.0)
+    p.add_argument("--band-from", type=float, default=0.15); p.add_argument("--band-to", type=float, default=0.75)
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
     p.add_argument("--single-object-steps", type=int, default=0)
     p.add_argument("--layers", type=int, default=6); p.add_argument("--heads", type=int, default=4)
