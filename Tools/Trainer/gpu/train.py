@@ -511,13 +511,13 @@ def train(a):
     params = list(model.parameters())
     ema_params = list(ema.parameters())
     opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.0, **({"fused": True} if device.type == "cuda" else {}))
-    step, total = 0, a.steps
+    step, total, resumed = 0, a.steps, False
     os.makedirs(a.checkpoint_dir or a.out, exist_ok=True)
     ckpt = os.path.join(a.checkpoint_dir or a.out, "checkpoint.pt")
     if os.path.exists(ckpt):
         state = torch.load(ckpt, map_location=device)
         model.load_state_dict(state["model"]); ema.load_state_dict(state["ema"]); opt.load_state_dict(state["optimizer"])
-        step, total = state["step"], state["total"]
+        step, total, resumed = state["step"], state["total"], True
         log(f"resumed from {ckpt} at step {step} of {total}")
     log(f"device {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}), torch {torch.__version__}; "
         f"parameters {sum(p.numel() for p in params):,} (transformer {sum(p.numel() for p in model.transformer.parameters()):,}); "
@@ -550,7 +550,7 @@ def train(a):
     gen = torch.Generator(device=device).manual_seed(a.seed * 7919 + step)
     start, last_save, last_eval, losses, images = time.time(), time.time(), time.time(), [], None
     while step < total:
-        if a.seconds and step == a.calibrate and not os.path.exists(ckpt):  # fit the schedule into the time budget
+        if a.seconds and step == a.calibrate and not resumed:  # fit the schedule into the time budget
             per_step = (time.time() - start) / step
             total = max(step + 1, int(a.seconds / per_step))
             log(f"{per_step * 1000:.1f} ms/step over the first {step} steps: schedule set to {total} steps")
