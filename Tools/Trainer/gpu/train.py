@@ -464,17 +464,29 @@ def strip(tensors, prefix):
     return {k[len(prefix):]: v for k, v in tensors.items()}
 
 
+def load_weights(path):
+    """Sizes and weights (PT-DiT, T5 state dicts) of a model folder (Host/BuiltinModel's layout, float16) or of this
+    script's output (config.json, transformer.safetensors, text_encoder.safetensors)."""
+    if os.path.exists(os.path.join(path, "transformer", "config.json")):
+        index = json.load(open(os.path.join(path, "transformer", "config.json")))
+        t5 = json.load(open(os.path.join(path, "text_encoder", "config.json")))
+        c = Config(NumHeads=index["num_heads"], HeadDim=index["head_dim"], NumLayers=index["num_layers"], PatchSize=index["patch_size"],
+                   Window=index["compress_ratios"][1], TextWidth=t5["d_model"], TextHeads=t5["num_heads"], TextHeadDim=t5["d_kv"],
+                   TextFeedForward=t5["d_ff"], TextLayers=t5["num_layers"])
+        dit = read_safetensors(os.path.join(path, "transformer", "diffusion_pytorch_model.safetensors"))
+        enc = read_safetensors(os.path.join(path, "text_encoder", "model.safetensors"))
+        enc["shared.weight"] = enc["shared.weight"][:TRAINED_ROWS]  # the rows past the vocabulary are zero padding
+    else:
+        c = Config(**json.load(open(os.path.join(path, "config.json"))))
+        dit = strip(read_safetensors(os.path.join(path, "transformer.safetensors")), "transformer.")
+        enc = strip(read_safetensors(os.path.join(path, "text_encoder.safetensors")), "text_encoder.")
+    return c, dit, enc
+
+
 def check(a):
     """The port against the check case the TorchSharp trainer exported with the shipped model (float16 weights)."""
-    index = json.load(open(os.path.join(a.model, "transformer", "config.json")))
-    t5 = json.load(open(os.path.join(a.model, "text_encoder", "config.json")))
-    c = Config(NumHeads=index["num_heads"], HeadDim=index["head_dim"], NumLayers=index["num_layers"], PatchSize=index["patch_size"],
-               Window=index["compress_ratios"][1], TextWidth=t5["d_model"], TextHeads=t5["num_heads"], TextHeadDim=t5["d_kv"],
-               TextFeedForward=t5["d_ff"], TextLayers=t5["num_layers"])
+    c, dit, enc = load_weights(a.model)
     model = TextToImage(c)
-    dit = read_safetensors(os.path.join(a.model, "transformer", "diffusion_pytorch_model.safetensors"))
-    enc = read_safetensors(os.path.join(a.model, "text_encoder", "model.safetensors"))
-    enc["shared.weight"] = enc["shared.weight"][:TRAINED_ROWS]
     model.transformer.load_state_dict(dit, strict=True)
     model.text_encoder.load_state_dict(enc, strict=True)
     case = read_safetensors(a.check)
@@ -501,12 +513,16 @@ def train(a):
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    c = Config(NumHeads=a.heads, HeadDim=a.head_dim, NumLayers=a.layers, PatchSize=a.patch, Window=a.window,
-               TextWidth=a.text_width, TextHeads=a.text_heads, TextFeedForward=a.text_ff, TextLayers=a.text_layers)
-    model, ema = TextToImage(c).to(device), TextToImage(c).to(device)
-    if a.init:  # start from earlier averaged weights (a new schedule, fresh optimizer)
-        model.transformer.load_state_dict(strip(read_safetensors(os.path.join(a.init, "transformer.safetensors")), "transformer."))
-        model.text_encoder.load_state_dict(strip(read_safetensors(os.path.join(a.init, "text_encoder.safetensors")), "text_encoder."))
+    if a.init:  # start from earlier weights and their sizes (a new schedule, fresh optimizer)
+        c, dit, enc = load_weights(a.init)
+    else:
+        c = Config(NumHeads=a.heads, HeadDim=a.head_dim, NumLayers=a.layers, PatchSize=a.patch, Window=a.window,
+                   TextWidth=a.text_width, TextHeads=a.text_heads, TextFeedForward=a.text_ff, TextLayers=a.text_layers)
+    model, ema = TextToImage(c), TextToImage(c)
+    if a.init:
+        model.transformer.load_state_dict(dit, strict=True)
+        model.text_encoder.load_state_dict(enc, strict=True)
+    model, ema = model.to(device), ema.to(device)
     ema.load_state_dict(model.state_dict())
     params = list(model.parameters())
     ema_params = list(ema.parameters())
@@ -595,7 +611,7 @@ def main():
     p.add_argument("--check"); p.add_argument("--model", default="Host/BuiltinModel")
     p.add_argument("--out", default="Tools/Trainer/run/gpu")
     p.add_argument("--checkpoint-dir", help="where checkpoint.pt goes (default: --out)")
-    p.add_argument("--init", help="a folder of this script's output to start from (sizes must match)")
+    p.add_argument("--init", help="start from this model folder (e.g. Host/BuiltinModel) or this script's output; its sizes win")
     p.add_argument("--seconds", type=float, default=0, help="fit the schedule into this many seconds (measured over --calibrate steps)")
     p.add_argument("--calibrate", type=int, default=200)
     p.add_argument("--steps", type=int, default=10000); p.add_argument("--batch", type=int, default=512)
