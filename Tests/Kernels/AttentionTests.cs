@@ -31,14 +31,20 @@ public sealed class AttentionTests(AttentionVariant variant) : GpuTest
     [TestCase(1, 11, 11, 1, 128, Inputs.FusedQkv, Mask.None, Bias.None, 0.08838835)]   // wide head: fewer rows per lane
     [TestCase(2, 29, 29, 3, 64, Inputs.FusedQkv, Mask.Random, Bias.PerHead, 1.0)]
     [TestCase(2, 33, 21, 2, 12, Inputs.OffsetQFusedKv, Mask.Random, Bias.Shared, 0.3)]
-    [TestCase(2, 17, 11, 2, 8, Inputs.OffsetQFusedKv, Mask.OneSampleAllMasked, Bias.None, 0.7)]
+    [TestCase(2, 17, 11, 2, 8, Inputs.OffsetQFusedKv, Mask.OneSampleAllMasked, Bias.None, 0.5)]
     public void MatchesCpu(int batch, int nq, int nk, int heads, int headDim, Inputs inputs, Mask mask, Bias bias, double scale)
     {
         var rng = new Random(HashCode.Combine(batch, nq, nk, heads, headDim, (int)inputs, (int)mask, (int)bias));
         int width = heads * headDim;
         if (inputs == Inputs.FusedQkv) Assert.That(nq, Is.EqualTo(nk), "fused QKV is self-attention");
 
-        // Host data and the row view of each input.
+        // Host data and the row view of each input. A sample whose keys are all masked has logits near −10000, where
+        // f32 values are 1e-3 apart: there a last-bit difference in the kernel's dot product (its summation order)
+        // can move a logit by a whole step. On a grid of 1/16 (and a power-of-two scale) the dot products are exact
+        // in f32 in any order, so the kernel and the reference round the same logits.
+        float[] Draw(int n) => mask == Mask.OneSampleAllMasked
+            ? Check.Randn(rng, n).Select(x => MathF.Round(x * 16) / 16).ToArray()
+            : Check.Randn(rng, n);
         HeadRows qh, kh, vh;
         var tensors = new List<Tensor>();
         AttentionInput qi, ki, vi;
@@ -47,14 +53,14 @@ public sealed class AttentionTests(AttentionVariant variant) : GpuTest
         {
             case Inputs.Separate:
             {
-                float[] q = Check.Randn(rng, batch * nq * width), k = Check.Randn(rng, batch * nk * width), v = Check.Randn(rng, batch * nk * width);
+                float[] q = Draw(batch * nq * width), k = Draw(batch * nk * width), v = Draw(batch * nk * width);
                 (qh, kh, vh) = (new(q, width, 0), new(k, width, 0), new(v, width, 0));
                 (qi, ki, vi) = (Upload(q, batch, nq, width), Upload(k, batch, nk, width), Upload(v, batch, nk, width));
                 break;
             }
             case Inputs.FusedQkv:
             {
-                var qkv = Check.Randn(rng, batch * nq * 3 * width);
+                var qkv = Draw(batch * nq * 3 * width);
                 (qh, kh, vh) = (new(qkv, 3 * width, 0), new(qkv, 3 * width, width), new(qkv, 3 * width, 2 * width));
                 var t = Upload(qkv, batch, nq, 3 * width);
                 (qi, ki, vi) = (new(t, 0), new(t, width), new(t, 2 * width));
@@ -63,7 +69,7 @@ public sealed class AttentionTests(AttentionVariant variant) : GpuTest
             default:
             {
                 int qWidth = width + 8;
-                float[] q = Check.Randn(rng, batch * nq * qWidth), kv = Check.Randn(rng, batch * nk * 2 * width);
+                float[] q = Draw(batch * nq * qWidth), kv = Draw(batch * nk * 2 * width);
                 (qh, kh, vh) = (new(q, qWidth, 4), new(kv, 2 * width, 0), new(kv, 2 * width, width));
                 var t = Upload(kv, batch, nk, 2 * width);
                 (qi, ki, vi) = (new(Upload(q, batch, nq, qWidth), 4), new(t, 0), new(t, width));
