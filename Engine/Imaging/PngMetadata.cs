@@ -91,7 +91,11 @@ public sealed record PngMetadata(GenerationSettings Settings, string Model, stri
 
     /// <summary>Reads the metadata of a PNG written by t2x (headers and text chunks only, no pixel decoding);
     /// a clear error when the file is not one.</summary>
-    public static PngMetadata Read(string path)
+    public static PngMetadata Read(string path) =>
+        FromText(ReadText(path) ?? throw new InvalidDataException($"{path}: not a PNG image"), path);
+
+    /// <summary>The text chunks of a PNG (headers and text only, no pixel decoding); null when the file is not a PNG.</summary>
+    public static Dictionary<string, string>? ReadText(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file");
         IImageInfo? info;
@@ -101,10 +105,9 @@ public sealed record PngMetadata(GenerationSettings Settings, string Model, stri
         {
             throw new InvalidDataException($"{path}: not a readable image ({e.Message})");
         }
-        if (info is null || format is not PngFormat)
-            throw new InvalidDataException($"{path}: not a PNG image");
+        if (info is null || format is not PngFormat) return null;
         var text = new Dictionary<string, string>();
         foreach (var t in info.Metadata.GetPngMetadata().TextData) text[t.Keyword] = t.Value;
-        return FromText(text, path);
+        return text;
     }
 }

@@ -27,6 +27,27 @@ public static class VideoFiles
         return [gifPath, .. Enumerable.Range(1, frames).Select(i => $"{stem}-{i.ToString(CultureInfo.InvariantCulture).PadLeft(digits, '0')}.png")];
     }
 
+    /// <summary>
+    /// Frame PNGs of an earlier video under the same name that this one does not replace (an earlier, longer video, or
+    /// one numbered with more digits): writing this video removes them, so the folder never shows a mix of two videos.
+    /// Only PNGs that t2x wrote as frames count (their text chunks say so), never other files with a similar name.
+    /// </summary>
+    public static string[] StaleFrames(string gifPath, int frames)
+    {
+        var own = Paths(gifPath, frames).Select(Path.GetFullPath).ToHashSet();
+        string full = Path.GetFullPath(gifPath), folder = Path.GetDirectoryName(full)!, stem = Path.GetFileName(full)[..^4];
+        if (!Directory.Exists(folder)) return [];
+        return Directory.EnumerateFiles(folder, $"{stem}-*.png")
+            .Where(p => !own.Contains(p) && Path.GetFileNameWithoutExtension(p)[(stem.Length + 1)..].All(char.IsAsciiDigit) && IsFrame(p))
+            .Order(StringComparer.Ordinal).ToArray();
+
+        static bool IsFrame(string path)
+        {
+            try { return PngMetadata.ReadText(path) is { } text && text.ContainsKey("frame") && text.ContainsKey("t2x_version"); }
+            catch (InvalidDataException) { return false; }
+        }
+    }
+
     /// <summary>Writes the GIF and the frame PNGs (interleaved RGB bytes [H, W, 3] each).</summary>
     public static void Save(string gifPath, IReadOnlyList<byte[]> frames, int width, int height, PngMetadata metadata)
     {
@@ -34,6 +55,7 @@ public static class VideoFiles
         foreach (var f in frames)
             if (f.Length != 3 * width * height) throw new ArgumentException($"{f.Length} bytes for a {width}x{height} RGB frame (expected {3 * width * height})");
         var paths = Paths(gifPath, frames.Count).Select(Path.GetFullPath).ToArray();
+        var stale = StaleFrames(gifPath, frames.Count);
         var temps = paths.Select(p => Path.Combine(Path.GetDirectoryName(p)!, $".{Path.GetFileName(p)}.{Environment.ProcessId}.tmp")).ToArray();
         try
         {
@@ -60,6 +82,7 @@ public static class VideoFiles
                 png.SaveAsPng(temps[i + 1], new PngEncoder { TextCompressionThreshold = int.MaxValue, ColorType = PngColorType.Rgb });
             }
             for (int i = 0; i < paths.Length; i++) File.Move(temps[i], paths[i], overwrite: true);
+            foreach (var p in stale) File.Delete(p);
         }
         finally
         {

@@ -95,6 +95,9 @@ public static class GenerateCommand
         var paths = OutputPaths(output, settings, count, video ? ".gif" : ".png");
         foreach (var p in paths.SelectMany(p => video ? VideoFiles.Paths(p, settings.Frames) : [p]))
             if (File.Exists(p) && !force) throw new UsageException($"{p} exists; use --force to overwrite it");
+        if (video && !force)
+            foreach (var stale in paths.SelectMany(p => VideoFiles.StaleFrames(p, settings.Frames)))
+                throw new UsageException($"{stale} is a frame of an earlier video under this name, which writing this one removes; use --force");
 
         using var gpu = new Gpu(new GpuOptions { Device = device });
         using var pipeline = new TextToImage(gpu, folder, budget);

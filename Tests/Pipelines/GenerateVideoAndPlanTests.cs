@@ -118,6 +118,33 @@ public sealed class GenerateVideoAndPlanTests : GpuTest
     }
 
     [Test]
+    public void AShorterVideoUnderTheSameNameRemovesTheLongerOnesExtraFramesAndNothingElse()
+    {
+        string dir = Path.Combine(_out, "stale");
+        Directory.CreateDirectory(dir);
+        string gif = Path.Combine(dir, "w.gif");
+        var rng = new Random(TestContext.CurrentContext.Random.Next());
+        byte[] Frame() { var f = new byte[3 * Size * Size]; rng.NextBytes(f); return f; }
+        VideoFiles.Save(gif, Enumerable.Range(0, 9).Select(_ => Frame()).ToArray(), Size, Size, new PngMetadata(Video with { Frames = 9 }, "m", "h", "v"));
+        // Files with frame-like names that t2x did not write as frames stay: a plain PNG and a still image of ours.
+        PngMetadata.SavePng(Path.Combine(dir, "w-2024.png"), Frame(), Size, Size, null);
+        new PngMetadata(Video with { Frames = 1 }, "m", "h", "v").Save(Path.Combine(dir, "w-0100.png"), Frame(), Size, Size);
+        File.WriteAllText(Path.Combine(dir, "w-0007.png"), "not an image");
+        Assert.That(VideoFiles.StaleFrames(gif, 5).Select(Path.GetFileName), Is.EqualTo(new[] { "w-006.png", "w-007.png", "w-008.png", "w-009.png" }));
+
+        // Without --force the extra frames are in the way even when the new video's own names are free.
+        foreach (var own in VideoFiles.Paths(gif, 5)) File.Delete(own);
+        var refused = T2xProcess.Run("generate", "a red circle", "--model", _model.Dir, "--frames", "5", "--steps", "2", "-o", gif);
+        Assert.That((refused.code, refused.stderr.Contains("w-006.png"), refused.stderr.Contains("--force")), Is.EqualTo((2, true, true)), refused.stderr);
+
+        var shorter = Enumerable.Range(0, 5).Select(_ => Frame()).ToArray();
+        VideoFiles.Save(gif, shorter, Size, Size, new PngMetadata(Video, "m", "h", "v"));
+        Assert.That(Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal),
+            Is.EqualTo(new[] { "w-0007.png", "w-001.png", "w-002.png", "w-003.png", "w-004.png", "w-005.png", "w-0100.png", "w-2024.png", "w.gif" }));
+        Assert.That(VideoFiles.StaleFrames(gif, 5), Is.Empty);
+    }
+
+    [Test]
     public void FramesTheModelCannotMakeAreRefused()
     {
         var builtin = T2xProcess.Run("generate", "a red circle", "--frames", "2");
