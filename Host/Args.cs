@@ -78,6 +78,15 @@ public sealed class Args
             ? d : throw new UsageException($"--{name} expects a number, got '{v}'");
     }
 
+    /// <summary>A memory size given in GiB (fractions allowed), as bytes; null when the option is absent.</summary>
+    public long? Gib(string name)
+    {
+        if (Option(name) is null) return null;
+        double gib = Double(name, 0);
+        if (!(gib > 0) || gib > 1 << 20) throw new UsageException($"--{name} expects a positive number of GiB, got '{Option(name)}'");
+        return (long)(gib * (1L << 30));
+    }
+
     /// <summary>Call after reading every option: unknown options are an error, not silently ignored.</summary>
     public void Done(int maxPositional = 0)
     {

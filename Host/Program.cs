@@ -13,7 +13,7 @@ var commands = new (string name, string summary, Func<Args, int> run)[]
     ("encode", "T5 encoder: token ids to last_hidden_state (--text-encoder DIR --inputs IN --output OUT), or a prompt (--tokenizer DIR --prompt TEXT)", EncodeCommand.Run),
     ("inspect", "list the tensors of a checkpoint (safetensors, torch .pt/.ckpt/.bin, index json, folder)", InspectCommand.Run),
     ("forward", "one PT-DiT forward pass on tensors: --transformer DIR --inputs IN --output OUT [--attention proxy|global]", ForwardCommand.Run),
-    ("decode", "VAE decoder on tensors: --vae DIR --inputs IN (latents [B,4,T,h,w]) --output OUT (sample, pixels) [--tiling auto|on|off]", DecodeCommand.Run),
+    ("decode", "VAE decoder on tensors: --vae DIR --inputs IN (latents [B,4,T,h,w]) --output OUT (sample, pixels) [--tiling auto|on|off] [--memory-budget GIB]", DecodeCommand.Run),
     ("fit-preview", "fit a VAE's latent-to-RGB preview projection (--vae DIR [--seed N] [--write]): least squares of decoded pixels on latents", FitPreviewCommand.Run),
     ("sample", "the rectified-flow sampler on tensors: --transformer DIR --inputs IN --output OUT --steps N --cfg S --height PX --width PX", SampleCommand.Run),
 };

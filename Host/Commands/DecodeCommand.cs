@@ -5,11 +5,13 @@ using T2X.Vulkan.Weights;
 namespace T2X.Host.Commands;
 
 /// <summary>
-/// t2x decode --vae DIR --inputs IN.safetensors --output OUT.safetensors [--tiling auto|on|off]
+/// t2x decode --vae DIR --inputs IN.safetensors --output OUT.safetensors [--tiling auto|on|off] [--memory-budget GIB]
 ///   IN: latents [B, 4, T, h, w] (the sampler's latents, before the scale division).
 ///   OUT: sample float32 [B, 3, T', H, W] (before the clamp) and pixels uint8 [B, T', H, W, 3].
 ///   --tiling auto (default) follows the official rule (tiles when a side exceeds the latent tile or T exceeds the
 ///   time chunk; a plain decode where the official code would crash), on forces tiles, off never tiles.
+///   With auto, a decode that would not fit the device memory goes to smaller tiles; --memory-budget sets that memory
+///   (weights included; default: what the device has free, host memory on CPU devices), as in t2x generate.
 /// </summary>
 public static class DecodeCommand
 {
@@ -20,6 +22,7 @@ public static class DecodeCommand
         string output = a.Require("output");
         string tilingText = a.Option("tiling") ?? "auto";
         string? device = a.Option("device");
+        long? budget = a.Gib("memory-budget");
         a.Done();
         var tiling = tilingText switch
         {
@@ -35,6 +38,7 @@ public static class DecodeCommand
 
         using var gpu = new Gpu(new GpuOptions { Device = device });
         using var vae = VaeDecoder.Load(gpu, vaeDir);
+        if (budget is not null) vae.MemoryLimit = budget.Value - gpu.AllocatedBytes;
         var sample = vae.Decode(latents, shape, tiling, Console.Error.WriteLine);
         var s = sample.Shape;
         SafeTensors.Write(output,

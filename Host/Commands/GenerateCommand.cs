@@ -36,18 +36,11 @@ public static class GenerateCommand
         string? output = a.Option("output");
         bool force = a.Flag("force");
         bool dryRun = a.Flag("dry-run");
-        string? budgetText = a.Option("memory-budget");
+        long? budget = a.Gib("memory-budget");
         string modelDir = a.Option("model") ?? ModelFolder.BuiltinPath;
         string? device = a.Option("device");
         a.Done(maxPositional: 1);
         if (count < 1) throw new UsageException($"--count must be at least 1, got {count}");
-        long? budget = null;
-        if (budgetText is not null)
-        {
-            double gib = ParseDouble(budgetText, "memory-budget");
-            if (!(gib > 0) || gib > 1 << 20) throw new UsageException($"--memory-budget expects a positive number of GiB, got '{budgetText}'");
-            budget = (long)(gib * (1L << 30));
-        }
 
         string? prompt = a.Positional.Count > 0 ? a.Positional[0] : null;
         if (prompt is not null && promptOption is not null) throw new UsageException("give the prompt once: as an argument or with --prompt");

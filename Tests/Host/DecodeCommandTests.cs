@@ -55,6 +55,26 @@ public sealed class DecodeCommandTests
     }
 
     [Test]
+    public void AMemoryBudgetTooSmallForThePlainDecodeSendsItToTiles()
+    {
+        var c = VaeTestModel.Tiny;
+        var w = VaeTestModel.RandomWeights(c, new Random(5));
+        string vae = VaeTestModel.WriteFolder(c, w, P("vae"));
+        long[] shape = [1, 4, 2, 3, 2];
+        var latents = Check.Randn(new Random(6), shape.Aggregate(1L, (a, b) => a * b), 0.5);
+        SafeTensors.Write(P("in.safetensors"), [("latents", HostTensor.FromFloat32(latents, shape))]);
+
+        // The official rule decodes this shape plainly; a budget below the weights leaves no room for it.
+        var (code, _, stderr) = T2xProcess.Run("decode", "--vae", vae, "--inputs", P("in.safetensors"), "--output", P("out.safetensors"), "--memory-budget", "0.000001");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stderr, Does.Contain("a plain decode needs about").And.Contain("of device memory and 0 MB is free"));
+        (code, _, stderr) = T2xProcess.Run("decode", "--vae", vae, "--inputs", P("in.safetensors"), "--output", P("big.safetensors"), "--memory-budget", "64");
+        Assert.That((code, stderr.Contains("VAE: plain decode")), Is.EqualTo((0, true)), stderr);
+        (code, _, stderr) = T2xProcess.Run("decode", "--vae", vae, "--inputs", P("in.safetensors"), "--output", P("o.safetensors"), "--memory-budget", "-1");
+        Assert.That((code, stderr.Contains("--memory-budget expects a positive number of GiB")), Is.EqualTo((2, true)), stderr);
+    }
+
+    [Test]
     public void BadUsageAndBadInputsAreNamed()
     {
         var c = VaeTestModel.Tiny;
