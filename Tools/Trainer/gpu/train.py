@@ -67,8 +67,8 @@ def modulate(y, shift, scale):
 
 
 def attention(q, k, v, bias):
-    if hasattr(F, "scaled_dot_product_attention"):
-        return F.scaled_dot_product_attention(q, k, v, bias)
+    if hasattr(F, "scaled_dot_product_attention"):  # a float mask must have the query's dtype (bfloat16 under --bf16)
+        return F.scaled_dot_product_attention(q, k, v, None if bias is None else bias.to(q.dtype))
     scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
     return torch.softmax(scores if bias is None else scores + bias, -1) @ v
 
