@@ -56,33 +56,26 @@ public sealed class Args
 
     public string Require(string name) => Option(name) ?? throw new UsageException($"--{name} is required");
 
-    public int Int(string name, int fallback)
-    {
-        var v = Option(name);
-        if (v is null) return fallback;
-        return int.TryParse(v, out int n) ? n : throw new UsageException($"--{name} expects an integer, got '{v}'");
-    }
+    public int Int(string name, int fallback) => IntOrNull(name) ?? fallback;
+    public long Long(string name, long fallback) => LongOrNull(name) ?? fallback;
+    public double Double(string name, double fallback) => DoubleOrNull(name) ?? fallback;
 
-    public long Long(string name, long fallback)
-    {
-        var v = Option(name);
-        if (v is null) return fallback;
-        return long.TryParse(v, out long n) ? n : throw new UsageException($"--{name} expects an integer, got '{v}'");
-    }
+    /// <summary>The option as a number; null when absent (for defaults that come from elsewhere, such as a model).</summary>
+    public int? IntOrNull(string name) =>
+        Option(name) is not { } v ? null : int.TryParse(v, out int n) ? n : throw new UsageException($"--{name} expects an integer, got '{v}'");
 
-    public double Double(string name, double fallback)
-    {
-        var v = Option(name);
-        if (v is null) return fallback;
-        return double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d)
-            ? d : throw new UsageException($"--{name} expects a number, got '{v}'");
-    }
+    public long? LongOrNull(string name) =>
+        Option(name) is not { } v ? null : long.TryParse(v, out long n) ? n : throw new UsageException($"--{name} expects an integer, got '{v}'");
+
+    public double? DoubleOrNull(string name) =>
+        Option(name) is not { } v ? null
+        : double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d) ? d
+        : throw new UsageException($"--{name} expects a number, got '{v}'");
 
     /// <summary>A memory size given in GiB (fractions allowed), as bytes; null when the option is absent.</summary>
     public long? Gib(string name)
     {
-        if (Option(name) is null) return null;
-        double gib = Double(name, 0);
+        if (DoubleOrNull(name) is not { } gib) return null;
         if (!(gib > 0) || gib > 1 << 20) throw new UsageException($"--{name} expects a positive number of GiB, got '{Option(name)}'");
         return (long)(gib * (1L << 30));
     }

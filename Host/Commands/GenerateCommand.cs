@@ -30,8 +30,9 @@ public static class GenerateCommand
         string? from = a.Option("from");
         string? promptOption = a.Option("prompt");
         string? negative = a.Option("negative-prompt");
-        string? steps = a.Option("steps"), cfg = a.Option("cfg"), seedText = a.Option("seed");
-        string? widthText = a.Option("width"), heightText = a.Option("height"), framesText = a.Option("frames");
+        int? steps = a.IntOrNull("steps"), width = a.IntOrNull("width"), height = a.IntOrNull("height"), framesOption = a.IntOrNull("frames");
+        double? cfg = a.DoubleOrNull("cfg");
+        long? seed = a.LongOrNull("seed");
         int count = a.Int("count", 1);
         string? output = a.Option("output");
         bool force = a.Flag("force");
@@ -56,12 +57,12 @@ public static class GenerateCommand
         {
             Prompt = prompt ?? basis.Prompt,
             Negative = negative ?? basis.Negative,
-            Steps = steps is null ? basis.Steps : ParseInt(steps, "steps"),
-            Cfg = cfg is null ? basis.Cfg : ParseDouble(cfg, "cfg"),
-            Seed = seedText is null ? (recorded?.Settings.Seed ?? Random.Shared.NextInt64(0, 1L << 53)) : ParseLong(seedText, "seed"),
-            Width = widthText is null ? basis.Width : ParseInt(widthText, "width"),
-            Height = heightText is null ? basis.Height : ParseInt(heightText, "height"),
-            Frames = framesText is null ? basis.Frames : ParseInt(framesText, "frames"),
+            Steps = steps ?? basis.Steps,
+            Cfg = cfg ?? basis.Cfg,
+            Seed = seed ?? recorded?.Settings.Seed ?? Random.Shared.NextInt64(0, 1L << 53),
+            Width = width ?? basis.Width,
+            Height = height ?? basis.Height,
+            Frames = framesOption ?? basis.Frames,
         };
         try
         {
@@ -159,10 +160,4 @@ public static class GenerateCommand
         int filled = (int)Math.Round(20.0 * step / total);
         return "[" + new string('#', filled) + new string('.', 20 - filled) + "]";
     }
-
-    static int ParseInt(string v, string name) => int.TryParse(v, out int n) ? n : throw new UsageException($"--{name} expects an integer, got '{v}'");
-    static long ParseLong(string v, string name) => long.TryParse(v, out long n) ? n : throw new UsageException($"--{name} expects an integer, got '{v}'");
-    static double ParseDouble(string v, string name) =>
-        double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d) ? d
-        : throw new UsageException($"--{name} expects a number, got '{v}'");
 }
