@@ -334,6 +334,12 @@ def tokenize(captions, max_length):
     return torch.from_numpy(ids), torch.from_numpy((ids != PAD).astype(np.float32))
 
 
+def shape_inside(shape, u, v):
+    """Which pixels a shape covers, from pixel centers (u, v) relative to its center in half-sizes (SceneRenderer)."""
+    return torch.where(shape == 0, u * u + v * v <= 1,
+           torch.where(shape == 1, (u.abs() <= 1) & (v.abs() <= 1), (v >= -1) & (v <= 1) & (u.abs() <= (v + 1) / 2)))
+
+
 def render(scenes, size, device):
     """Flat colors, pixel centers tested against each shape (SceneRenderer.Render): [B, 3, size, size] in [-1, 1]."""
     palette = torch.tensor(RGB, dtype=torch.float32, device=device) / 127.5 - 1
@@ -350,12 +356,79 @@ def render(scenes, size, device):
         half = (obj[:, k, 5] * size / 2).view(b, 1, 1)
         u = (coord.view(1, 1, size) - (obj[:, k, 3] * size).view(b, 1, 1)) / half
         v = (coord.view(1, size, 1) - (obj[:, k, 4] * size).view(b, 1, 1)) / half
-        shape = obj[:, k, 1].long().view(b, 1, 1)
-        inside = torch.where(shape == 0, u * u + v * v <= 1,
-                 torch.where(shape == 1, (u.abs() <= 1) & (v.abs() <= 1), (v >= -1) & (v <= 1) & (u.abs() <= (v + 1) / 2)))
-        inside &= present[:, k].view(b, 1, 1)
+        inside = shape_inside(obj[:, k, 1].long().view(b, 1, 1), u, v) & present[:, k].view(b, 1, 1)
         label = torch.where(inside, obj[:, k, 0].long().view(b, 1, 1), label)
     return palette[label].permute(0, 3, 1, 2).contiguous()
+
+
+class ScenePosterior:
+    """E[x0 | x_t, caption] under the scene distribution itself: the best any denoiser can do, a yardstick for the model.
+
+    Given its caption, a scene is known up to each shape's size and jitter (uniform priors) and, when no background
+    is named, the background colour (uniform over the colours the objects lack); the shapes stay inside their cells,
+    so the likelihood of x_t = (1 - s)·x0 + s·noise factors over cells. Each shape's size and jitter are summed over a
+    grid of `grid`³ points of their prior plus the sample's own values (so that at low noise the mean is the sample
+    itself, not its nearest grid point)."""
+
+    def __init__(self, size, device, grid=8):
+        self.size, self.device = size, device
+        self.window = size - 2 * (size // 3)  # the widest cell; each cell's window starts at its top-left pixel
+        g = (torch.arange(grid, dtype=torch.float64) + 0.5) / grid
+        sz, dx, dy = (v.reshape(1, -1) for v in torch.meshgrid(MIN_SIZE + (MAX_SIZE - MIN_SIZE) * g,
+                                                               MAX_JITTER * (2 * g - 1), MAX_JITTER * (2 * g - 1), indexing="ij"))
+        shape, cell = (v.reshape(27, 1).expand(27, grid ** 3) for v in torch.meshgrid(torch.arange(3), torch.arange(9), indexing="ij"))
+        self.bank = self.masks(shape.reshape(-1), cell.reshape(-1), ((cell % 3 + 0.5) / 3 + dx).reshape(-1),
+                               ((cell // 3 + 0.5) / 3 + dy).reshape(-1), sz.expand(27, -1).reshape(-1)).view(27, grid ** 3, -1)
+        cells = torch.arange(9)
+        offsets = torch.arange(self.window)
+        rows, cols = (cells // 3 * size // 3).view(9, 1, 1) + offsets.view(1, -1, 1), (cells % 3 * size // 3).view(9, 1, 1) + offsets.view(1, 1, -1)
+        self.window_index = (rows * size + cols).reshape(9, -1).to(device)
+
+    def masks(self, shape, cell, cx, cy, sz):
+        """[N, window²] masks of N shapes (as render draws them) over their cells' windows."""
+        size, w = self.size, self.window
+        offsets = torch.arange(w, dtype=torch.float64) + 0.5
+        half = (sz * size / 2).view(-1, 1, 1)
+        u = ((cell % 3 * size // 3).view(-1, 1, 1) + offsets.view(1, 1, w) - (cx * size).view(-1, 1, 1)) / half
+        v = ((cell // 3 * size // 3).view(-1, 1, 1) + offsets.view(1, w, 1) - (cy * size).view(-1, 1, 1)) / half
+        return shape_inside(shape.view(-1, 1, 1), u, v).reshape(len(shape), w * w).float().to(self.device)
+
+    @torch.no_grad()
+    def clean_mean(self, scenes, xt, s):
+        """E[x0 | x_t] for each scene's caption: [B, 3, size, size]; s = t/T, [B]."""
+        b, pixels, dev = len(scenes), self.size ** 2, self.device
+        palette = torch.tensor(RGB, dtype=torch.float32, device=dev) / 127.5 - 1
+        obj = torch.zeros(b, 2, 6, dtype=torch.float64)
+        obj[:, :, 5] = MAX_SIZE  # absent objects: any valid shape, masked out below
+        present = torch.zeros(b, 2, dtype=torch.bool)
+        allowed = torch.zeros(b, 8, dtype=torch.bool)
+        for i, (objects, background, named) in enumerate(scenes):
+            for k, o in enumerate(objects):
+                obj[i, k], present[i, k] = torch.tensor(o, dtype=torch.float64), True
+            if named:
+                allowed[i, background] = True
+            else:
+                allowed[i] = True
+                allowed[i, [o[0] for o in objects]] = False
+        a = (1 - s).float().view(b, 1, 1)
+        inv = (0.5 / s.float() ** 2).view(b, 1)
+        r = xt.float().reshape(b, 1, 3, pixels) - a.unsqueeze(1) * palette.view(1, 8, 3, 1)  # x_t - (1 - s)·background
+        log_p = (-(r * r).sum((2, 3)) * inv).masked_fill(~allowed.to(dev), float("-inf"))   # [B, 8 backgrounds]
+        mean = palette.view(1, 8, 3, 1).expand(b, 8, 3, pixels).clone()
+        for k in range(2):
+            has = present[:, k].to(dev)
+            color, shape, cell = (obj[:, k, j].long() for j in range(3))
+            m = torch.cat([self.bank[(shape * 9 + cell).to(dev)], self.masks(shape, cell, *obj[:, k, 3:].unbind(1)).unsqueeze(1)], 1)
+            index = self.window_index[cell.to(dev)].view(b, 1, 1, -1).expand(b, 8, 3, -1)
+            d = palette[color.to(dev)].view(b, 1, 3) - palette.view(1, 8, 3)               # shape minus background colour
+            # squared error of a mask, less the background's: -2(1-s)·r·d + (1-s)²·|d|² summed over the mask's pixels
+            h = -2 * a * (r.gather(3, index) * d.unsqueeze(-1)).sum(2) + (a * a) * (d * d).sum(2, keepdim=True)
+            e = -torch.bmm(m, h.transpose(1, 2)) * inv.unsqueeze(1)                          # [B, masks, 8]
+            log_p = log_p + torch.where(has.view(b, 1), torch.logsumexp(e, 1), torch.zeros_like(log_p))
+            covered = torch.bmm(torch.softmax(e, 1).transpose(1, 2), m)                        # [B, 8, window²]
+            add = torch.zeros_like(mean).scatter_(3, index, covered.unsqueeze(2) * d.unsqueeze(-1))
+            mean = mean + add * has.view(b, 1, 1, 1)
+        return (torch.softmax(log_p, 1).view(b, 8, 1, 1) * mean).sum(1).view(b, 3, self.size, self.size)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -404,6 +477,25 @@ def generate(model, captions, steps, cfg, scale, seed, device, start=None, first
         out = model.transformer(torch.cat([z, z]), torch.full((2 * n,), times[i], device=device), text, mask)[:, :c.InChannels]
         z = z + (out[n:] + cfg * (out[:n] - out[n:])) * dt
     return ((z.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+@torch.no_grad()
+def one_shot_shapes(model, posterior, scenes, captions, step, a, device):
+    """From the true pictures noised to sampler step `step` of 20, how often one guided step of the model predicts
+    x0 = x_t + s·v with every shape right, and how often the exact denoiser E[x0 | x_t] does (at steps 8 to 14 it
+    does every time: the noisy picture still shows the shape, and the model has to learn to see it)."""
+    c = model.c
+    n, size = len(captions), c.ImageSize
+    t = transform((1 - step / 20) * T, size, size, a.transform_scale) if a.transform_scale > 0 else (1 - step / 20) * T
+    x0 = render(scenes, size, device)
+    noise = torch.randn(x0.shape, generator=torch.Generator(device=device).manual_seed(step), device=device)
+    xt = (1 - t / T) * x0 + t / T * noise
+    ids, mask = (v.to(device) for v in tokenize(list(captions) + [""] * n, c.MaxLength))
+    out = model.transformer(torch.cat([xt, xt]), torch.full((2 * n,), t, device=device), model.text_encoder(ids, mask), mask)[:, :c.InChannels]
+    predicted = xt + t / T * (out[n:] + a.cfg * (out[:n] - out[n:]))
+    exact = posterior.clean_mean(scenes, xt, torch.full((n,), t / T, device=device))
+    to_rgb = lambda z: ((z.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return tuple(np.mean([adherence(img, s)[1] for img, s in zip(to_rgb(z), scenes)]) for z in (predicted, exact))
 
 
 def adherence(rgb, scene):
@@ -536,6 +628,7 @@ def train(a):
         sys.exit(f"--compile needs PyTorch 2; this is {torch.__version__}")
     step_model = torch.compile(model) if a.compile else model
     ema_params = list(ema.parameters())
+    posterior = ScenePosterior(c.ImageSize, device)
     opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.0, **({"fused": True} if device.type == "cuda" else {}))
     step, total, resumed = 0, a.steps, False
     os.makedirs(a.checkpoint_dir or a.out, exist_ok=True)
@@ -574,8 +667,11 @@ def train(a):
         kept = generate(ema, captions, 20, a.cfg, a.transform_scale, 7, device, render(scenes, c.ImageSize, device), 14)
         scores = np.array([adherence(img, s) for img, s in zip(images, scenes)])
         kept_shapes = np.mean([adherence(img, s)[1] for img, s in zip(kept, scenes)])
+        one_shot = [one_shot_shapes(ema, posterior, scenes, captions, k, a, device) for k in (8, 11, 14)]
         log(f"eval step {step}: colors {scores[:, 0].mean():.0%}, shapes {scores[:, 1].mean():.0%} on {len(scenes)} prompts; "
-            f"shapes from the true pictures at step 14 of 20 {kept_shapes:.0%} (quick checker)")
+            f"shapes from the true pictures at step 14 of 20 {kept_shapes:.0%}; one step from the true pictures at steps "
+            f"8/11/14: " + " / ".join(f"{m:.0%}" for m, _ in one_shot) + " (exact denoiser " + " / ".join(f"{e:.0%}" for _, e in one_shot) +
+            ") (quick checker)")
         return images
 
     rng = random.Random(a.seed * 1_000_003 + step)
@@ -590,9 +686,10 @@ def train(a):
             total = max(step + 1, step + int((a.seconds - (time.time() - start)) / per_step))
             log(f"{per_step * 1000:.1f} ms/step over steps {warm_step}-{step}: schedule set to {total} steps")
         scenes = [random_scene(rng) for _ in range(a.batch)]
-        captions = ["" if rng.random() < a.caption_dropout else caption(s) for s in scenes]
+        captioned = [rng.random() >= a.caption_dropout for _ in scenes]
         if step < a.single_object_steps:
             scenes = [([s[0][0]], s[1], s[2]) for s in scenes]
+        captions = [caption(s) if keep else "" for s, keep in zip(scenes, captioned)]
         x0 = render(scenes, c.ImageSize, device)
         ids, mask = (v.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else v for v in tokenize(captions, c.MaxLength))
         for g in opt.param_groups:
