@@ -482,8 +482,8 @@ def generate(model, captions, steps, cfg, scale, seed, device, start=None, first
 @torch.no_grad()
 def one_shot_shapes(model, posterior, scenes, captions, step, a, device):
     """From the true pictures noised to sampler step `step` of 20, how often one guided step of the model predicts
-    x0 = x_t + s·v with every shape right, and how often the exact denoiser E[x0 | x_t] does (at steps 8 to 14 it
-    does every time: the noisy picture still shows the shape, and the model has to learn to see it)."""
+    x0 = x_t + s·v with every shape right, and how often the exact denoiser E[x0 | x_t] does (from step 8 on, every
+    time: the caption and the noisy picture together decide every shape, so the gap is what the model has to learn)."""
     c = model.c
     n, size = len(captions), c.ImageSize
     t = transform((1 - step / 20) * T, size, size, a.transform_scale) if a.transform_scale > 0 else (1 - step / 20) * T
