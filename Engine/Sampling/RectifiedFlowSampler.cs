@@ -36,8 +36,8 @@ public sealed class RectifiedFlowSampler : IDisposable
             _run = Own(model.Prepare(2 * batch, frames, height, width, textLength));
             Z = OwnTensor(Tensor.Create(gpu, DType.F32, batch, c.InChannels, frames, height, width));
             Estimate = OwnTensor(Tensor.Create(gpu, DType.F32, batch, c.InChannels, frames, height, width));
-            _dt = OwnTensor(Tensor.Create(gpu, DType.F32, 1));
-            _estimateDt = OwnTensor(Tensor.Create(gpu, DType.F32, 1));
+            _dt = OwnTensor(Tensor.CreateHostVisible(gpu, DType.F32, 1));   // rewritten before every step
+            _estimateDt = OwnTensor(Tensor.CreateHostVisible(gpu, DType.F32, 1));
             _step = Own(new Sequence(gpu));
             _step.Copy(Z, _run.Latents.Slice(0, batch));       // x_in = [z; z]: conditional half first
             _step.Copy(Z, _run.Latents.Slice(batch, batch));

@@ -26,6 +26,15 @@ public sealed class Tensor
         return new Tensor(new GpuBuffer(gpu, (ulong)(n * dtype.Size())), 0, dtype, shape);
     }
 
+    /// <summary>Allocates a tensor in host-visible memory: for small inputs rewritten between submissions (timesteps,
+    /// step sizes), which the host then writes directly instead of through a staging copy and a wait.</summary>
+    public static Tensor CreateHostVisible(Gpu gpu, DType dtype, params long[] shape)
+    {
+        long n = 1;
+        foreach (var d in shape) n *= d;
+        return new Tensor(new GpuBuffer(gpu, (ulong)(n * dtype.Size()), hostVisible: true), 0, dtype, shape);
+    }
+
     /// <summary>Allocates an f32 tensor and uploads the values.</summary>
     public static Tensor FromArray(Gpu gpu, ReadOnlySpan<float> values, params long[] shape)
     {

@@ -79,7 +79,8 @@ public sealed class PtDitRun : IDisposable
 
     internal readonly PtDitLayout Layout;
     internal readonly PtDitActivations Act;
-    readonly Sequence _textSequence, _forward;
+    readonly Sequence _textSequence;
+    Sequence? _forward;   // recorded on the first Run: a sampler records the forward into its own step instead
     readonly List<IDisposable> _owned = [];
     bool _textSet, _timeSet;
 
@@ -104,8 +105,6 @@ public sealed class PtDitRun : IDisposable
             UploadConstants();
             _textSequence = Own(new Sequence(gpu));
             RecordText(_textSequence);
-            _forward = Own(new Sequence(gpu));
-            RecordForward(_forward);
         }
         catch
         {
@@ -187,6 +186,11 @@ public sealed class PtDitRun : IDisposable
     public void Run()
     {
         if (!_textSet || !_timeSet) throw new InvalidOperationException("set the text and the timesteps before running the forward pass");
+        if (_forward is null)
+        {
+            _forward = Own(new Sequence(Model.Gpu));
+            RecordForward(_forward);
+        }
         _forward.Run();
     }
 
