@@ -17,10 +17,17 @@ public enum AttentionVariant
 {
     /// <summary>Subgroup on CPU devices (lavapipe), shared memory on GPUs.</summary>
     Auto,
-    /// <summary>One subgroup per workgroup; keys and values move between lanes by subgroupBroadcast.</summary>
+    /// <summary>One subgroup per workgroup; keys and values move between lanes by subgroupShuffle.</summary>
     Subgroup,
     /// <summary>A workgroup that stages blocks of keys and values in shared memory.</summary>
     SharedMemory,
+}
+
+public static class AttentionVariants
+{
+    /// <summary>The variant <see cref="AttentionVariant.Auto"/> stands for on a device: subgroup on CPU devices, shared memory on GPUs.</summary>
+    public static AttentionVariant Resolve(this AttentionVariant variant, DeviceInfo info) =>
+        variant != AttentionVariant.Auto ? variant : info.IsCpu ? AttentionVariant.Subgroup : AttentionVariant.SharedMemory;
 }
 
 /// <summary>What the dense and the window attention kernels share: variant choice, input checks, texel bindings.</summary>
@@ -37,8 +44,7 @@ static class AttentionSetup
     public static (int[] spec, int queriesPerGroup) Variant(Gpu gpu, AttentionVariant variant, int headDim)
     {
         var info = gpu.Info;
-        if (variant == AttentionVariant.Auto)
-            variant = info.IsCpu ? AttentionVariant.Subgroup : AttentionVariant.SharedMemory;
+        variant = variant.Resolve(info);
         int d4 = headDim / 4;
         if (variant == AttentionVariant.Subgroup)
         {

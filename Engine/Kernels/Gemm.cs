@@ -51,11 +51,15 @@ public static class Gemm
     /// Records y = epilogue(x·wᵀ + bias), or with <paramref name="residual"/>: y = residual + g ⊙ epilogue(x·wᵀ + bias)
     /// where g = gate[(m / gateRowDiv) % G, :] for output row m (gate f32 [G, N]; null gate: g = 1).
     /// x, y, residual: f32 viewed as [Rows, last dim]; w: [N, K] in f32, f16 or bf16; bias: [N] in f32, f16 or bf16.
-    /// residual may be y itself (in-place update).
+    /// residual may be y itself (in-place update). <paramref name="variant"/> forces a kernel design (null: the one
+    /// <see cref="ChosenVariant"/> names), as the benchmarks do to measure both.
     /// </summary>
     public static void Record(Sequence seq, Tensor x, Tensor w, Tensor? bias, Tensor y,
-        Epilogue epilogue = Epilogue.None, Tensor? residual = null, Tensor? gate = null, long gateRowDiv = 1)
-        => Record(seq, x, w, bias, y, epilogue, residual, gate, gateRowDiv, conv: null, 0, x.Rows);
+        Epilogue epilogue = Epilogue.None, Tensor? residual = null, Tensor? gate = null, long gateRowDiv = 1, Variant? variant = null)
+        => Record(seq, x, w, bias, y, epilogue, residual, gate, gateRowDiv, conv: null, 0, x.Rows, variant);
+
+    /// <summary>The kernel design the engine uses on a device for rows of whole 16-byte texels: Texel on CPU devices, Tiled on GPUs.</summary>
+    public static Variant ChosenVariant(DeviceInfo info) => ForceVariant ?? (info.IsCpu ? Variant.Texel : Variant.Tiled);
 
     /// <summary>The geometry of an implicit-GEMM convolution (see gemm_common.glsl): x is a channel-last volume
     /// [B, T, H, W, Cin] read in place, row m of the product is output position m, k runs over (dt, di, dj, ci).</summary>
@@ -68,10 +72,10 @@ public static class Gemm
     /// w [Cout, taps·Cin]; x: the whole volume (one binding: a texel view on CPU devices), y and residual [positions, Cout].
     /// Only output rows (positions) [firstRow, firstRow + rows) are computed.</summary>
     internal static void RecordConv(Sequence seq, Tensor x, ConvGeometry conv, Tensor w, Tensor bias, Tensor y, Tensor? residual, long firstRow, long rows)
-        => Record(seq, x, w, bias, y, Epilogue.None, residual, null, 1, conv, firstRow, rows);
+        => Record(seq, x, w, bias, y, Epilogue.None, residual, null, 1, conv, firstRow, rows, null);
 
     static void Record(Sequence seq, Tensor x, Tensor w, Tensor? bias, Tensor y,
-        Epilogue epilogue, Tensor? residual, Tensor? gate, long gateRowDiv, ConvGeometry? conv, long firstRow, long rows)
+        Epilogue epilogue, Tensor? residual, Tensor? gate, long gateRowDiv, ConvGeometry? conv, long firstRow, long rows, Variant? forced)
     {
         var gpu = seq.Gpu;
         if (x.DType != DType.F32) throw new ArgumentException($"gemm: x must be f32, got {x}");
@@ -102,7 +106,7 @@ public static class Gemm
         if (m == 0 || n == 0) return;
         if (k == 0) throw new ArgumentException($"gemm: x {x} and w {w} have an empty reduction dimension");
 
-        var variant = ChooseVariant(gpu.Info, x, w, conv?.Cin ?? k);
+        var variant = ChooseVariant(gpu.Info, x, w, conv?.Cin ?? k, forced);
         int wSize = w.DType.Size();
         bool texel = variant == Variant.Texel;
         int tileM = texel ? TexelLanes * TexelRowGroups : TileM;
@@ -159,10 +163,10 @@ public static class Gemm
 
     /// <summary>The texel variant serves CPU devices when rows are whole 16-byte texels of eight values
     /// (<paramref name="k"/>: the row length of x, Cin for a convolution).</summary>
-    internal static Variant ChooseVariant(DeviceInfo info, Tensor x, Tensor w, long k)
+    internal static Variant ChooseVariant(DeviceInfo info, Tensor x, Tensor w, long k, Variant? forced = null)
     {
         bool texelFits = k % 8 == 0 && x.Offset % 16 == 0 && w.Offset % 16 == 0 && info.SubgroupSize >= TexelLanes;
-        var wanted = ForceVariant ?? (info.IsCpu ? Variant.Texel : Variant.Tiled);
+        var wanted = forced ?? ChosenVariant(info);
         return wanted == Variant.Texel && texelFits ? Variant.Texel : Variant.Tiled;
     }
 

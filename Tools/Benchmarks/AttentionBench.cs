@@ -61,7 +61,8 @@ public sealed class AttentionBench : IBench
 
     static BenchResult Result(string op, int batch, int tokens, int keys, AttentionVariant variant, Gpu gpu, double gflops, double gemm) =>
         new BenchResult(op).With("batch", batch).With("tokens", tokens).With("keys", keys).With("heads", Heads).With("head_dim", HeadDim)
-            .With("variant", (variant == AttentionVariant.Auto ? (gpu.Info.IsCpu ? AttentionVariant.Subgroup : AttentionVariant.SharedMemory) : variant).ToString().ToLowerInvariant())
+            .With("variant", variant.Resolve(gpu.Info).ToString().ToLowerInvariant())
+            .With("chosen", variant.Resolve(gpu.Info) == AttentionVariant.Auto.Resolve(gpu.Info))
             .With("gflops", Math.Round(gflops, 2))
             .With("gemm_gflops", Math.Round(gemm, 2)).With("gemm_shape", $"{tokens * batch}x{Width}x{Width}")
             .With("ratio_to_gemm", Math.Round(gflops / gemm, 3));

@@ -19,7 +19,8 @@ public interface IBench
     IEnumerable<BenchResult> Run(Gpu gpu, BenchOptions options);
 }
 
-public sealed record BenchOptions(bool Quick = false, int Repeats = 5);
+/// <summary>Quick: fewer shapes. GemmShape: only this GEMM (m, k, n), e.g. from `--gemm 4096x1152x4608`.</summary>
+public sealed record BenchOptions(bool Quick = false, int Repeats = 5, (int m, int k, int n)? GemmShape = null);
 
 public static class Benches
 {

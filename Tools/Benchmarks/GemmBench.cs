@@ -25,6 +25,7 @@ public sealed class GemmBench : IBench
         int[] tokens = options.Quick ? [64] : Tokens;
         var layers = options.Quick ? Layers[..2] : Layers;
         var types = options.Quick ? WeightTypes[..2] : WeightTypes;
+        if (options.GemmShape is { } shape) (tokens, layers, types) = ([shape.m], [(shape.k, shape.n)], WeightTypes);
         var rng = new Random(1);
         foreach (int m in tokens)
             foreach (var (k, n) in layers)
@@ -43,31 +44,51 @@ public sealed class GemmBench : IBench
                     using var wBuffer = new GpuBuffer(gpu, (ulong)wHost.Bytes.Length);
                     wBuffer.Upload(wHost.Bytes);
                     var wt = new Tensor(wBuffer, 0, dtype, n, k);
-                    using var seq = new Sequence(gpu);
-                    Gemm.Record(seq, xt, wt, null, yt);
-
-                    // Interleaved: one GPU sample, one OpenBLAS sample, repeated; medians of each. A sample repeats
-                    // its call enough times to last ~0.1 s, so small shapes are not at the mercy of one time slice.
-                    int gpuCalls = CallsPerSample(seq.Run);
-                    int blasCalls = blas ? CallsPerSample(() => OpenBlas.Gemm(x, w, yBlas, m, n, k)) : 0;
-                    var gpuTimes = new List<double>();
-                    var blasTimes = new List<double>();
-                    for (int r = 0; r < options.Repeats; r++)
+                    // The variant the engine uses everywhere; the other design too at the smallest row count in f32
+                    // (the GPU design runs at a few GFLOP/s on lavapipe, too slow for the large shapes).
+                    var chosen = Gemm.ChosenVariant(gpu.Info);
+                    foreach (var variant in Enum.GetValues<Gemm.Variant>())
                     {
-                        gpuTimes.Add(Time(seq.Run, gpuCalls));
-                        if (blas) blasTimes.Add(Time(() => OpenBlas.Gemm(x, w, yBlas, m, n, k), blasCalls));
+                        if (variant != chosen && (m != tokens[0] || dtype != DType.F32)) continue;
+                        var result = Measure(gpu, xt, wt, yt, variant, x, w, yBlas, m, n, k, blas, options)
+                            .With("variant", variant.ToString().ToLowerInvariant()).With("chosen", variant == chosen);
+                        yield return result;
                     }
-                    if (blas && dtype == DType.F32) CheckAgainstBaseline(yt.ToArray(), yBlas, $"{m}x{k}x{n}");
-
-                    double flops = 2.0 * m * n * k;
-                    var result = new BenchResult("gemm").With("m", m).With("n", n).With("k", k)
-                        .With("dtype", dtype.ToString().ToLowerInvariant())
-                        .With("gflops", Math.Round(flops / Median(gpuTimes) / 1e9, 2));
-                    if (blas)
-                        result.With("baseline", "openblas").With("baseline_gflops", Math.Round(flops / Median(blasTimes) / 1e9, 2));
-                    yield return result;
                 }
             }
+    }
+
+    /// <summary>One row: our GEMM with one kernel variant and OpenBLAS on the same data, timed alternately.</summary>
+    static BenchResult Measure(Gpu gpu, Tensor xt, Tensor wt, Tensor yt, Gemm.Variant variant, float[] x, float[] w, float[] yBlas,
+        int m, int n, int k, bool blas, BenchOptions options)
+    {
+        using var seq = new Sequence(gpu);
+        Gemm.Record(seq, xt, wt, null, yt, variant: variant);
+
+        // Interleaved: one GPU sample, one OpenBLAS sample, repeated; medians of each. A sample repeats
+        // its call enough times to last ~0.1 s, so small shapes are not at the mercy of one time slice.
+        int gpuCalls = CallsPerSample(seq.Run);
+        int blasCalls = blas ? CallsPerSample(() => OpenBlas.Gemm(x, w, yBlas, m, n, k)) : 0;
+        var gpuTimes = new List<double>();
+        var blasTimes = new List<double>();
+        for (int r = 0; r < options.Repeats; r++)
+        {
+            gpuTimes.Add(Time(seq.Run, gpuCalls));
+            if (blas) blasTimes.Add(Time(() => OpenBlas.Gemm(x, w, yBlas, m, n, k), blasCalls));
+        }
+        if (blas && wt.DType == DType.F32) CheckAgainstBaseline(yt.ToArray(), yBlas, $"{m}x{k}x{n}");
+
+        double flops = 2.0 * m * n * k;
+        var result = new BenchResult("gemm").With("m", m).With("n", n).With("k", k)
+            .With("dtype", wt.DType.ToString().ToLowerInvariant())
+            .With("gflops", Math.Round(flops / Median(gpuTimes) / 1e9, 2));
+        if (blas)
+        {
+            double baseline = flops / Median(blasTimes) / 1e9;
+            result.With("baseline", "openblas").With("baseline_gflops", Math.Round(baseline, 2))
+                .With("of_baseline", Math.Round(flops / Median(gpuTimes) / 1e9 / baseline, 3));
+        }
+        return result;
     }
 
     static float[] Random(Random rng, long n)

@@ -1,0 +1,56 @@
+using System.Runtime.Intrinsics.X86;
+using NUnit.Framework;
+using T2X.Tools.Benchmarks;
+using T2X.Vulkan;
+
+namespace T2X.Tests.Tools;
+
+/// <summary>The yardsticks the benchmarks print beside every figure: OpenBLAS at its best kernel, the FMA ceiling.</summary>
+public class BaselineTests : GpuTest
+{
+    [Test]
+    public void BestOpenBlasKernelFollowsTheCpusFeatures()
+    {
+        string? best = OpenBlas.BestKernel();
+        if (Avx512F.IsSupported && Avx512F.VL.IsSupported && Avx512BW.IsSupported && Avx512DQ.IsSupported)
+            Assert.That(best, Is.EqualTo("SkylakeX"));
+        else if (Avx2.IsSupported && Fma.IsSupported)
+            Assert.That(best, Is.EqualTo("Haswell"));
+        else
+            Assert.That(best, Is.Null);
+    }
+
+    [Test]
+    public void OpenBlasSaysWhichKernelRanAndComputesTheProduct()
+    {
+        Assume.That(OpenBlas.Available, "libopenblas0 is not installed");
+        Assert.That(OpenBlas.Kernel, Does.Match(@"^\w+ \(.+\)$"));
+        Assert.That(OpenBlas.Threads, Is.GreaterThanOrEqualTo(1));
+        // y = x·wᵀ for a 3×5 by 4×5 product against a plain loop.
+        var rng = new Random(3);
+        var x = Enumerable.Range(0, 15).Select(_ => rng.NextSingle() - 0.5f).ToArray();
+        var w = Enumerable.Range(0, 20).Select(_ => rng.NextSingle() - 0.5f).ToArray();
+        var y = new float[12];
+        OpenBlas.Gemm(x, w, y, 3, 4, 5);
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 4; j++)
+            {
+                double want = 0;
+                for (int k = 0; k < 5; k++) want += (double)x[i * 5 + k] * w[j * 5 + k];
+                Assert.That(y[i * 4 + j], Is.EqualTo(want).Within(1e-5), $"y[{i},{j}]");
+            }
+    }
+
+    [Test]
+    public void FmaCeilingIsMeasuredAtTheDevicesVectorWidth()
+    {
+        int bits = FmaCeiling.VectorBits(Gpu.Info);
+        Assert.That(bits, Is.AnyOf(128, 256, 512));
+        if (Gpu.Info.Name.Contains("bits")) Assert.That(Gpu.Info.Name, Does.Contain($"{bits} bits"));
+        double? gflops = FmaCeiling.Measure(bits, 1);
+        if (bits == 256 && Fma.IsSupported || bits == 512 && Avx512F.IsSupported)
+            Assert.That(gflops, Is.GreaterThan(1.0), "a core does more than a GFLOP/s of fused multiply-adds");
+        else
+            Assert.That(gflops, Is.Null);
+    }
+}
