@@ -6,7 +6,7 @@ namespace T2X.Vulkan.Kernels;
 public enum Epilogue { None, Gelu, Silu }
 
 /// <summary>
-/// y[M,N] = epilogue(x[M,K]·w[N,K]ᵀ + bias[N]), optionally y = residual + g ⊙ (…) with g a row of a gate table.
+/// y[M,N] = epilogue(x[M,K]·w[N,K]ᵀ + bias[N]), optionally y = [residual +] g ⊙ (…) with g a row of a gate table.
 /// Shaders: Shaders/gemm_texel.comp (CPU devices such as lavapipe: texel-buffer loads, no shared memory) and
 /// Shaders/gemm_tiled.comp (GPUs: shared-memory tiles), both ending in Shaders/include/gemm_common.glsl.
 /// Work that would exceed a binding's device limit (maxStorageBufferRange, maxTexelBufferElements) or 65535
@@ -48,8 +48,8 @@ public static class Gemm
         Access.Read, Access.Read, Access.Read, Access.Read, Access.Read, Access.Write);
 
     /// <summary>
-    /// Records y = epilogue(x·wᵀ + bias), or with <paramref name="residual"/>: y = residual + g ⊙ epilogue(x·wᵀ + bias)
-    /// where g = gate[(m / gateRowDiv) % G, :] for output row m (gate f32 [G, N]; null gate: g = 1).
+    /// Records y = [residual +] g ⊙ epilogue(x·wᵀ + bias) where g = gate[(m / gateRowDiv) % G, :] for output row m
+    /// (gate f32 [G, N]; null gate: g = 1; null residual: no sum).
     /// x, y, residual: f32 viewed as [Rows, last dim]; w: [N, K] in f32, f16 or bf16; bias: [N] in f32, f16 or bf16.
     /// residual may be y itself (in-place update). <paramref name="variant"/> forces a kernel design (null: the one
     /// <see cref="ChosenVariant"/> names), as the benchmarks do to measure both.
@@ -98,7 +98,6 @@ public static class Gemm
         long gateRows = 0;
         if (gate is not null)
         {
-            if (residual is null) throw new ArgumentException("gemm: a gate needs a residual (y = residual + gate ⊙ ...)");
             if (gate.DType != DType.F32 || gate.Dim(-1) != n || gate.Rows == 0)
                 throw new ArgumentException($"gemm: gate {gate} must be f32 [G, {n}]");
             gateRows = gate.Rows;

@@ -104,7 +104,7 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         long rows = 2L * maxLength, D = c.DModel, inner = c.InnerDim, F = c.DFf;
         long scratch = rows * 4 + rows * 4 + (long)c.NumHeads * maxLength * maxLength * 4   // ids, mask, position bias
                      + 2 * rows * D * 4 + rows * 3 * inner * 4 + rows * inner * 4              // x, h, q|k|v, context
-                     + (c.IsGatedAct ? 3 : 2) * rows * F * 4;                                 // up, hidden (, zeros)
+                     + 2 * rows * F * 4;                                                        // up, hidden
         long output = rows * D * 4 + rows * 4;                                                 // embeddings + mask
         string detail = $"{c.NumLayers} blocks, d_model {c.DModel}, {maxLength} tokens × [prompt; negative]";
         return (new StagePlan("text encoder (T5)", detail, Groups(names.Select(n => infos[n])), all, all, scratch + output), outside + block);

@@ -1,6 +1,6 @@
 // Shared by gemm_texel.comp (CPU devices) and gemm_tiled.comp (GPUs): the push constants, the epilogue
 // bindings and the epilogue itself, so both variants compute exactly the same thing.
-//   y[m, n] = residual[m, n] + g[m, n] * act(acc[m, n] + bias[n])    (residual part only when enabled)
+//   y[m, n] = residual[m, n] + g[m, n] * act(acc[m, n] + bias[n])    (residual and gate each only when enabled)
 //   g[m, n] = gate[((m0 + m) / gate_div) % gate_rows, n0 + n]         (1 when there is no gate)
 // One dispatch covers a chunk of rows [m0, m0 + M) and columns [n0, n0 + N); every *_off is the element
 // offset of the chunk's first element inside its binding (bindings start at aligned offsets).
@@ -60,12 +60,11 @@ void gemm_store(uint m, uint n, float acc) {
     if (epi == EPI_GELU) v = gelu_tanh(v);
     else if (epi == EPI_SILU) v = silu(v);
     uint yi = m * pc.ldy + n;
-    if ((pc.flags & 2u) != 0u) {
-        float g = 1.0;
-        if ((pc.flags & 4u) != 0u)
-            g = gate[pc.g_off + (((pc.m0 + m) / pc.gate_div) % pc.gate_rows) * pc.ldy + pc.n0 + n];
-        // residual may alias y (in-place X += ...): this invocation reads the element before it writes it.
-        v = residual[pc.r_off + yi] + g * v;
-    }
+    float g = 1.0;
+    if ((pc.flags & 4u) != 0u)
+        g = gate[pc.g_off + (((pc.m0 + m) / pc.gate_div) % pc.gate_rows) * pc.ldy + pc.n0 + n];
+    // residual may alias y (in-place X += ...): this invocation reads the element before it writes it.
+    if ((pc.flags & 2u) != 0u) v = residual[pc.r_off + yi] + g * v;
+    else v = g * v;
     y[pc.y_off + yi] = v;
 }

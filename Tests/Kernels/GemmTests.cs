@@ -61,11 +61,8 @@ public sealed class GemmTests : GpuTest
                         Epilogue.Silu => s / (1 + Math.Exp(-s)),
                         _ => s,
                     };
-                    if (HasResidual)
-                    {
-                        double g = HasGate ? Gate[(m / GateRowDiv % GateRows) * N + n] : 1;
-                        s = Residual[(long)m * N + n] + g * s;
-                    }
+                    double g = HasGate ? Gate[(m / GateRowDiv % GateRows) * N + n] : 1;
+                    s = (HasResidual ? Residual[(long)m * N + n] : 0) + g * s;
                     y[(long)m * N + n] = s;
                 }
             return y;
@@ -180,6 +177,18 @@ public sealed class GemmTests : GpuTest
         Check.Close(RunGemm(p, inPlace), p.Reference(), Tol, $"gemm {variant} residual gate={gate} inPlace={inPlace}");
     }
 
+    /// <summary>y = gate[(m / 4) % 3] ⊙ (x·wᵀ + b) with no residual (the shifted-window gate in to_out's epilogue).</summary>
+    [TestCaseSource(nameof(Variants))]
+    public void GateWithoutResidual(Gemm.Variant variant)
+    {
+        var p = Problem.Random(130, 72, 264, DType.F16, seed: 6);
+        p.HasBias = p.HasGate = true;
+        p.GateRows = 3;
+        p.GateRowDiv = 4;
+        Force(variant, p);
+        Check.Close(RunGemm(p), p.Reference(), Tol, $"gemm {variant} gate without residual");
+    }
+
     static IEnumerable<TestCaseData> ChunkCases()
     {
         foreach (var v in Variants)
@@ -233,7 +242,7 @@ public sealed class GemmTests : GpuTest
             Assert.That(() => Gemm.Record(seq, x, w, null, bad), Throws.ArgumentException.With.Message.Contains("y"));
             Assert.That(() => Gemm.Record(seq, x, w, bad, y), Throws.ArgumentException.With.Message.Contains("bias"));
             Assert.That(() => Gemm.Record(seq, x, w, null, y, residual: bad), Throws.ArgumentException.With.Message.Contains("residual"));
-            Assert.That(() => Gemm.Record(seq, x, w, null, y, gate: y), Throws.ArgumentException.With.Message.Contains("gate"));
+            Assert.That(() => Gemm.Record(seq, x, w, null, y, gate: bad), Throws.ArgumentException.With.Message.Contains("gate"));
             Assert.That(() => Gemm.Record(seq, x, w, null, y, residual: y, gate: bad), Throws.ArgumentException.With.Message.Contains("gate"));
         }
         finally { foreach (var t in new[] { x, w, y, bad }) t.Buffer.Dispose(); }

@@ -66,8 +66,7 @@ internal static class PtDitBlock
             LayerNorm.Record(seq, a.X, a.Y, eps, a.TokenShift, a.TokenScale, 1);
             block.SelfAttention("attn3", a.Y, a.Qkv, B * l.Windows, N, o =>
                 WindowAttention.Record(seq, o.q, o.k, o.v, a.O.Reshape(B * l.Windows, N, D), c.NumHeads, c.HeadDim, scale, Grid(l), shifted: true));
-            block.Output("attn3", a.O, a.A);
-            RowScale.Record(seq, a.A, Mod(a.ShiftMod, 2), a.A, N);
+            block.Output("attn3", a.O, a.A, gate: Mod(a.ShiftMod, 2), gateRowDiv: N);   // the gate in to_out's epilogue
             Gemm.Record(seq, a.A, w[k + "linear_2.weight"], w[k + "linear_2.bias"], a.X, residual: a.X);
         }
 

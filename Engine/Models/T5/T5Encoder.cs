@@ -174,14 +174,12 @@ public sealed class T5Encoder : IDisposable
             var context = New(DType.F32, batch, length, inner);
             var up = New(DType.F32, rows, F);
             var hidden = New(DType.F32, rows, F);
-            var zeros = c.IsGatedAct ? New(DType.F32, rows, F) : null;
             float eps = (float)c.LayerNormEpsilon;
 
             var seq = new Sequence(_gpu);
             DeviceWeights? block = null;   // streamed: the weights of the block being run
             try
             {
-                if (zeros is not null) seq.Fill(zeros);
                 Embedding.Record(seq, idsT, w[_embeddingKey], x);
                 for (int i = 0; i < c.NumLayers; i++)
                 {
@@ -206,11 +204,11 @@ public sealed class T5Encoder : IDisposable
 
                     RmsNorm.Record(seq, x, bw[p + "1.layer_norm.weight"], h, eps);
                     var hRows = h.Reshape(rows, D);
-                    if (zeros is not null)
+                    if (c.IsGatedAct)
                     {
                         // hidden = act(h·wi_0ᵀ) ⊙ (h·wi_1ᵀ): the gate GEMM's epilogue multiplies by the rows of `up`.
                         Gemm.Record(seq, hRows, bw[p + "1.DenseReluDense.wi_1.weight"], null, up);
-                        Gemm.Record(seq, hRows, bw[p + "1.DenseReluDense.wi_0.weight"], null, hidden, _activation, residual: zeros, gate: up);
+                        Gemm.Record(seq, hRows, bw[p + "1.DenseReluDense.wi_0.weight"], null, hidden, _activation, gate: up);
                     }
                     else Gemm.Record(seq, hRows, bw[p + "1.DenseReluDense.wi.weight"], null, hidden, _activation);
                     Gemm.Record(seq, hidden, bw[p + "1.DenseReluDense.wo.weight"], null, x.Reshape(rows, D), residual: x.Reshape(rows, D));
