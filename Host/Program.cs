@@ -1,6 +1,7 @@
 using T2X.Host;
 using T2X.Host.Commands;
 using T2X.Vulkan;
+using T2X.Vulkan.Files;
 
 // Each command is one class in Host/Commands with a Run(Args) method; this table is the whole CLI.
 var commands = new (string name, string summary, Func<Args, int> run)[]
@@ -35,6 +36,11 @@ if (command.run is null)
 try
 {
     return command.run(new Args(args.Skip(1)));
+}
+catch (OutputExistsException e)
+{
+    Console.Error.WriteLine($"t2x {command.name}: {e.Path} exists; use --force to overwrite it");
+    return 2;
 }
 catch (UsageException e)
 {

@@ -2,6 +2,7 @@ using System.Globalization;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
+using T2X.Vulkan.Files;
 using T2X.Vulkan.Pipelines;
 
 namespace T2X.Vulkan.Imaging;
@@ -63,11 +64,13 @@ public sealed record PngMetadata(GenerationSettings Settings, string Model, stri
             text.GetValueOrDefault("t2x_version", ""));
     }
 
-    /// <summary>Writes interleaved RGB bytes [H, W, 3] as a PNG with this metadata (to a temporary file, then renamed).</summary>
-    public void Save(string path, byte[] rgb, int width, int height) => SavePng(path, rgb, width, height, this);
+    /// <summary>Writes interleaved RGB bytes [H, W, 3] as a PNG with this metadata; an existing file is replaced only with
+    /// <paramref name="overwrite"/> (<see cref="AtomicFile"/>).</summary>
+    public void Save(string path, byte[] rgb, int width, int height, bool overwrite = false) => SavePng(path, rgb, width, height, this, overwrite);
 
-    /// <summary>Writes an RGB PNG, with metadata when given; nothing is left half-written.</summary>
-    public static void SavePng(string path, byte[] rgb, int width, int height, PngMetadata? metadata)
+    /// <summary>Writes an RGB PNG, with metadata when given, through <see cref="AtomicFile"/>: nothing is left half-written
+    /// and an existing file is replaced only with <paramref name="overwrite"/>.</summary>
+    public static void SavePng(string path, byte[] rgb, int width, int height, PngMetadata? metadata, bool overwrite = false)
     {
         if (rgb.Length != 3 * width * height)
             throw new ArgumentException($"{rgb.Length} bytes for a {width}x{height} RGB image (expected {3 * width * height})");
@@ -78,16 +81,12 @@ public sealed record PngMetadata(GenerationSettings Settings, string Model, stri
             foreach (var (key, value) in metadata.ToText())
                 png.TextData.Add(new PngTextData(key, value, "", ""));
         }
-        var full = Path.GetFullPath(path);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            // Never compress text: tEXt stays readable by any tool (ImageSharp writes iTXt by itself for non-Latin-1 text).
-            image.SaveAsPng(temp, new PngEncoder { TextCompressionThreshold = int.MaxValue, ColorType = PngColorType.Rgb });
-            File.Move(temp, full, overwrite: true);
-        }
-        finally { if (File.Exists(temp)) File.Delete(temp); }
+        AtomicFile.Write(path, stream => image.SaveAsPng(stream, Encoder), overwrite);
     }
+
+    /// <summary>How t2x writes PNGs: RGB, text never compressed, so tEXt stays readable by any tool (ImageSharp writes
+    /// iTXt by itself for non-Latin-1 text).</summary>
+    internal static readonly PngEncoder Encoder = new() { TextCompressionThreshold = int.MaxValue, ColorType = PngColorType.Rgb };
 
     /// <summary>Reads the metadata of a PNG written by t2x (headers and text chunks only, no pixel decoding);
     /// a clear error when the file is not one.</summary>

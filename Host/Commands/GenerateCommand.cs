@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using T2X.Vulkan;
+using T2X.Vulkan.Files;
 using T2X.Vulkan.Imaging;
 using T2X.Vulkan.Pipelines;
 
@@ -87,8 +88,8 @@ public static class GenerateCommand
 
         bool video = settings.Frames > 1;
         var paths = OutputPaths(output, settings, count, video ? ".gif" : ".png");
-        foreach (var p in paths.SelectMany(p => video ? VideoFiles.Paths(p, settings.Frames) : [p]))
-            if (File.Exists(p) && !force) throw new UsageException($"{p} exists; use --force to overwrite it");
+        // Checked now so that no work is wasted, and again when each file is published.
+        foreach (var p in paths.SelectMany(p => video ? VideoFiles.Paths(p, settings.Frames) : [p])) AtomicFile.Check(p, force);
         if (video && !force)
             foreach (var stale in paths.SelectMany(p => VideoFiles.StaleFrames(p, settings.Frames)))
                 throw new UsageException($"{stale} is a frame of an earlier video under this name, which writing this one removes; use --force");
@@ -114,8 +115,8 @@ public static class GenerateCommand
             var plan = pipeline.LastPlan!;
             Console.Error.WriteLine($"  peak device memory {GenerationPlan.FormatBytes(pipeline.LastStages.Max(x => x.PeakBytes))} " +
                                     $"(planned {GenerationPlan.FormatBytes(plan.PeakBytes)}, {(plan.KeepResident ? "stages kept loaded" : "stages released in turn")})");
-            if (video) VideoFiles.Save(paths[i], frames, s.Width, s.Height, pipeline.Metadata(s));
-            else pipeline.Metadata(s).Save(paths[i], frames[0], s.Width, s.Height);
+            if (video) VideoFiles.Save(paths[i], frames, s.Width, s.Height, pipeline.Metadata(s), overwrite: force);
+            else pipeline.Metadata(s).Save(paths[i], frames[0], s.Width, s.Height, overwrite: force);
             Console.WriteLine($"{paths[i]}  (seed {s.Seed}, {clock.Elapsed.TotalSeconds:0.00} s)" + (video ? $" + {s.Frames} frame PNGs" : ""));
         }
         return 0;

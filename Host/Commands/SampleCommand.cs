@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using T2X.Vulkan;
+using T2X.Vulkan.Files;
 using T2X.Vulkan.Models.PtDit;
 using T2X.Vulkan.Sampling;
 using T2X.Vulkan.Weights;
@@ -7,7 +8,7 @@ using T2X.Vulkan.Weights;
 namespace T2X.Host.Commands;
 
 /// <summary>
-/// t2x sample --transformer DIR --inputs IN --output OUT --steps N --cfg S --height PX --width PX [--frames N] [--seed N]:
+/// t2x sample --transformer DIR --inputs IN --output OUT [--force] --steps N --cfg S --height PX --width PX [--frames N] [--seed N]:
 /// the official rectified-flow sampler at tensor level. IN holds cond_embeds [B,L,Cc], uncond_embeds, optional
 /// cond_mask/uncond_mask [B,L] and optional noise [B,C,F,h,w] (seeded noise otherwise); OUT gets the final latents.
 /// PX are pixel sizes (latent × 8), as the timestep transform uses them; --frames is the pixel frame count.
@@ -30,9 +31,11 @@ public static class SampleCommand
         int? framesPx = a.Option("frames") is null ? null : a.Int("frames", 1);
         long seed = a.Long("seed", 0);
         var mode = ForwardCommand.ParseMode(a.Option("attention"));
+        bool force = a.Flag("force");
         string? device = a.Option("device");
         a.Done();
         if (options.Steps < 1) throw new UsageException($"--steps must be at least 1, got {options.Steps}");
+        AtomicFile.Check(output, force);
 
         var config = PtDitConfig.Load(Path.Combine(dir, "config.json"));
         float[] cond, uncond, condMask = [], uncondMask = [], noise;
@@ -90,7 +93,7 @@ public static class SampleCommand
             (i, n) => Console.Error.Write($"\rstep {i}/{n}"));
         Console.Error.WriteLine();
         long[] shape = [B, config.InChannels, F, h, w];
-        SafeTensors.Write(output, [("latents", HostTensor.FromFloat32(z, shape))]);
+        SafeTensors.Write(output, [("latents", HostTensor.FromFloat32(z, shape))], overwrite: force);
         Console.WriteLine($"latents [{string.Join(", ", shape)}] written to {output} ({options.Steps} steps, cfg {options.CfgScale}, {clock.Elapsed.TotalSeconds:F1} s)");
         return 0;
     }

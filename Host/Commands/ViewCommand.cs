@@ -1,4 +1,5 @@
 using T2X.Host.Viewer;
+using T2X.Vulkan.Files;
 using T2X.Vulkan.Imaging;
 using T2X.Vulkan.Pipelines;
 using T2X.Vulkan.Presentation;
@@ -14,7 +15,7 @@ public static class ViewCommand
 {
     public const string Usage =
         "t2x view [prompt | --prompt TEXT] [--negative-prompt TEXT] [--seed N] [--steps N] [--cfg X] [--width N] [--height N]\n" +
-        "         [--from FILE.png] [--model DIR] [--window WxH] [--out DIR] [--screenshot FILE] [--exit-after-final] [--device N|name]";
+        "         [--from FILE.png] [--model DIR] [--window WxH] [--out DIR] [--screenshot FILE [--force]] [--exit-after-final] [--device N|name]";
 
     public static int Run(Args a)
     {
@@ -34,6 +35,7 @@ public static class ViewCommand
         var options = new ViewerOptions
         {
             Screenshot = a.Option("screenshot"),
+            Force = a.Flag("force"),
             ExitAfterFinal = a.Flag("exit-after-final"),
             OutputDirectory = a.Option("out") ?? ".",
             Device = a.Option("device"),
@@ -44,6 +46,7 @@ public static class ViewCommand
         };
         a.Done(maxPositional: promptOption is null ? int.MaxValue : 0);
         if (stepMs < 0) throw new UsageException($"--step-ms must be at least 0, got {stepMs}");
+        if (options.Screenshot is not null) AtomicFile.Check(options.Screenshot, options.Force);
         string? prompt = promptOption ?? (a.Positional.Count > 0 ? string.Join(" ", a.Positional) : null);
         var recorded = from is null ? null : PngMetadata.Read(from);
 

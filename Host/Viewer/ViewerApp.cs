@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Silk.NET.Vulkan;
 using T2X.Vulkan;
+using T2X.Vulkan.Files;
 using T2X.Vulkan.Imaging;
 using T2X.Vulkan.Pipelines;
 using T2X.Vulkan.Presentation;
@@ -16,6 +17,8 @@ public sealed record ViewerOptions
     public (int Width, int Height)? Window { get; init; }
     /// <summary>Write what was presented with the first final image to this PNG.</summary>
     public string? Screenshot { get; init; }
+    /// <summary>Replace an existing screenshot file (the first write); later finals always replace this run's own.</summary>
+    public bool Force { get; init; }
     public bool ExitAfterFinal { get; init; }
     /// <summary>Where S saves PNGs.</summary>
     public string OutputDirectory { get; init; } = ".";
@@ -61,7 +64,7 @@ public sealed unsafe class ViewerApp : IDisposable
     StringBuilder _edit = new();
     int _cursor;
     string _status = "";
-    bool _minimized, _redraw, _drawPending, _finalShown, _resizeDone;
+    bool _minimized, _redraw, _drawPending, _finalShown, _resizeDone, _screenshotWritten;
     int _previews, _finals, _redraws;
     readonly Queue<string> _script;
     string _title = "";
@@ -251,7 +254,8 @@ public sealed unsafe class ViewerApp : IDisposable
             if (result != Presenter.ShowResult.Shown) return false;
             if (shot is not null)
             {
-                PngMetadata.SavePng(_options.Screenshot!, shot.Rgb, shot.Width, shot.Height, null);
+                PngMetadata.SavePng(_options.Screenshot!, shot.Rgb, shot.Width, shot.Height, null, overwrite: _options.Force || _screenshotWritten);
+                _screenshotWritten = true;
                 Console.WriteLine($"screenshot: {_options.Screenshot} ({shot.Width}x{shot.Height})");
             }
             if (!fresh) _redraws++;
@@ -342,10 +346,19 @@ public sealed unsafe class ViewerApp : IDisposable
         try
         {
             Directory.CreateDirectory(_options.OutputDirectory);
-            string path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}.png");
-            for (int n = 1; File.Exists(path); n++) path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}-{n}.png");
             var rgb = Rgb8.FromPlanes(final.Pixels, s.Width, s.Height);
-            new PngMetadata(s, _source.Model, _source.ModelHash, ModelFolder.EngineVersion).Save(path, rgb, s.Width, s.Height);
+            var metadata = new PngMetadata(s, _source.Model, _source.ModelHash, ModelFolder.EngineVersion);
+            // The first free name of t2x-SEED.png, t2x-SEED-1.png, ...: taken exclusively, so a file that appears meanwhile is kept.
+            string path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}.png");
+            for (int n = 1; ; n++)
+            {
+                try
+                {
+                    metadata.Save(path, rgb, s.Width, s.Height);
+                    break;
+                }
+                catch (OutputExistsException) { path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}-{n}.png"); }
+            }
             _status = "saved " + path;
             Console.WriteLine($"saved {path}");
         }
