@@ -24,7 +24,7 @@ public static class EncodeCommand
         string? tokenizerDir = a.Option("tokenizer");
         string? prompt = a.Option("prompt");
         string negative = a.Option("negative-prompt") ?? "";
-        int maxLength = a.Int("max-length", 200);
+        int maxLength = a.Int("max-length", 200, 1, T5Tokenizer.MaxTokens);
         bool noClean = a.Flag("no-clean");
         string output = a.Require("output");
         bool force = a.Flag("force");
@@ -32,7 +32,6 @@ public static class EncodeCommand
         a.Done();
         if ((inputs is null) == (prompt is null)) throw new UsageException("give either --inputs IN.safetensors or --prompt TEXT (with --tokenizer DIR)");
         if (prompt is not null && tokenizerDir is null) throw new UsageException("--prompt needs --tokenizer DIR");
-        if (maxLength < 1) throw new UsageException($"--max-length must be at least 1, got {maxLength}");
         AtomicFile.Check(output, force);
 
         long[] ids, mask;

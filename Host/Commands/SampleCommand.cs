@@ -2,6 +2,7 @@ using System.Diagnostics;
 using T2X.Vulkan;
 using T2X.Vulkan.Files;
 using T2X.Vulkan.Models.PtDit;
+using T2X.Vulkan.Pipelines;
 using T2X.Vulkan.Sampling;
 using T2X.Vulkan.Weights;
 
@@ -22,19 +23,17 @@ public static class SampleCommand
         string dir = a.Require("transformer"), input = a.Require("inputs"), output = a.Require("output");
         var options = new SamplerOptions
         {
-            Steps = a.Int("steps", 30),
-            CfgScale = a.Double("cfg", 4.0),
+            Steps = a.Int("steps", 30, 1, GenerationSettings.MaxSteps),
+            CfgScale = a.Double("cfg", 4.0, -GenerationSettings.MaxCfg, GenerationSettings.MaxCfg),
             MimicBf16 = a.Flag("bf16-times"),
         };
-        int? heightPx = a.Option("height") is null ? null : a.Int("height", 0);
-        int? widthPx = a.Option("width") is null ? null : a.Int("width", 0);
-        int? framesPx = a.Option("frames") is null ? null : a.Int("frames", 1);
+        int? heightPx = a.IntOrNull("height", 1, GenerationSettings.MaxSide), widthPx = a.IntOrNull("width", 1, GenerationSettings.MaxSide);
+        int? framesPx = a.IntOrNull("frames", 1, GenerationSettings.MaxFrames);
         long seed = a.Long("seed", 0);
         var mode = ForwardCommand.ParseMode(a.Option("attention"));
         bool force = a.Flag("force");
         string? device = a.Option("device");
         a.Done();
-        if (options.Steps < 1) throw new UsageException($"--steps must be at least 1, got {options.Steps}");
         AtomicFile.Check(output, force);
 
         var config = PtDitConfig.Load(Path.Combine(dir, "config.json"));

@@ -16,13 +16,12 @@ public static class TokenizeCommand
     {
         string folder = a.Require("tokenizer");
         string promptsPath = a.Require("prompts");
-        int maxLength = a.Int("max-length", 200);
+        int maxLength = a.Int("max-length", 200, 1, T5Tokenizer.MaxTokens);
         bool clean = a.Flag("clean");
         string output = a.Require("output");
         bool force = a.Flag("force");
         a.Done();
         AtomicFile.Check(output, force);
-        if (maxLength < 1) throw new UsageException($"--max-length must be at least 1, got {maxLength}");
         var prompts = ReadPrompts(promptsPath);
         var tokenizer = T5Tokenizer.FromFolder(folder);
         var texts = clean ? prompts.Select(CaptionCleaner.Clean).ToList() : prompts;

@@ -22,9 +22,7 @@ public static class ViewCommand
         // --from: start from the settings recorded in a PNG made by t2x; other options override them.
         string? from = a.Option("from");
         string? promptOption = a.Option("prompt"), negative = a.Option("negative-prompt");
-        int? steps = a.Option("steps") is null ? null : a.Int("steps", 0);
-        int? width = a.Option("width") is null ? null : a.Int("width", 0);
-        int? height = a.Option("height") is null ? null : a.Int("height", 0);
+        int? steps = a.IntOrNull("steps"), width = a.IntOrNull("width"), height = a.IntOrNull("height");
         long? seed = a.Option("seed") is null ? null : a.Long("seed", 0);
         double? cfg = a.Option("cfg") is null ? null : a.Double("cfg", 0);
         string modelDir = a.Option("model") ?? ModelFolder.BuiltinPath;

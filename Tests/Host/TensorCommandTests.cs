@@ -113,17 +113,17 @@ public class TensorCommandTests
             ("latents", T(new float[c.Config.InChannels * 8 * 20], 1, c.Config.InChannels, 1, 8, 20)), ("timestep", T([500f], 1)),
             ("encoder_hidden_states", T(x.text, c.B, c.L, c.Config.CaptionChannels))], overwrite: true);
         r = T2xProcess.Run("forward", "--transformer", dir, "--inputs", inputs, "--output", output);
-        Assert.That(r.code, Is.EqualTo(1));
+        Assert.That(r.code, Is.EqualTo(3));
         Assert.That(r.stderr, Does.Contain("width 20").And.Contain("16 or 24"));
 
         // A missing input tensor is named.
         SafeTensors.Write(inputs, [("latents", T(x.latents, c.B, c.Config.InChannels, c.F, c.H, c.W))], overwrite: true);
         r = T2xProcess.Run("forward", "--transformer", dir, "--inputs", inputs, "--output", output);
-        Assert.That(r.code, Is.EqualTo(1));
+        Assert.That(r.code, Is.EqualTo(3));
         Assert.That(r.stderr, Does.Contain("timestep"));
 
         r = T2xProcess.Run("sample", "--transformer", dir, "--inputs", inputs, "--output", output, "--height", "100", "--width", "64");
-        Assert.That(r.code, Is.EqualTo(1));
+        Assert.That(r.code, Is.EqualTo(3));
         Assert.That(r.stderr, Does.Contain("cond_embeds"));
         Assert.That(File.Exists(output), Is.False);
     }

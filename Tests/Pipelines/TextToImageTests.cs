@@ -112,7 +112,7 @@ public sealed class TextToImageTests : GpuTest
         Assert.That(badSize.code, Is.EqualTo(2));
         Assert.That(badSize.stderr, Does.Contain("image"));
         var noModel = T2xProcess.Run("generate", "x", "--model", Path.Combine(_dir, "missing"));
-        Assert.That((noModel.code, noModel.stderr.Contains("does not exist")), Is.EqualTo((1, true)));
+        Assert.That((noModel.code, noModel.stderr.Contains("does not exist")), Is.EqualTo((3, true)));
         var unknown = T2xProcess.Run("generate", "x", "--model", _dir, "--stpes", "3");
         Assert.That((unknown.code, unknown.stderr.Contains("--stpes")), Is.EqualTo((2, true)));
     }
