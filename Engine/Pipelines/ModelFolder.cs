@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text.Json;
+using T2X.Vulkan.Files;
 
 namespace T2X.Vulkan.Pipelines;
 
@@ -55,7 +56,7 @@ public sealed record ModelFolder
         if (!File.Exists(indexPath))
             throw new FileNotFoundException($"'{dir}' is not a model folder: it has no model_index.json (layout: Engine/Pipelines/ModelFolder.md)", indexPath);
         JsonElement root;
-        try { root = JsonDocument.Parse(File.ReadAllText(indexPath)).RootElement; }
+        try { root = JsonDocument.Parse(InputFile.ReadAllText(indexPath)).RootElement; }
         catch (JsonException e) { throw new InvalidDataException($"{indexPath}: not valid JSON ({e.Message})"); }
         if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{indexPath}: expected a JSON object");
 
@@ -136,13 +137,12 @@ public sealed record ModelFolder
     {
         using var sha = SHA256.Create();
         string[] parts = [Transformer, TextEncoder, Tokenizer, .. Vae is null ? Array.Empty<string>() : [Vae]];
-        var files = parts.SelectMany(p => Directory.EnumerateFiles(p, "*", SearchOption.AllDirectories))
-            .Append(Path.Combine(Root, "model_index.json")).Order(StringComparer.Ordinal);
+        var files = parts.SelectMany(FilesUnder).Append(Path.Combine(Root, "model_index.json")).Order(StringComparer.Ordinal);
         foreach (var file in files)
         {
             var name = System.Text.Encoding.UTF8.GetBytes(Path.GetRelativePath(Root, file).Replace('\\', '/'));
             sha.TransformBlock(name, 0, name.Length, null, 0);
-            using var f = File.OpenRead(file);
+            using var f = new FileStream(InputFile.OpenHandle(file), FileAccess.Read);
             const long big = 64 << 20, part = 16 << 20;
             if (f.Length <= big) Feed(sha, f, f.Length);
             else
@@ -156,6 +156,34 @@ public sealed record ModelFolder
         }
         sha.TransformFinalBlock([], 0, 0);
         return Convert.ToHexString(sha.Hash!)[..12].ToLowerInvariant();
+    }
+
+    /// <summary>The files in a folder and its subfolders. Symbolic links are followed (model folders from the Hugging Face
+    /// cache are links into a blob store), but each real folder is entered once, so a link loop ends.</summary>
+    static IEnumerable<string> FilesUnder(string root)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<(string dir, int depth)>([(root, 0)]);
+        while (pending.TryPop(out var next))
+        {
+            var (dir, depth) = next;
+            if (!seen.Add(RealPath(dir))) continue;
+            if (depth > 64) throw new IOException($"{dir}: folders nested more than 64 deep (a loop of symbolic links?)");
+            foreach (var f in Directory.EnumerateFiles(dir)) yield return f;
+            foreach (var d in Directory.EnumerateDirectories(dir)) pending.Push((d, depth + 1));
+        }
+    }
+
+    /// <summary>The path with every symbolic link in it resolved (realpath(3)).</summary>
+    static string RealPath(string path)
+    {
+        string full = Path.GetFullPath(path), real = Path.GetPathRoot(full)!;
+        foreach (var part in full[real.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
+        {
+            var next = new DirectoryInfo(Path.Combine(real, part));
+            real = next.ResolveLinkTarget(returnFinalTarget: true) is { } target ? RealPath(target.FullName) : next.FullName;
+        }
+        return real;
     }
 
     static void Feed(HashAlgorithm sha, Stream s, long count)

@@ -39,9 +39,12 @@ public sealed class SentencePieceModel
     byte[] _otherTrainerFields = [];
     byte[] _otherNormalizerFields = [];
 
+    /// <summary>The largest spiece.model read (T5's is 0.8 MB).</summary>
+    public const long MaxBytes = 64L << 20;
+
     public static SentencePieceModel Read(string path)
     {
-        try { return Parse(File.ReadAllBytes(path)); }
+        try { return Parse(InputFile.ReadAllBytes(path, MaxBytes)); }
         catch (InvalidDataException e) { throw new InvalidDataException($"{path}: not a SentencePiece model ({e.Message})"); }
     }
 

@@ -37,7 +37,7 @@ public sealed class SafeTensors : ITensorSource
     SafeTensors(string path)
     {
         Path = path;
-        _file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+        _file = InputFile.OpenHandle(path);
         try
         {
             long length = RandomAccess.GetLength(_file);

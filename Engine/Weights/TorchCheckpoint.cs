@@ -1,4 +1,5 @@
 using System.Text;
+using T2X.Vulkan.Files;
 
 namespace T2X.Vulkan.Weights;
 
@@ -32,7 +33,7 @@ public sealed partial class TorchCheckpoint : ITensorSource
     /// <summary>True for the legacy (pre-1.6) stream format.</summary>
     public bool Legacy { get; }
 
-    const long MaxPickleBytes = 1L << 30;
+    const long MaxPickleBytes = 256L << 20;
     const int MaxDepth = 64;
     const int MaxRank = 16;
 
@@ -40,7 +41,7 @@ public sealed partial class TorchCheckpoint : ITensorSource
     {
         Path = path;
         Span<byte> magic = stackalloc byte[4];
-        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+        var handle = InputFile.OpenHandle(path);
         _file = handle;
         try
         {

@@ -38,7 +38,7 @@ public static class FitPreviewCommand
         Console.WriteLine(JsonSerializer.Serialize(new { latent_rgb = rows, heldout_rms = rms, heldout_r2 = r2 }));
         if (write)
         {
-            var json = JsonNode.Parse(File.ReadAllText(configPath), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
+            var json = JsonNode.Parse(InputFile.ReadAllText(configPath), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
                        as JsonObject ?? throw new InvalidDataException($"{configPath}: expected a JSON object");
             var target = json["ae"] as JsonObject ?? json;   // the official layout nests the keys under "ae"
             target["latent_rgb"] = new JsonArray(rows.Select(r => (JsonNode)new JsonArray(r.Select(v => (JsonNode)v).ToArray())).ToArray());

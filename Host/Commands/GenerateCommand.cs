@@ -97,6 +97,7 @@ public static class GenerateCommand
         using var gpu = new Gpu(new GpuOptions { Device = device });
         using var pipeline = new TextToImage(gpu, folder, budget);
         Console.Error.WriteLine($"model {folder.Name} ({folder.Root}) on {gpu.Info.Name}");
+        _ = pipeline.ModelHash;   // a model folder that cannot be read whole fails now, not after the work
         var planned = pipeline.Plan(settings);
         if (!planned.Fits)
             Console.Error.WriteLine($"note: this generation needs about {GenerationPlan.FormatBytes(planned.PeakBytes)} of device memory, more than the " +

@@ -36,7 +36,7 @@ public static class TokenizeCommand
         if (!File.Exists(path)) throw new FileNotFoundException($"prompts file '{path}' does not exist", path);
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var doc = JsonDocument.Parse(InputFile.ReadAllBytes(path, InputFile.MaxJsonBytes));
             if (doc.RootElement.ValueKind != JsonValueKind.Array)
                 throw new InvalidDataException($"{path}: expected a JSON array of strings, got a {doc.RootElement.ValueKind}");
             return doc.RootElement.EnumerateArray().Select((e, i) => e.ValueKind == JsonValueKind.String ? e.GetString()!

@@ -1,5 +1,10 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Text;
 using System.Text.Json.Nodes;
 using NUnit.Framework;
+using T2X.Vulkan.Imaging;
+using T2X.Vulkan.Weights;
 
 namespace T2X.Tests.Host;
 
@@ -102,5 +107,101 @@ public class ErrorTests
         Directory.CreateDirectory(P("out.safetensors"));
         (code, _, stderr) = T2xProcess.Run([.. Tokenize(P("out.safetensors")), "--force"]);
         Assert.That((code, stderr), Is.EqualTo((3, $"t2x tokenize: {P("out.safetensors")} is a folder, not a file\n")));
+    }
+
+    // ---- inputs that would take unbounded memory or block ----
+
+    static byte[] PngChunk(string type, byte[] data)
+    {
+        var chunk = new byte[12 + data.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(chunk, (uint)data.Length);
+        Encoding.ASCII.GetBytes(type).CopyTo(chunk, 4);
+        data.CopyTo(chunk, 8);
+        return chunk;   // the CRC is left 0: t2x reads text chunks without checking it, as a careless writer may
+    }
+
+    [Test]
+    public void APngWhoseTextInflatesToGigabytesIsRefused()
+    {
+        // A 64 MiB prompt deflated to about 64 KiB (a 1 GiB one would make a 1 MB file: the same path, only slower to build).
+        var z = new MemoryStream();
+        using (var zlib = new ZLibStream(z, CompressionLevel.SmallestSize, leaveOpen: true))
+            for (int i = 0; i < 64; i++) zlib.Write(new byte[1 << 20]);
+        byte[] Text(string key, byte[] rest) => [.. Encoding.Latin1.GetBytes(key), 0, .. rest];
+        byte[] ihdr = [0, 0, 0, 8, 0, 0, 0, 8, 8, 2, 0, 0, 0];
+        File.WriteAllBytes(P("bomb.png"), [0x89, .. "PNG\r\n\x1a\n"u8, .. PngChunk("IHDR", ihdr), .. PngChunk("tEXt", Text("seed", "1"u8.ToArray())),
+            .. PngChunk("zTXt", Text("prompt", [0, .. z.ToArray()])), .. PngChunk("IEND", [])]);
+        var r = T2xProcess.Run("generate", "--from", P("bomb.png"), "-o", P("out.png"));
+        AssertOneLine(r, 3, $"{P("bomb.png")}: the PNG's text chunks hold more than {PngMetadata.MaxTextBytes} bytes of text");
+        Assert.That(File.Exists(P("out.png")), Is.False);
+
+        File.WriteAllBytes(P("cut.png"), [0x89, .. "PNG\r\n\x1a\n"u8, .. PngChunk("IHDR", ihdr)[..20]]);
+        AssertOneLine(T2xProcess.Run("generate", "--from", P("cut.png")), 3, "PNG chunk 'IHDR' of 13 bytes runs past the end of the file");
+    }
+
+    [Test]
+    public void APickleOfAMillionNonesIsRefused()
+    {
+        using (var f = File.Create(P("nones.pt")))
+        {
+            var zip = new ZipWriter(f);
+            zip.Add("archive/data.pkl", [0x80, 2, .. Enumerable.Repeat((byte)'N', (1 << 20) + 1), (byte)'.']);
+            zip.Finish();
+        }
+        AssertOneLine(T2xProcess.Run("inspect", P("nones.pt")), 3, "more than 1048576 values on the pickle stack");
+    }
+
+    static void MakeFifo(string path)
+    {
+        using var p = System.Diagnostics.Process.Start("mkfifo", path)!;
+        p.WaitForExit();
+        Assert.That(p.ExitCode, Is.EqualTo(0), "mkfifo");
+    }
+
+    [Test]
+    public void FifosAndDevicesAreRefusedWhereAFileIsExpected()
+    {
+        MakeFifo(P("fifo.pt"));
+        AssertOneLine(T2xProcess.Run("inspect", P("fifo.pt")), 3, $"{P("fifo.pt")} is a FIFO, not a regular file");
+
+        string model = Model(_ => { });
+        File.Delete(Path.Combine(model, "tokenizer", "spiece.model"));
+        File.CreateSymbolicLink(Path.Combine(model, "tokenizer", "spiece.model"), "/dev/zero");
+        File.WriteAllText(P("p.json"), "[\"x\"]");
+        AssertOneLine(T2xProcess.Run("tokenize", "--tokenizer", Path.Combine(model, "tokenizer"), "--prompts", P("p.json"), "--output", P("o.safetensors")),
+            3, "spiece.model is a character device, not a regular file");
+
+        File.Move(Path.Combine(model, "model_index.json"), P("index.json"));
+        File.CreateSymbolicLink(Path.Combine(model, "model_index.json"), "/dev/zero");
+        AssertOneLine(T2xProcess.Run("generate", "x", "--model", model, "--dry-run", "--memory-budget", "1"), 3, "model_index.json is a character device, not a regular file");
+    }
+
+    [Test]
+    public void AFifoInTheModelFolderFailsBeforeTheWorkAndALinkLoopIsWalkedOnce()
+    {
+        string model = Model(_ => { });
+        Directory.CreateSymbolicLink(Path.Combine(model, "transformer", "loop"), "..");
+        var r = T2xProcess.Run("generate", "a red circle", "--model", model, "--steps", "2", "--seed", "1", "-o", P("ok.png"));
+        Assert.That(r.code, Is.EqualTo(0), r.stderr);
+        Assert.That(File.Exists(P("ok.png")));
+
+        MakeFifo(Path.Combine(model, "transformer", "fifo"));
+        r = T2xProcess.Run("generate", "a red circle", "--model", model, "--steps", "2", "--seed", "1", "-o", P("no.png"));
+        Assert.That(r.code, Is.EqualTo(3), r.stderr);
+        Assert.That(r.stderr, Does.EndWith($"t2x generate: {Path.Combine(model, "transformer", "fifo")} is a FIFO, not a regular file\n"));
+        Assert.That(r.stderr, Does.Not.Contain("step"), "refused before generating");
+    }
+
+    [TestCase("transformer", "num_layers", "num_layers is 1000000000, more than the 1048576")]
+    [TestCase("text_encoder", "num_layers", "\"num_layers\" is 1000000000, more than the 1048576")]
+    [TestCase("text_encoder", "d_ff", "\"d_ff\" is 1000000000, more than the 1048576")]
+    public void HugeConfigDimensionsAreRefusedBeforeAllocating(string part, string key, string message)
+    {
+        string model = Model(_ => { });
+        string path = Path.Combine(model, part, "config.json");
+        var config = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        config[key] = 1_000_000_000;
+        File.WriteAllText(path, config.ToJsonString());
+        AssertOneLine(T2xProcess.Run("generate", "x", "--model", model, "--dry-run", "--memory-budget", "1"), 3, message);
     }
 }
