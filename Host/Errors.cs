@@ -20,7 +20,8 @@ public static class Errors
         while (e is AggregateException { InnerExceptions.Count: 1 } or TargetInvocationException or TypeInitializationException && e.InnerException is not null)
             e = e.InnerException!;
         var (code, message) = Classify(e);
-        Console.Error.WriteLine($"t2x {command}: {message}");
+        // Usage errors may end with the usage text (several lines); any other message is one line.
+        Console.Error.WriteLine($"t2x {command}: {Terminal.Safe(message, keepNewlines: code == Usage)}");
         if (Environment.GetEnvironmentVariable("T2X_DEBUG") == "1") Console.Error.WriteLine(e);
         return code;
     }

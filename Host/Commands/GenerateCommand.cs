@@ -53,7 +53,7 @@ public static class GenerateCommand
         var folder = ModelFolder.Open(modelDir);
         var basis = recorded?.Settings ?? folder.Defaults;
         if (recorded is not null && recorded.Model != folder.Name)
-            Console.Error.WriteLine($"note: {from} was made with model '{recorded.Model}', this is '{folder.Name}'");
+            Console.Error.WriteLine($"note: {from} was made with model '{Terminal.Safe(recorded.Model)}', this is '{Terminal.Safe(folder.Name)}'");
         var settings = basis with
         {
             Prompt = prompt ?? basis.Prompt,
@@ -106,7 +106,7 @@ public static class GenerateCommand
         {
             var s = settings with { Seed = settings.Seed + i };
             string size = video ? $"{s.Frames} frames of {s.Width}x{s.Height}" : $"{s.Width}x{s.Height}";
-            Console.Error.WriteLine($"seed {s.Seed}: \"{s.Prompt}\" {size}, {s.Steps} steps, cfg {s.Cfg}");
+            Console.Error.WriteLine($"seed {s.Seed}: \"{Terminal.Safe(s.Prompt)}\" {size}, {s.Steps} steps, cfg {s.Cfg}");
             var clock = Stopwatch.StartNew();
             var frames = pipeline.GenerateFrames(s, (step, total, seconds) =>
                 Console.Error.Write($"\r  step {step,3}/{total}  {Bar(step, total)}  {seconds:0.000} s/step "));

@@ -170,7 +170,7 @@ public sealed unsafe class ViewerApp : IDisposable
     int Loop()
     {
         Console.WriteLine($"viewer: model {_source.Model} on {_gpu.Info.Name}; {_presenter.Describe()}");
-        Console.WriteLine($"seed {_settings.Seed}: \"{_settings.Prompt}\" {_settings.Width}x{_settings.Height}, {_settings.Steps} steps, cfg {_settings.Cfg}");
+        Console.WriteLine($"seed {_settings.Seed}: \"{Terminal.Safe(_settings.Prompt)}\" {_settings.Width}x{_settings.Height}, {_settings.Steps} steps, cfg {_settings.Cfg}");
         Console.WriteLine("keys: Tab edit prompt, Enter regenerate, R new seed, S save PNG, Esc/Q quit; drop a t2x PNG to reproduce it");
         Generate(_settings);
         while (Glfw.WindowShouldClose(_window) == 0)
@@ -417,7 +417,7 @@ public sealed unsafe class ViewerApp : IDisposable
             var metadata = PngMetadata.Read(path);
             if (metadata.Model.Length > 0 && metadata.Model != _source.Model)
                 Console.WriteLine($"{path} was made with model '{metadata.Model}'; generating it with '{_source.Model}'");
-            Console.WriteLine($"reproducing {path}: \"{metadata.Settings.Prompt}\", seed {metadata.Settings.Seed}");
+            Console.WriteLine($"reproducing {path}: \"{Terminal.Safe(metadata.Settings.Prompt)}\", seed {metadata.Settings.Seed}");
             Generate(metadata.Settings);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)

@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json.Nodes;
 using NUnit.Framework;
+using T2X.Tests.Pipelines;
 using T2X.Vulkan.Imaging;
 using T2X.Vulkan.Weights;
 
@@ -203,5 +204,19 @@ public class ErrorTests
         config[key] = 1_000_000_000;
         File.WriteAllText(path, config.ToJsonString());
         AssertOneLine(T2xProcess.Run("generate", "x", "--model", model, "--dry-run", "--memory-budget", "1"), 3, message);
+    }
+
+    [Test]
+    public void ControlCharactersFromPromptsAndFilesAreEscaped()
+    {
+        string model = TestModelFolder.Create(P("model"));
+        var r = T2xProcess.Run("generate", "\u001b]0;pwned\u0007a red \u009bcircle", "--model", model, "--steps", "1", "-o", P("o.png"));
+        Assert.That(r.code, Is.EqualTo(0), r.stderr);
+        Assert.That(r.stderr, Does.Contain("\"\\e]0;pwned\\u0007a red \\u009bcircle\""));
+        Assert.That(r.stderr.Any(c => char.IsControl(c) && c is not '\n' and not '\r'), Is.False, "no raw control characters");
+
+        r = T2xProcess.Run("generate", "--from", P("\u001b[2Jmissing.png"));
+        Assert.That(r.code, Is.EqualTo(3), r.stderr);
+        Assert.That(r.stderr, Does.Contain("\\e[2Jmissing.png").And.Not.Contain("\u001b"));
     }
 }
