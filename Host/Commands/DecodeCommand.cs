@@ -44,6 +44,7 @@ public static class DecodeCommand
         if (budget is not null) vae.MemoryLimit = budget.Value - gpu.AllocatedBytes;
         var sample = vae.Decode(latents, shape, tiling, Console.Error.WriteLine);
         var s = sample.Shape;
+        Finite.Require(sample.Data, "the decoded 'sample' (not written: are the VAE's weights broken?)");
         SafeTensors.Write(output,
         [
             ("sample", HostTensor.FromFloat32(sample.Data, s)),

@@ -55,13 +55,16 @@ public static class EncodeCommand
             var y = encoder.Encode(ids, mask, batch, length);
             float[] hidden;
             try { hidden = y.ToArray(); } finally { y.Buffer.Dispose(); }
+            Finite.Require(hidden, "the encoder's 'last_hidden_state' (not written: are its weights broken?)");
             SafeTensors.Write(output, [("last_hidden_state", HostTensor.FromFloat32(hidden, batch, length, d))], overwrite: force);
             return 0;
         }
         using var text = TextConditioning.Encode(tokenizer, encoder, [prompt!], negative, maxLength, cleanCaption: !noClean, releaseEncoder: true);
+        var embeddings = text.Embeddings.ToArray();
+        Finite.Require(embeddings, "the encoder's 'last_hidden_state' (not written: are its weights broken?)");
         SafeTensors.Write(output,
         [
-            ("last_hidden_state", HostTensor.FromFloat32(text.Embeddings.ToArray(), batch, length, d)),
+            ("last_hidden_state", HostTensor.FromFloat32(embeddings, batch, length, d)),
             ("input_ids", TokenizeCommand.Int64(text.Tokens.InputIds, batch, length)),
             ("attention_mask", TokenizeCommand.Int64(text.Tokens.AttentionMask, batch, length)),
         ], overwrite: force);

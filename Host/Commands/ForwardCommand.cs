@@ -58,6 +58,7 @@ public static class ForwardCommand
         var result = model.Forward(latents, (int)ls[0], (int)ls[2], (int)ls[3], (int)ls[4], timestep, text, L, mask);
         double runS = clock.Elapsed.TotalSeconds;
         long[] shape = [ls[0], config.OutChannels, ls[2], ls[3], ls[4]];
+        Finite.Require(result, "the model's output 'sample' (not written: are its weights broken?)");
         SafeTensors.Write(output, [("sample", HostTensor.FromFloat32(result, shape))], overwrite: force);
         Console.WriteLine($"sample [{string.Join(", ", shape)}] written to {output} ({mode} attention; load {loadS:F1} s, forward {runS:F1} s, device peak {gpu.PeakBytes / 1048576.0:F0} MiB)");
         return 0;

@@ -92,6 +92,7 @@ public static class SampleCommand
             (i, n) => Console.Error.Write($"\rstep {i}/{n}"));
         Console.Error.WriteLine();
         long[] shape = [B, config.InChannels, F, h, w];
+        Finite.Require(z, "the sampled latents (not written: are the model's weights broken?)");
         SafeTensors.Write(output, [("latents", HostTensor.FromFloat32(z, shape))], overwrite: force);
         Console.WriteLine($"latents [{string.Join(", ", shape)}] written to {output} ({options.Steps} steps, cfg {options.CfgScale}, {clock.Elapsed.TotalSeconds:F1} s)");
         return 0;

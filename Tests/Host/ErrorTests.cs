@@ -219,4 +219,26 @@ public class ErrorTests
         Assert.That(r.code, Is.EqualTo(3), r.stderr);
         Assert.That(r.stderr, Does.Contain("\\e[2Jmissing.png").And.Not.Contain("\u001b"));
     }
+
+    [Test]
+    public void NonFiniteInputsAndResultsFailInsteadOfWriting()
+    {
+        string model = TestModelFolder.Create(P("model"));
+        string transformer = Path.Combine(model, "transformer");
+        SafeTensors.Write(P("in.safetensors"), [("latents", HostTensor.FromFloat32([1f, float.NaN, float.PositiveInfinity], 1, 3, 1, 1, 1))]);
+        var r = T2xProcess.Run("forward", "--transformer", transformer, "--inputs", P("in.safetensors"), "--output", P("out.safetensors"));
+        AssertOneLine(r, 3, $"{P("in.safetensors")}: 'latents' holds NaN at index 1 (2 of 3 values are not finite)");
+        Assert.That(File.Exists(P("out.safetensors")), Is.False);
+
+        // Weights that are all NaN: the image would be black; nothing is written.
+        string weights = Path.Combine(transformer, "diffusion_pytorch_model.safetensors");
+        List<(string, HostTensor)> nan;
+        using (var f = SafeTensors.Open(weights))
+            nan = f.Tensors.Select(t => (t.Name, HostTensor.FromFloat32(Enumerable.Repeat(float.NaN, (int)t.Elements).ToArray(), t.Shape).To(t.DType))).ToList();
+        SafeTensors.Write(weights, nan, overwrite: true);
+        r = T2xProcess.Run("generate", "a red circle", "--model", model, "--steps", "2", "--seed", "1", "-o", P("black.png"));
+        Assert.That(r.code, Is.EqualTo(3), r.stderr);
+        Assert.That(r.stderr, Does.Contain("t2x generate: the generated image (no file written: are the model's weights or settings broken?) holds NaN at index 0"));
+        Assert.That(File.Exists(P("black.png")), Is.False);
+    }
 }
