@@ -34,7 +34,7 @@ public static class GenerateCommand
         int? steps = a.IntOrNull("steps"), width = a.IntOrNull("width"), height = a.IntOrNull("height"), framesOption = a.IntOrNull("frames");
         double? cfg = a.DoubleOrNull("cfg");
         long? seed = a.LongOrNull("seed");
-        int count = a.Int("count", 1);
+        int count = a.Int("count", 1, 1, MaxCount);
         string? output = a.Option("output");
         bool force = a.Flag("force");
         bool dryRun = a.Flag("dry-run");
@@ -42,7 +42,6 @@ public static class GenerateCommand
         string modelDir = a.Option("model") ?? ModelFolder.BuiltinPath;
         string? device = a.Option("device");
         a.Done(maxPositional: 1);
-        if (count < 1) throw new UsageException($"--count must be at least 1, got {count}");
 
         string? prompt = a.Positional.Count > 0 ? a.Positional[0] : null;
         if (prompt is not null && promptOption is not null) throw new UsageException("give the prompt once: as an argument or with --prompt");
@@ -65,6 +64,8 @@ public static class GenerateCommand
             Height = height ?? basis.Height,
             Frames = framesOption ?? basis.Frames,
         };
+        if (settings.Seed > long.MaxValue - (count - 1))
+            throw new UsageException($"--seed {settings.Seed} with --count {count} runs past the largest seed, {long.MaxValue}");
         try
         {
             settings.Validated();
@@ -123,11 +124,15 @@ public static class GenerateCommand
         return 0;
     }
 
+    /// <summary>The most images one command makes.</summary>
+    const int MaxCount = 100_000;
+
     /// <summary>Where each image (.png) or video (.gif) goes: a file path for one, else a folder (default: the current one)
     /// with names made from the prompt and seed.</summary>
     static string[] OutputPaths(string? output, GenerationSettings s, int count, string extension)
     {
         string other = extension == ".png" ? ".gif" : ".png";
+        if (output == "-") throw new UsageException($"-o - (standard output) is not supported: give a {extension} file or a folder");
         if (output is not null && output.EndsWith(other, StringComparison.OrdinalIgnoreCase))
             throw new UsageException(extension == ".gif" ? $"a video ({s.Frames} frames) is written as a .gif plus its frames as PNG: give a .gif or a folder, not {output}"
                                                          : $"an image is written as a .png: give a .png or a folder, not {output} (--frames N makes a video)");
@@ -140,6 +145,9 @@ public static class GenerateCommand
             return [output!];
         }
         string folder = output ?? ".";
+        if (!Directory.Exists(folder) && Path.GetExtension(folder) is { Length: > 0 } ext)
+            throw new UsageException($"{folder}: t2x writes {(extension == ".png" ? "PNG" : "GIF")}, not {ext}: give a {extension} file or a folder " +
+                                     "(create a folder whose name has a dot first)");
         Directory.CreateDirectory(folder);
         return Enumerable.Range(0, count).Select(i => Path.Combine(folder, $"{Slug(s.Prompt)}-{s.Seed + i}{extension}")).ToArray();
     }
@@ -154,7 +162,8 @@ public static class GenerateCommand
             if (sb.Length >= 60) break;
         }
         var slug = sb.ToString().Trim('-');
-        return slug.Length == 0 ? "t2x" : slug;
+        // A prompt without letters or digits ("", "  ", "!?") is named by a hash of it, so different ones do not collide.
+        return slug.Length > 0 ? slug : "t2x-" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(prompt)))[..8].ToLowerInvariant();
     }
 
     static string Bar(int step, int total)

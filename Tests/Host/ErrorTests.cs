@@ -241,4 +241,29 @@ public class ErrorTests
         Assert.That(r.stderr, Does.Contain("t2x generate: the generated image (no file written: are the model's weights or settings broken?) holds NaN at index 0"));
         Assert.That(File.Exists(P("black.png")), Is.False);
     }
+
+    [Test]
+    public void ASeedAndCountPastTheLargestSeedAreRefused()
+    {
+        AssertOneLine(T2xProcess.Run("generate", "x", "--seed", long.MaxValue.ToString(), "--count", "2", "-o", P("out")), 2,
+            $"--seed {long.MaxValue} with --count 2 runs past the largest seed");
+        AssertOneLine(T2xProcess.Run("generate", "x", "--count", "2000000000", "-o", P("out")), 2, "--count expects an integer from 1 to 100000, got '2000000000'");
+    }
+
+    [Test]
+    public void DevicesTakesDeviceAsEveryCommandDoes()
+    {
+        var r = T2xProcess.Run("devices", "--device", "0");
+        Assert.That(r.code, Is.EqualTo(0), r.stderr);
+        Assert.That(r.stdout, Does.Contain("* [0]").And.Contain("* = chosen by '0'"));
+        AssertOneLine(T2xProcess.Run("devices", "--device", "99"), 3, "device 99 does not exist");
+    }
+
+    [Test]
+    public void InspectAModelFolderListsEachPart()
+    {
+        var r = T2xProcess.Run("inspect", Model(_ => { }));
+        Assert.That(r.code, Is.EqualTo(0), r.stderr);
+        Assert.That(r.stdout, Does.Contain("## transformer: ").And.Contain("## text_encoder: ").And.Contain("shared.weight\tF16\t[128, 128]"));
+    }
 }

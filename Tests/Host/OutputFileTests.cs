@@ -106,4 +106,29 @@ public class OutputFileTests
         Assert.That((code, stderr), Is.EqualTo((2, $"t2x view: {shot} exists; use --force to overwrite it\n")));
         Assert.That(File.ReadAllText(shot), Is.EqualTo("precious"));
     }
+
+    [Test]
+    public void OutputNamesThatAreNeitherPngNorAFolderAreRefused()
+    {
+        var r = T2xProcess.Run("generate", "x", "-o", P("pic.jpg"));
+        Assert.That((r.code, r.stderr), Is.EqualTo((2, $"t2x generate: {P("pic.jpg")}: t2x writes PNG, not .jpg: give a .png file or a folder (create a folder whose name has a dot first)\n")));
+        r = T2xProcess.Run("generate", "x", "-o", "-");
+        Assert.That((r.code, r.stderr), Is.EqualTo((2, "t2x generate: -o - (standard output) is not supported: give a .png file or a folder\n")));
+        Assert.That(Directory.EnumerateFileSystemEntries(_dir), Is.Empty, "no folder made");
+        Assert.That(Directory.Exists("-"), Is.False);
+    }
+
+    [Test]
+    public void PromptsWithoutLettersOrDigitsGetNamesOfTheirOwn()
+    {
+        string model = TestModelFolder.Create(P("model"));
+        foreach (var prompt in new[] { "", "  ", "!?" })
+        {
+            var r = T2xProcess.Run("generate", prompt, "--model", model, "--steps", "1", "--seed", "5", "-o", P("out"));
+            Assert.That(r.code, Is.EqualTo(0), r.stderr);
+        }
+        var names = Directory.GetFiles(P("out")).Select(Path.GetFileName).ToArray();
+        Assert.That(names, Has.Length.EqualTo(3));
+        Assert.That(names, Has.All.Match("^t2x-[0-9a-f]{8}-5\\.png$"));
+    }
 }
