@@ -266,4 +266,13 @@ public class ErrorTests
         Assert.That(r.code, Is.EqualTo(0), r.stderr);
         Assert.That(r.stdout, Does.Contain("## transformer: ").And.Contain("## text_encoder: ").And.Contain("shared.weight\tF16\t[128, 128]"));
     }
+
+    [Test]
+    public void APromptListThatWouldTakeGigabytesOfTokensIsRefused()
+    {
+        string model = Model(_ => { });
+        File.WriteAllText(P("many.json"), "[" + string.Join(",", Enumerable.Repeat("\"\"", 200_000)) + "]");
+        AssertOneLine(T2xProcess.Run("tokenize", "--tokenizer", Path.Combine(model, "tokenizer"), "--prompts", P("many.json"), "--max-length", "4096",
+            "--output", P("o.safetensors")), 3, "200000 texts × max length 4096 = 819200000 tokens, more than the 16777216 one batch may hold");
+    }
 }
