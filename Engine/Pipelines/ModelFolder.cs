@@ -114,7 +114,7 @@ public sealed record ModelFolder
             Cfg = Dbl("diffusion.cfg_scale", 4.0, -GenerationSettings.MaxCfg, GenerationSettings.MaxCfg),
             NumTrainSteps = Int("diffusion.num_train_steps", 1000, 1, 1_000_000),
             UseTimestepTransform = Bool("diffusion.use_timestep_transform", true),
-            TransformScale = Dbl("diffusion.transform_scale", 1.0, double.Epsilon, 1e6),
+            TransformScale = Dbl("diffusion.transform_scale", 1.0, 1e-6, 1e6),
         };
         return folder;
     }

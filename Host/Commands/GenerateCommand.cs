@@ -82,7 +82,7 @@ public static class GenerateCommand
                 budget = (long)Math.Min(probe.Info.DeviceLocalBytes, long.MaxValue);
                 Console.WriteLine($"device {probe.Info.Name}");
             }
-            Console.WriteLine($"model {folder.Name} ({folder.Root}), {folder.Space} space, {settings.Steps} steps");
+            Console.WriteLine($"model {Terminal.Safe(folder.Name)} ({Terminal.Safe(folder.Root)}), {folder.Space} space, {settings.Steps} steps");
             Console.WriteLine(GenerationPlan.Make(folder, settings.Width, settings.Height, settings.Frames, budget.Value).Format());
             return 0;
         }
@@ -97,7 +97,7 @@ public static class GenerateCommand
 
         using var gpu = new Gpu(new GpuOptions { Device = device });
         using var pipeline = new TextToImage(gpu, folder, budget);
-        Console.Error.WriteLine($"model {folder.Name} ({folder.Root}) on {gpu.Info.Name}");
+        Console.Error.WriteLine($"model {Terminal.Safe(folder.Name)} ({Terminal.Safe(folder.Root)}) on {gpu.Info.Name}");
         _ = pipeline.ModelHash;   // a model folder that cannot be read whole fails now, not after the work
         var planned = pipeline.Plan(settings);
         if (!planned.Fits)

@@ -169,7 +169,7 @@ public sealed unsafe class ViewerApp : IDisposable
 
     int Loop()
     {
-        Console.WriteLine($"viewer: model {_source.Model} on {_gpu.Info.Name}; {_presenter.Describe()}");
+        Console.WriteLine($"viewer: model {Terminal.Safe(_source.Model)} on {_gpu.Info.Name}; {_presenter.Describe()}");
         Console.WriteLine($"seed {_settings.Seed}: \"{Terminal.Safe(_settings.Prompt)}\" {_settings.Width}x{_settings.Height}, {_settings.Steps} steps, cfg {_settings.Cfg}");
         Console.WriteLine("keys: Tab edit prompt, Enter regenerate, R new seed, S save PNG, Esc/Q quit; drop a t2x PNG to reproduce it");
         Generate(_settings);
@@ -180,8 +180,9 @@ public sealed unsafe class ViewerApp : IDisposable
             else Glfw.WaitEvents();
             if (_failure is { } failure)
             {
-                Console.Error.WriteLine($"t2x view: generation failed: {failure.Message}");
-                if (_options.ExitAfterFinal) return 1;
+                // Headless runs end as every command does (Host/Errors: one line, the exit code of the failure).
+                if (_options.ExitAfterFinal) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+                Console.Error.WriteLine($"t2x view: generation failed: {Terminal.Safe(failure.Message)}");
                 _status = "generation failed: " + failure.Message;
                 _failure = null;
             }
@@ -416,7 +417,7 @@ public sealed unsafe class ViewerApp : IDisposable
         {
             var metadata = PngMetadata.Read(path);
             if (metadata.Model.Length > 0 && metadata.Model != _source.Model)
-                Console.WriteLine($"{path} was made with model '{metadata.Model}'; generating it with '{_source.Model}'");
+                Console.WriteLine($"{path} was made with model '{Terminal.Safe(metadata.Model)}'; generating it with '{Terminal.Safe(_source.Model)}'");
             Console.WriteLine($"reproducing {path}: \"{Terminal.Safe(metadata.Settings.Prompt)}\", seed {metadata.Settings.Seed}");
             Generate(metadata.Settings);
         }
