@@ -7,6 +7,10 @@ namespace T2X.Vulkan.Weights;
 /// <summary>Opens checkpoints of any supported format, chosen by content, not by file name.</summary>
 public static class Checkpoint
 {
+    /// <summary>The most tensors one file may hold (released checkpoints hold a few thousand): a header that lists
+    /// millions is refused before they take memory.</summary>
+    public const int MaxTensors = 1 << 17;
+
     /// <summary>Opens a .safetensors file, a torch.save zip (.pt/.pth/.ckpt/.bin), or a
     /// <c>*.index.json</c> whose weight_map points at shards of either kind.</summary>
     public static ITensorSource Open(string path) => Open(path, allowIndex: true);

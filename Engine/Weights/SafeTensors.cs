@@ -107,6 +107,7 @@ public sealed class SafeTensors : ITensorSource
                 }
                 continue;
             }
+            if (entries.Count == Checkpoint.MaxTensors) throw Bad($"more than {Checkpoint.MaxTensors} tensors");
             var (info, begin, end) = ParseEntry(p);
             if (_byName.ContainsKey(info.Name)) throw Bad($"tensor '{info.Name}' appears twice");
             _byName[info.Name] = (info, begin);

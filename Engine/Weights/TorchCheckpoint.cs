@@ -178,6 +178,7 @@ public sealed partial class TorchCheckpoint : ITensorSource
             if (value is TensorRef t)
             {
                 if (!_views.TryAdd(name, t)) throw Bad($"tensor name '{name}' occurs twice");
+                if (infos.Count == Checkpoint.MaxTensors) throw Bad($"more than {Checkpoint.MaxTensors} tensors");
                 infos.Add(new TensorInfo(name, t.Storage.DType, t.Shape));
             }
             else if (value is PyDict inner) Flatten(inner, name + ".", depth + 1, infos, ref visits);

@@ -275,4 +275,17 @@ public class ErrorTests
         AssertOneLine(T2xProcess.Run("tokenize", "--tokenizer", Path.Combine(model, "tokenizer"), "--prompts", P("many.json"), "--max-length", "4096",
             "--output", P("o.safetensors")), 3, "200000 texts × max length 4096 = 819200000 tokens, more than the 16777216 one batch may hold");
     }
+
+    [Test]
+    public void ACheckpointListingMillionsOfTensorsIsRefused()
+    {
+        int n = Checkpoint.MaxTensors + 1;
+        var header = Encoding.UTF8.GetBytes("{" + string.Join(",", Enumerable.Range(0, n).Select(i => $"\"t{i}\":{{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}")) + "}");
+        using (var f = File.Create(P("many.safetensors")))
+        {
+            f.Write(BitConverter.GetBytes((ulong)header.Length));
+            f.Write(header);
+        }
+        AssertOneLine(T2xProcess.Run("inspect", P("many.safetensors")), 3, $"not a valid safetensors file: more than {Checkpoint.MaxTensors} tensors");
+    }
 }
