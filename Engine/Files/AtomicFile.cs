@@ -69,7 +69,10 @@ public static class AtomicFile
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"folder {folder} does not exist");
         string probe = TempName(full);
         try { new FileStream(probe, FileMode.CreateNew, FileAccess.Write).Dispose(); }
-        catch (UnauthorizedAccessException) { throw new UnauthorizedAccessException($"folder {folder} is not writable"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot write files in folder {folder} ({e.Message})", e);
+        }
         TryDelete(probe);
     }
 

@@ -108,6 +108,10 @@ public class ErrorTests
         Directory.CreateDirectory(P("out.safetensors"));
         (code, _, stderr) = T2xProcess.Run([.. Tokenize(P("out.safetensors")), "--force"]);
         Assert.That((code, stderr), Is.EqualTo((3, $"t2x tokenize: {P("out.safetensors")} is a folder, not a file\n")));
+        // A folder that takes no new files (even for root): refused before the work, not after.
+        (code, _, stderr) = T2xProcess.Run(Tokenize("/proc/out.safetensors"));
+        Assert.That(code, Is.EqualTo(3), stderr);
+        Assert.That(stderr, Does.StartWith("t2x tokenize: cannot write files in folder /proc ("));
     }
 
     // ---- inputs that would take unbounded memory or block ----
