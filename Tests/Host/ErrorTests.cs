@@ -292,4 +292,13 @@ public class ErrorTests
         }
         AssertOneLine(T2xProcess.Run("inspect", P("many.safetensors")), 3, $"not a valid safetensors file: more than {Checkpoint.MaxTensors} tensors");
     }
+
+    [Test]
+    public void NoVulkanDriverIsADeviceError()
+    {
+        var noDriver = new Dictionary<string, string> { ["VK_ICD_FILENAMES"] = "/nonexistent.json", ["VK_DRIVER_FILES"] = "/nonexistent.json" };
+        var r = T2xProcess.RunWith(noDriver, "generate", "x", "-o", P("x.png"));
+        AssertOneLine(r, 4, "t2x generate: vkCreateInstance failed");
+        Assert.That(File.Exists(P("x.png")), Is.False);
+    }
 }
