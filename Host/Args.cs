@@ -56,21 +56,33 @@ public sealed class Args
 
     public string Require(string name) => Option(name) ?? throw new UsageException($"--{name} is required");
 
-    public int Int(string name, int fallback) => IntOrNull(name) ?? fallback;
+    public int Int(string name, int fallback, int min = int.MinValue, int max = int.MaxValue) => IntOrNull(name, min, max) ?? fallback;
     public long Long(string name, long fallback) => LongOrNull(name) ?? fallback;
-    public double Double(string name, double fallback) => DoubleOrNull(name) ?? fallback;
+    public double Double(string name, double fallback, double min = double.MinValue, double max = double.MaxValue) => DoubleOrNull(name, min, max) ?? fallback;
 
-    /// <summary>The option as a number; null when absent (for defaults that come from elsewhere, such as a model).</summary>
-    public int? IntOrNull(string name) =>
-        Option(name) is not { } v ? null : int.TryParse(v, out int n) ? n : throw new UsageException($"--{name} expects an integer, got '{v}'");
+    /// <summary>The option as a number from <paramref name="min"/> to <paramref name="max"/>; null when absent (for
+    /// defaults that come from elsewhere, such as a model).</summary>
+    public int? IntOrNull(string name, int min = int.MinValue, int max = int.MaxValue)
+    {
+        if (Option(name) is not { } v) return null;
+        if (int.TryParse(v, out int n) && n >= min && n <= max) return n;
+        string range = (min, max) == (int.MinValue, int.MaxValue) ? "" : max == int.MaxValue ? $" of at least {min}" : $" from {min} to {max}";
+        throw new UsageException($"--{name} expects an integer{range}, got '{v}'");
+    }
 
     public long? LongOrNull(string name) =>
         Option(name) is not { } v ? null : long.TryParse(v, out long n) ? n : throw new UsageException($"--{name} expects an integer, got '{v}'");
 
-    public double? DoubleOrNull(string name) =>
-        Option(name) is not { } v ? null
-        : double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d) ? d
-        : throw new UsageException($"--{name} expects a number, got '{v}'");
+    /// <summary>The option as a finite number from <paramref name="min"/> to <paramref name="max"/> (NaN and infinities
+    /// are refused); null when absent.</summary>
+    public double? DoubleOrNull(string name, double min = double.MinValue, double max = double.MaxValue)
+    {
+        if (Option(name) is not { } v) return null;
+        if (double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d) && double.IsFinite(d) && d >= min && d <= max)
+            return d;
+        string range = (min, max) == (double.MinValue, double.MaxValue) ? "" : $" from {min} to {max}";
+        throw new UsageException($"--{name} expects a finite number{range}, got '{v}'");
+    }
 
     /// <summary>A memory size given in GiB (fractions allowed), as bytes; null when the option is absent.</summary>
     public long? Gib(string name)

@@ -1,6 +1,5 @@
 using T2X.Host;
 using T2X.Host.Commands;
-using T2X.Vulkan;
 
 // Each command is one class in Host/Commands with a Run(Args) method; this table is the whole CLI.
 var commands = new (string name, string summary, Func<Args, int> run)[]
@@ -36,13 +35,7 @@ try
 {
     return command.run(new Args(args.Skip(1)));
 }
-catch (UsageException e)
+catch (Exception e)
 {
-    Console.Error.WriteLine($"t2x {command.name}: {e.Message}");
-    return 2;
-}
-catch (Exception e) when (e is VulkanException or IOException or InvalidDataException or ArgumentException or NotSupportedException or UnauthorizedAccessException)
-{
-    Console.Error.WriteLine($"t2x {command.name}: {e.Message}");
-    return 1;
+    return Errors.Report(command.name, e);
 }

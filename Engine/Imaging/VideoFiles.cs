@@ -3,6 +3,7 @@ using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Gif;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
+using T2X.Vulkan.Files;
 
 namespace T2X.Vulkan.Imaging;
 
@@ -10,8 +11,8 @@ namespace T2X.Vulkan.Imaging;
 /// A generated video on disk: an animated GIF (ImageSharp 2.1 has no APNG encoder; its GIF encoder quantizes each
 /// frame to 256 colours) and every frame as a lossless PNG next to it: NAME.gif, NAME-001.png … NAME-0NN.png.
 /// Each PNG carries the generation metadata (<see cref="PngMetadata"/>, plus "frame" = its 1-based index) and the GIF
-/// carries it as a comment ("key: value" lines). All files are written to temporary names first and renamed only when
-/// every one is complete.
+/// carries it as a comment ("key: value" lines). All files are written to temporary names first and published only when
+/// every one is complete (<see cref="AtomicFile.WriteAll"/>).
 /// </summary>
 public static class VideoFiles
 {
@@ -48,45 +49,47 @@ public static class VideoFiles
         }
     }
 
-    /// <summary>Writes the GIF and the frame PNGs (interleaved RGB bytes [H, W, 3] each).</summary>
-    public static void Save(string gifPath, IReadOnlyList<byte[]> frames, int width, int height, PngMetadata metadata)
+    /// <summary>Writes the GIF and the frame PNGs (interleaved RGB bytes [H, W, 3] each) as one group through
+    /// <see cref="AtomicFile"/>; existing files are replaced only with <paramref name="overwrite"/>.</summary>
+    public static void Save(string gifPath, IReadOnlyList<byte[]> frames, int width, int height, PngMetadata metadata, bool overwrite = false)
     {
         if (frames.Count == 0) throw new ArgumentException("a video needs at least one frame");
         foreach (var f in frames)
             if (f.Length != 3 * width * height) throw new ArgumentException($"{f.Length} bytes for a {width}x{height} RGB frame (expected {3 * width * height})");
-        var paths = Paths(gifPath, frames.Count).Select(Path.GetFullPath).ToArray();
+        var paths = Paths(gifPath, frames.Count);
         var stale = StaleFrames(gifPath, frames.Count);
-        var temps = paths.Select(p => Path.Combine(Path.GetDirectoryName(p)!, $".{Path.GetFileName(p)}.{Environment.ProcessId}.tmp")).ToArray();
-        try
+        var files = new List<(string, Action<Stream>)> { (paths[0], stream => WriteGif(stream, frames, width, height, metadata)) };
+        for (int i = 0; i < frames.Count; i++)
         {
-            using (var gif = Image.LoadPixelData<Rgb24>(frames[0], width, height))
-            {
-                var meta = gif.Metadata.GetGifMetadata();
-                meta.RepeatCount = 0;   // loop forever
-                meta.Comments.Add(string.Join("\n", metadata.ToText().Select(kv => $"{kv.Key}: {kv.Value}")));
-                gif.Frames.RootFrame.Metadata.GetGifMetadata().FrameDelay = FrameDelay;
-                for (int i = 1; i < frames.Count; i++)
-                {
-                    using var next = Image.LoadPixelData<Rgb24>(frames[i], width, height);
-                    var added = gif.Frames.AddFrame(next.Frames.RootFrame);
-                    added.Metadata.GetGifMetadata().FrameDelay = FrameDelay;
-                }
-                gif.SaveAsGif(temps[0], new GifEncoder { ColorTableMode = GifColorTableMode.Local });
-            }
-            for (int i = 0; i < frames.Count; i++)
-            {
-                using var png = Image.LoadPixelData<Rgb24>(frames[i], width, height);
-                var text = png.Metadata.GetPngMetadata().TextData;
-                foreach (var (key, value) in metadata.ToText()) text.Add(new PngTextData(key, value, "", ""));
-                text.Add(new PngTextData("frame", (i + 1).ToString(CultureInfo.InvariantCulture), "", ""));
-                png.SaveAsPng(temps[i + 1], new PngEncoder { TextCompressionThreshold = int.MaxValue, ColorType = PngColorType.Rgb });
-            }
-            for (int i = 0; i < paths.Length; i++) File.Move(temps[i], paths[i], overwrite: true);
-            foreach (var p in stale) File.Delete(p);
+            int index = i;
+            files.Add((paths[i + 1], stream => WriteFrame(stream, frames[index], index, width, height, metadata)));
         }
-        finally
+        AtomicFile.WriteAll(files, overwrite);
+        foreach (var p in stale) File.Delete(p);
+    }
+
+    static void WriteGif(Stream stream, IReadOnlyList<byte[]> frames, int width, int height, PngMetadata metadata)
+    {
+        using var gif = Image.LoadPixelData<Rgb24>(frames[0], width, height);
+        var meta = gif.Metadata.GetGifMetadata();
+        meta.RepeatCount = 0;   // loop forever
+        meta.Comments.Add(string.Join("\n", metadata.ToText().Select(kv => $"{kv.Key}: {kv.Value}")));
+        gif.Frames.RootFrame.Metadata.GetGifMetadata().FrameDelay = FrameDelay;
+        for (int i = 1; i < frames.Count; i++)
         {
-            foreach (var t in temps) if (File.Exists(t)) File.Delete(t);
+            using var next = Image.LoadPixelData<Rgb24>(frames[i], width, height);
+            var added = gif.Frames.AddFrame(next.Frames.RootFrame);
+            added.Metadata.GetGifMetadata().FrameDelay = FrameDelay;
         }
+        gif.SaveAsGif(stream, new GifEncoder { ColorTableMode = GifColorTableMode.Local });
+    }
+
+    static void WriteFrame(Stream stream, byte[] rgb, int index, int width, int height, PngMetadata metadata)
+    {
+        using var png = Image.LoadPixelData<Rgb24>(rgb, width, height);
+        var text = png.Metadata.GetPngMetadata().TextData;
+        foreach (var (key, value) in metadata.ToText()) text.Add(new PngTextData(key, value, "", ""));
+        text.Add(new PngTextData("frame", (index + 1).ToString(CultureInfo.InvariantCulture), "", ""));
+        png.SaveAsPng(stream, PngMetadata.Encoder);
     }
 }

@@ -18,14 +18,19 @@ public sealed record GenerationSettings
     /// <summary>Frames of a video (latent models with a time axis); 1 for an image.</summary>
     public int Frames { get; init; } = 1;
 
+    /// <summary>Bounds on what may be asked for, checked before anything is allocated (every command and model file uses these).</summary>
+    public const int MaxSteps = 1000, MaxSide = 8192, MaxFrames = 1000;
+    /// <summary>Guidance scales beyond this overflow float32 activations (a black image): refused.</summary>
+    public const double MaxCfg = 1000;
+
     /// <summary>Throws with a message naming the bad field.</summary>
     public GenerationSettings Validated()
     {
-        if (Steps < 1 || Steps > 1000) throw new ArgumentException($"steps must be between 1 and 1000, got {Steps}");
-        if (Width < 1 || Height < 1 || Width > 8192 || Height > 8192)
-            throw new ArgumentException($"image size must be between 1 and 8192 pixels per side, got {Width}x{Height}");
-        if (Frames < 1 || Frames > 1000) throw new ArgumentException($"frames must be between 1 and 1000, got {Frames}");
-        if (!double.IsFinite(Cfg)) throw new ArgumentException($"cfg must be a finite number, got {Cfg}");
+        if (Steps < 1 || Steps > MaxSteps) throw new ArgumentException($"steps must be between 1 and {MaxSteps}, got {Steps}");
+        if (Width < 1 || Height < 1 || Width > MaxSide || Height > MaxSide)
+            throw new ArgumentException($"image size must be between 1 and {MaxSide} pixels per side, got {Width}x{Height}");
+        if (Frames < 1 || Frames > MaxFrames) throw new ArgumentException($"frames must be between 1 and {MaxFrames}, got {Frames}");
+        if (!(Math.Abs(Cfg) <= MaxCfg)) throw new ArgumentException($"cfg must be a number from {-MaxCfg} to {MaxCfg}, got {Cfg}");
         return this;
     }
 }

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text.Json;
+using T2X.Vulkan.Files;
 
 namespace T2X.Vulkan.Pipelines;
 
@@ -55,60 +56,71 @@ public sealed record ModelFolder
         if (!File.Exists(indexPath))
             throw new FileNotFoundException($"'{dir}' is not a model folder: it has no model_index.json (layout: Engine/Pipelines/ModelFolder.md)", indexPath);
         JsonElement root;
-        try { root = JsonDocument.Parse(File.ReadAllText(indexPath)).RootElement; }
+        try { root = JsonDocument.Parse(InputFile.ReadAllText(indexPath)).RootElement; }
         catch (JsonException e) { throw new InvalidDataException($"{indexPath}: not valid JSON ({e.Message})"); }
         if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{indexPath}: expected a JSON object");
 
-        JsonElement? Get(JsonElement obj, string key) => obj.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
-        string Str(JsonElement obj, string key, string? fallback) =>
-            Get(obj, key) is { } v ? (v.ValueKind == JsonValueKind.String ? v.GetString()! : throw Bad(key, "a string"))
+        // Keys are dotted paths from the root ("diffusion.cfg_scale"); null and absent both take the default.
+        JsonElement? Get(string path)
+        {
+            var e = root;
+            foreach (var part in path.Split('.'))
+                if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty(part, out e) || e.ValueKind == JsonValueKind.Null) return null;
+            return e;
+        }
+        string Str(string key, string? fallback) =>
+            Get(key) is { } v ? (v.ValueKind == JsonValueKind.String ? v.GetString()! : throw Bad(key, "a string", v))
             : fallback ?? throw new InvalidDataException($"{indexPath}: '{key}' is missing");
-        int Int(JsonElement obj, string key, int fallback) =>
-            Get(obj, key) is { } v ? (v.TryGetInt32(out int n) ? n : throw Bad(key, "an integer")) : fallback;
-        double Dbl(JsonElement obj, string key, double fallback) =>
-            Get(obj, key) is { } v ? (v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Bad(key, "a number")) : fallback;
-        bool Bool(JsonElement obj, string key, bool fallback) =>
-            Get(obj, key) is { } v ? (v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : throw Bad(key, "true or false")) : fallback;
-        InvalidDataException Bad(string key, string what) => new($"{indexPath}: '{key}' must be {what}");
+        int Int(string key, int fallback, int min, int max) =>
+            Get(key) is { } v ? (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int n) && n >= min && n <= max ? n
+                : throw Bad(key, $"an integer from {min} to {max}", v)) : fallback;
+        double Dbl(string key, double fallback, double min, double max) =>
+            Get(key) is { } v ? (v.ValueKind == JsonValueKind.Number && v.GetDouble() is var d && d >= min && d <= max ? d
+                : throw Bad(key, $"a number from {min} to {max}", v)) : fallback;
+        bool Bool(string key, bool fallback) =>
+            Get(key) is { } v ? (v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : throw Bad(key, "true or false", v)) : fallback;
+        InvalidDataException Bad(string key, string what, JsonElement? got = null) =>
+            new($"{indexPath}: '{key}' must be {what}" + (got is { } g ? $", got {Shorten(g.GetRawText())}" : ""));
 
-        var diffusion = Get(root, "diffusion") ?? default;
-        bool hasDiffusion = diffusion.ValueKind == JsonValueKind.Object;
-        string modelId = hasDiffusion ? Str(diffusion, "model_id", "rflow") : "rflow";
+        if (Get("diffusion") is { ValueKind: not JsonValueKind.Object } diffusion) throw Bad("diffusion", "an object", diffusion);
+        string modelId = Str("diffusion.model_id", "rflow");
         if (modelId != "rflow") throw new InvalidDataException($"{indexPath}: diffusion.model_id '{modelId}' is not supported (only rflow)");
 
         int frames = 1, height = 1024, width = 1024;
-        if (Get(root, "input_size") is { } size)
+        if (Get("input_size") is { } size)
         {
-            var s = size.ValueKind == JsonValueKind.Array ? size.EnumerateArray().Select(e => e.TryGetInt32(out int n) ? n : -1).ToArray() : [];
-            if (s.Length != 3 || s.Any(n => n < 1)) throw Bad("input_size", "[frames, height, width] in pixels");
+            var s = size.ValueKind == JsonValueKind.Array ? size.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int n) ? n : -1).ToArray() : [];
+            if (s.Length != 3 || s[0] < 1 || s[0] > GenerationSettings.MaxFrames || s[1..].Any(n => n < 1 || n > GenerationSettings.MaxSide))
+                throw Bad("input_size", $"[frames, height, width] in pixels (frames up to {GenerationSettings.MaxFrames}, sides up to {GenerationSettings.MaxSide})", size);
             (frames, height, width) = (s[0], s[1], s[2]);
         }
-        string space = Str(root, "space", "latent");
+        string space = Str("space", "latent");
         if (space is not ("pixel" or "latent")) throw Bad("space", "\"pixel\" or \"latent\"");
 
         var folder = new ModelFolder
         {
             Root = Path.GetFullPath(dir),
-            Name = Str(root, "name", Path.GetFileName(Path.GetFullPath(dir).TrimEnd('/'))),
+            Name = Str("name", Path.GetFileName(Path.GetFullPath(dir).TrimEnd('/'))),
             Space = space,
             Frames = frames, Height = height, Width = width,
-            MaxLength = Int(root, "model_max_length", 200),
-            CleanCaption = Bool(root, "clean_caption", true),
-            NegativePrompt = Str(root, "negative_prompt", ""),
-            Transformer = Part(dir, Str(root, "transformer", "transformer")),
-            TextEncoder = Part(dir, Str(root, "text_encoder", "text_encoder")),
-            Tokenizer = Part(dir, Str(root, "tokenizer", "tokenizer")),
-            Vae = space == "latent" ? Part(dir, Str(root, "vae", "vae")) : null,
-            Steps = hasDiffusion ? Int(diffusion, "num_inference_steps", 30) : 30,
-            Cfg = hasDiffusion ? Dbl(diffusion, "cfg_scale", 4.0) : 4.0,
-            NumTrainSteps = hasDiffusion ? Int(diffusion, "num_train_steps", 1000) : 1000,
-            UseTimestepTransform = hasDiffusion ? Bool(diffusion, "use_timestep_transform", true) : true,
-            TransformScale = hasDiffusion ? Dbl(diffusion, "transform_scale", 1.0) : 1.0,
+            MaxLength = Int("model_max_length", 200, 1, Text.T5Tokenizer.MaxTokens),
+            CleanCaption = Bool("clean_caption", true),
+            NegativePrompt = Str("negative_prompt", ""),
+            Transformer = Part(dir, Str("transformer", "transformer")),
+            TextEncoder = Part(dir, Str("text_encoder", "text_encoder")),
+            Tokenizer = Part(dir, Str("tokenizer", "tokenizer")),
+            Vae = space == "latent" ? Part(dir, Str("vae", "vae")) : null,
+            Steps = Int("diffusion.num_inference_steps", 30, 1, GenerationSettings.MaxSteps),
+            Cfg = Dbl("diffusion.cfg_scale", 4.0, -GenerationSettings.MaxCfg, GenerationSettings.MaxCfg),
+            NumTrainSteps = Int("diffusion.num_train_steps", 1000, 1, 1_000_000),
+            UseTimestepTransform = Bool("diffusion.use_timestep_transform", true),
+            TransformScale = Dbl("diffusion.transform_scale", 1.0, 1e-6, 1e6),
         };
-        if (folder.MaxLength < 1) throw Bad("model_max_length", "at least 1");
-        if (!(folder.TransformScale > 0)) throw Bad("diffusion.transform_scale", "a positive number");
         return folder;
     }
+
+    /// <summary>A value from a file as shown in a message: at most 60 characters.</summary>
+    static string Shorten(string text) => text.Length <= 60 ? text : text[..57] + "...";
 
     static string Part(string dir, string name)
     {
@@ -125,13 +137,12 @@ public sealed record ModelFolder
     {
         using var sha = SHA256.Create();
         string[] parts = [Transformer, TextEncoder, Tokenizer, .. Vae is null ? Array.Empty<string>() : [Vae]];
-        var files = parts.SelectMany(p => Directory.EnumerateFiles(p, "*", SearchOption.AllDirectories))
-            .Append(Path.Combine(Root, "model_index.json")).Order(StringComparer.Ordinal);
+        var files = parts.SelectMany(FilesUnder).Append(Path.Combine(Root, "model_index.json")).Order(StringComparer.Ordinal);
         foreach (var file in files)
         {
             var name = System.Text.Encoding.UTF8.GetBytes(Path.GetRelativePath(Root, file).Replace('\\', '/'));
             sha.TransformBlock(name, 0, name.Length, null, 0);
-            using var f = File.OpenRead(file);
+            using var f = new FileStream(InputFile.OpenHandle(file), FileAccess.Read);
             const long big = 64 << 20, part = 16 << 20;
             if (f.Length <= big) Feed(sha, f, f.Length);
             else
@@ -145,6 +156,34 @@ public sealed record ModelFolder
         }
         sha.TransformFinalBlock([], 0, 0);
         return Convert.ToHexString(sha.Hash!)[..12].ToLowerInvariant();
+    }
+
+    /// <summary>The files in a folder and its subfolders. Symbolic links are followed (model folders from the Hugging Face
+    /// cache are links into a blob store), but each real folder is entered once, so a link loop ends.</summary>
+    static IEnumerable<string> FilesUnder(string root)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<(string dir, int depth)>([(root, 0)]);
+        while (pending.TryPop(out var next))
+        {
+            var (dir, depth) = next;
+            if (!seen.Add(RealPath(dir))) continue;
+            if (depth > 64) throw new IOException($"{dir}: folders nested more than 64 deep (a loop of symbolic links?)");
+            foreach (var f in Directory.EnumerateFiles(dir)) yield return f;
+            foreach (var d in Directory.EnumerateDirectories(dir)) pending.Push((d, depth + 1));
+        }
+    }
+
+    /// <summary>The path with every symbolic link in it resolved (realpath(3)).</summary>
+    static string RealPath(string path)
+    {
+        string full = Path.GetFullPath(path), real = Path.GetPathRoot(full)!;
+        foreach (var part in full[real.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
+        {
+            var next = new DirectoryInfo(Path.Combine(real, part));
+            real = next.ResolveLinkTarget(returnFinalTarget: true) is { } target ? RealPath(target.FullName) : next.FullName;
+        }
+        return real;
     }
 
     static void Feed(HashAlgorithm sha, Stream s, long count)

@@ -42,7 +42,6 @@ public sealed class TextToImage : IFrameSource, IDisposable
     PtDitModel? _transformer;
     readonly LatentImage? _latent;   // latent models only
     RectifiedFlowSampler? _sampler;
-    (int t, int h, int w, double cfg) _samplerKey;
     readonly Lazy<string> _hash;
     readonly List<StageRun> _stages = [];
 
@@ -114,12 +113,14 @@ public sealed class TextToImage : IFrameSource, IDisposable
         var plan = Plan(settings);
         LastPlan = plan;
         _stages.Clear();
+        // The last generation's sampler (its activations hold the pixel-space result) would sit beside the text
+        // encoder's: the plan counts each stage's activations alone, so every generation starts without it.
+        DropSampler();
         int f = Parts.PixelsPerLatent, t = plan.LatentFrames, h = settings.Height / f, w = settings.Width / f;
         bool keep = plan.KeepResident;
         if (!keep)
         {
             // Only the stage that runs holds weights: drop what an earlier generation left.
-            DropSampler();
             _transformer?.Dispose();
             _transformer = null;
             _latent?.ReleaseDecoder();
@@ -149,7 +150,7 @@ public sealed class TextToImage : IFrameSource, IDisposable
         try
         {
             _transformer ??= PtDitModel.Load(Gpu, Folder.Transformer);
-            sampler = Sampler(t, h, w, settings.Cfg);
+            sampler = _sampler = new RectifiedFlowSampler(_transformer, 1, t, h, w, Folder.MaxLength, settings.Cfg);
             sampler.SetText(text.Embeddings, text.Mask);
         }
         finally { text.Dispose(); }
@@ -205,15 +206,6 @@ public sealed class TextToImage : IFrameSource, IDisposable
     public PngMetadata Metadata(GenerationSettings settings) => new(settings, Model, ModelHash, ModelFolder.EngineVersion);
 
     /// <summary>The sampler for a size and guidance scale, recorded once and kept while they stay the same.</summary>
-    RectifiedFlowSampler Sampler(int frames, int height, int width, double cfg)
-    {
-        if (_sampler is not null && _samplerKey == (frames, height, width, cfg)) return _sampler;
-        DropSampler();
-        _sampler = new RectifiedFlowSampler(_transformer!, 1, frames, height, width, Folder.MaxLength, cfg);
-        _samplerKey = (frames, height, width, cfg);
-        return _sampler;
-    }
-
     void DropSampler()
     {
         _sampler?.Dispose();

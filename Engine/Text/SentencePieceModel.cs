@@ -1,4 +1,5 @@
 using System.Text;
+using T2X.Vulkan.Files;
 
 namespace T2X.Vulkan.Text;
 
@@ -38,9 +39,12 @@ public sealed class SentencePieceModel
     byte[] _otherTrainerFields = [];
     byte[] _otherNormalizerFields = [];
 
+    /// <summary>The largest spiece.model read (T5's is 0.8 MB).</summary>
+    public const long MaxBytes = 64L << 20;
+
     public static SentencePieceModel Read(string path)
     {
-        try { return Parse(File.ReadAllBytes(path)); }
+        try { return Parse(InputFile.ReadAllBytes(path, MaxBytes)); }
         catch (InvalidDataException e) { throw new InvalidDataException($"{path}: not a SentencePiece model ({e.Message})"); }
     }
 
@@ -158,13 +162,9 @@ public sealed class SentencePieceModel
         return w.ToArray();
     }
 
-    /// <summary>Writes the model to a file (through a temporary file, so a failed write leaves no half file).</summary>
-    public void Write(string path)
-    {
-        string tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, ToBytes());
-        File.Move(tmp, path, overwrite: true);
-    }
+    /// <summary>Writes the model to a file through <see cref="AtomicFile"/> (no half file; an existing file is replaced
+    /// only with <paramref name="overwrite"/>).</summary>
+    public void Write(string path, bool overwrite = false) => AtomicFile.Write(path, stream => stream.Write(ToBytes()), overwrite);
 
     /// <summary>Protobuf wire-format reader over a byte span.</summary>
     ref struct ProtoReader(ReadOnlySpan<byte> data)

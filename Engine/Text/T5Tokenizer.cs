@@ -91,10 +91,20 @@ public sealed class T5Tokenizer
         return ids;
     }
 
+    /// <summary>The longest token sequence this tokenizer makes (the released model uses 200): a bound on what a
+    /// command line or model_index.json may ask for, checked before anything is allocated.</summary>
+    public const int MaxTokens = 4096;
+
+    /// <summary>The most tokens one batch may hold (texts × max length), so a prompt list of millions of empty strings
+    /// is refused before its id and mask arrays are allocated.</summary>
+    public const long MaxBatchTokens = 1L << 24;
+
     /// <summary>ids = content cut to maxLength − 1, then EOS, then pad; mask 1 on content and EOS.</summary>
     public TokenBatch EncodeBatch(IReadOnlyList<string> texts, int maxLength)
     {
-        if (maxLength < 1) throw new ArgumentException($"max length must be at least 1 (room for </s>), got {maxLength}");
+        if (maxLength < 1 || maxLength > MaxTokens) throw new ArgumentException($"max length must be between 1 (room for </s>) and {MaxTokens}, got {maxLength}");
+        if ((long)texts.Count * maxLength > MaxBatchTokens)
+            throw new ArgumentException($"{texts.Count} texts × max length {maxLength} = {(long)texts.Count * maxLength} tokens, more than the {MaxBatchTokens} one batch may hold");
         var ids = new long[texts.Count * maxLength];
         var mask = new long[texts.Count * maxLength];
         for (int row = 0; row < texts.Count; row++)

@@ -1,11 +1,16 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using T2X.Vulkan.Files;
 
 namespace T2X.Vulkan.Weights;
 
 /// <summary>Opens checkpoints of any supported format, chosen by content, not by file name.</summary>
 public static class Checkpoint
 {
+    /// <summary>The most tensors one file may hold (released checkpoints hold a few thousand): a header that lists
+    /// millions is refused before they take memory.</summary>
+    public const int MaxTensors = 1 << 17;
+
     /// <summary>Opens a .safetensors file, a torch.save zip (.pt/.pth/.ckpt/.bin), or a
     /// <c>*.index.json</c> whose weight_map points at shards of either kind.</summary>
     public static ITensorSource Open(string path) => Open(path, allowIndex: true);
@@ -15,7 +20,7 @@ public static class Checkpoint
         if (Directory.Exists(path)) return OpenFolder(path);
         Span<byte> head = stackalloc byte[16];
         int n;
-        using (var f = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+        using (var f = InputFile.OpenHandle(path))
             n = RandomAccess.Read(f, head, 0);
         head = head[..n];
         if (n >= 9 && BinaryPrimitives.ReadUInt64LittleEndian(head) is > 1 and <= 100_000_000 && head[8] == '{')
@@ -92,12 +97,10 @@ public static class Checkpoint
 
         public static ShardedCheckpoint Open(string indexPath)
         {
-            var info = new FileInfo(indexPath);
-            if (info.Length > 100_000_000) throw new InvalidDataException($"{indexPath}: index json of {info.Length} bytes is too large");
             var map = new List<(string name, string shard)>();
             try
             {
-                using var doc = JsonDocument.Parse(File.ReadAllBytes(indexPath), new JsonDocumentOptions { MaxDepth = 16 });
+                using var doc = JsonDocument.Parse(InputFile.ReadAllBytes(indexPath, InputFile.MaxJsonBytes), new JsonDocumentOptions { MaxDepth = 16 });
                 if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
                     throw new InvalidDataException($"{indexPath}: index json has no \"weight_map\" object");
                 foreach (var p in wm.EnumerateObject())

@@ -39,10 +39,17 @@ public sealed record PyForeign(string Name, string? Detail = null)
 /// few protocol 4 additions). It never imports or calls anything: globals, persistent ids and REDUCE/BUILD go to
 /// the given handler, which allows only what it understands. Values are null, bool, long, double, string, byte[],
 /// object?[] (tuple), List&lt;object?&gt; (list), PyDict, and whatever the handler returns.
-/// Work and memory are linear in the input size; every problem is an InvalidDataException.
+/// Work and memory are linear in the input size and bounded by <see cref="MaxOpcodes"/>, <see cref="MaxStack"/> and
+/// <see cref="MaxMemo"/> (a small deflated data.pkl can inflate to a long run of opcodes); every problem is an
+/// InvalidDataException.
 /// </summary>
 sealed class PickleReader
 {
+    /// <summary>Limits far above what torch.save writes (about 30 opcodes, a few stack slots and memo entries per
+    /// tensor), checked before each step, so memory stays in the tens of MiB whatever the pickle.</summary>
+    public const int MaxOpcodes = 1 << 24, MaxStack = 1 << 20, MaxMemo = 1 << 22;
+    int _opcodes;
+
     public interface IHandler
     {
         /// <summary>Resolves GLOBAL/STACK_GLOBAL; throws for names that are not allowed.</summary>
@@ -170,7 +177,17 @@ sealed class PickleReader
         l.AddRange(items);
     }
 
-    void Push(object? v) => _stack.Add(v);
+    void Push(object? v)
+    {
+        if (_stack.Count >= MaxStack) throw Bad($"more than {MaxStack} values on the pickle stack");
+        _stack.Add(v);
+    }
+
+    void Remember(long index, object? v)
+    {
+        if (_memo.Count >= MaxMemo && !_memo.ContainsKey(index)) throw Bad($"more than {MaxMemo} memo entries");
+        _memo[index] = v;
+    }
 
     public static string Describe(object? v) => v switch
     {
@@ -193,6 +210,7 @@ sealed class PickleReader
         while (true)
         {
             int at = _pos;
+            if (++_opcodes > MaxOpcodes) throw Bad($"more than {MaxOpcodes} pickle opcodes");
             byte op = U8();
             switch (op)
             {
@@ -203,7 +221,10 @@ sealed class PickleReader
                 case (byte)'.':                                 // STOP
                     if (_stack.Count != 1 || _marks.Count != 0) throw Bad("STOP with a stack that is not exactly one value");
                     return _stack[0];
-                case (byte)'(': _marks.Add(_stack.Count); break; // MARK
+                case (byte)'(':                                  // MARK
+                    if (_marks.Count >= MaxStack) throw Bad($"more than {MaxStack} MARKs on the pickle stack");
+                    _marks.Add(_stack.Count);
+                    break;
                 case (byte)'0': Pop(); break;                    // POP
                 case (byte)'1': PopMark(); break;                // POP_MARK
                 case (byte)'2': Push(Top()); break;              // DUP
@@ -272,9 +293,9 @@ sealed class PickleReader
                     Push(_handler.Reduce(cls, tuple));
                     break;
                 }
-                case (byte)'q': _memo[U8()] = Top(); break;                          // BINPUT
-                case (byte)'r': _memo[U32()] = Top(); break;                         // LONG_BINPUT
-                case 0x94: _memo[_memo.Count] = Top(); break;                        // MEMOIZE
+                case (byte)'q': Remember(U8(), Top()); break;                        // BINPUT
+                case (byte)'r': Remember(U32(), Top()); break;                       // LONG_BINPUT
+                case 0x94: Remember(_memo.Count, Top()); break;                      // MEMOIZE
                 case (byte)'h': Push(Memo(U8())); break;                             // BINGET
                 case (byte)'j': Push(Memo(U32())); break;                            // LONG_BINGET
                 default:

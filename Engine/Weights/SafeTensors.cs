@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Win32.SafeHandles;
-
+using T2X.Vulkan.Files;
 namespace T2X.Vulkan.Weights;
 
 /// <summary>
@@ -37,7 +37,7 @@ public sealed class SafeTensors : ITensorSource
     SafeTensors(string path)
     {
         Path = path;
-        _file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+        _file = InputFile.OpenHandle(path);
         try
         {
             long length = RandomAccess.GetLength(_file);
@@ -107,6 +107,7 @@ public sealed class SafeTensors : ITensorSource
                 }
                 continue;
             }
+            if (entries.Count == Checkpoint.MaxTensors) throw Bad($"more than {Checkpoint.MaxTensors} tensors");
             var (info, begin, end) = ParseEntry(p);
             if (_byName.ContainsKey(info.Name)) throw Bad($"tensor '{info.Name}' appears twice");
             _byName[info.Name] = (info, begin);
@@ -184,15 +185,16 @@ public sealed class SafeTensors : ITensorSource
 
     // ---- writing ----
 
-    /// <summary>Writes tensors (in the given order) and optional metadata; the file appears only when complete.</summary>
-    public static void Write(string path, IEnumerable<(string name, HostTensor tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>Writes tensors (in the given order) and optional metadata; the file appears only when complete, and an
+    /// existing file is replaced only with <paramref name="overwrite"/> (<see cref="AtomicFile"/>).</summary>
+    public static void Write(string path, IEnumerable<(string name, HostTensor tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null, bool overwrite = false)
     {
         var (infos, read) = Checkpoint.Announce(tensors);
-        Write(path, infos, read, metadata);
+        Write(path, infos, read, metadata, overwrite);
     }
 
     /// <summary>Writes tensors that are read one at a time (so a checkpoint larger than memory can be converted).</summary>
-    public static void Write(string path, IReadOnlyList<TensorInfo> tensors, Func<TensorInfo, HostTensor> read, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IReadOnlyList<TensorInfo> tensors, Func<TensorInfo, HostTensor> read, IReadOnlyDictionary<string, string>? metadata = null, bool overwrite = false)
     {
         Checkpoint.RequireUniqueNames(tensors);
         if (tensors.Any(t => t.Name == "__metadata__")) throw new ArgumentException("a tensor cannot be named \"__metadata__\"");
@@ -238,6 +240,6 @@ public sealed class SafeTensors : ITensorSource
             {
                 stream.Write(Checkpoint.AsAnnounced(t, read(t)).Bytes);
             }
-        });
+        }, overwrite);
     }
 }

@@ -1,3 +1,5 @@
+using T2X.Vulkan.Files;
+
 namespace T2X.Vulkan.Weights;
 
 /// <summary>Writing torch.save archives (zip format, pickle protocol 2), as PyTorch itself writes them.</summary>
@@ -7,21 +9,22 @@ public sealed partial class TorchCheckpoint
     public sealed record TorchView(int Storage, long Offset, long[] Shape, long[]? Strides = null);
 
     /// <summary>Writes tensors as torch.save would write a state_dict (an OrderedDict), optionally nested under a
-    /// top-level "state_dict" or "model" key. torch.load reads the result.</summary>
-    public static void Write(string path, IEnumerable<(string name, HostTensor tensor)> tensors, string? wrapper = null)
+    /// top-level "state_dict" or "model" key. torch.load reads the result. An existing file is replaced only with
+    /// <paramref name="overwrite"/> (<see cref="AtomicFile"/>).</summary>
+    public static void Write(string path, IEnumerable<(string name, HostTensor tensor)> tensors, string? wrapper = null, bool overwrite = false)
     {
         var (infos, read) = Checkpoint.Announce(tensors);
-        Write(path, infos, read, wrapper);
+        Write(path, infos, read, wrapper, overwrite);
     }
 
     /// <summary>Writes tensors that are read one at a time (so a checkpoint larger than memory can be converted).</summary>
-    public static void Write(string path, IReadOnlyList<TensorInfo> tensors, Func<TensorInfo, HostTensor> read, string? wrapper = null)
+    public static void Write(string path, IReadOnlyList<TensorInfo> tensors, Func<TensorInfo, HostTensor> read, string? wrapper = null, bool overwrite = false)
     {
         if (wrapper is not (null or "state_dict" or "model")) throw new ArgumentException($"wrapper '{wrapper}': expected null, \"state_dict\" or \"model\"");
         Checkpoint.RequireUniqueNames(tensors);
         var stateDict = tensors.Select((t, i) => new KeyValuePair<string, object?>(t.Name, new TorchView(i, 0, t.Shape))).ToList();
         var root = wrapper is null ? stateDict : [new(wrapper, stateDict)];
-        WriteArchive(path, root, tensors.Select(t => (t.DType, t.Elements)).ToList(), i => Checkpoint.AsAnnounced(tensors[i], read(tensors[i])));
+        WriteArchive(path, root, tensors.Select(t => (t.DType, t.Elements)).ToList(), i => Checkpoint.AsAnnounced(tensors[i], read(tensors[i])), overwrite);
     }
 
     /// <summary>
@@ -29,8 +32,8 @@ public sealed partial class TorchCheckpoint
     /// <see cref="TorchView"/>s of the given storages, or plain values (string, long, int, double, bool, null).
     /// Several views may share a storage, with offsets and arbitrary strides, as torch.save writes views.
     /// </summary>
-    public static void WriteTree(string path, IReadOnlyList<KeyValuePair<string, object?>> root, IReadOnlyList<HostTensor> storages)
-        => WriteArchive(path, root, storages.Select(s => (s.DType, s.Elements)).ToList(), i => storages[i]);
+    public static void WriteTree(string path, IReadOnlyList<KeyValuePair<string, object?>> root, IReadOnlyList<HostTensor> storages, bool overwrite = false)
+        => WriteArchive(path, root, storages.Select(s => (s.DType, s.Elements)).ToList(), i => storages[i], overwrite);
 
     static readonly Dictionary<DType, string> StorageNames = new()
     {
@@ -39,7 +42,7 @@ public sealed partial class TorchCheckpoint
     };
 
     static void WriteArchive(string path, IReadOnlyList<KeyValuePair<string, object?>> root,
-        IReadOnlyList<(DType dtype, long elements)> storages, Func<int, HostTensor> storageData)
+        IReadOnlyList<(DType dtype, long elements)> storages, Func<int, HostTensor> storageData, bool overwrite)
     {
         var pickle = new PickleWriter();
         WriteValue(pickle, root, storages, 0);
@@ -59,7 +62,7 @@ public sealed partial class TorchCheckpoint
             }
             zip.Add(folder + "version", "3\n"u8);
             zip.Finish();
-        });
+        }, overwrite);
     }
 
     static void WriteValue(PickleWriter p, object? value, IReadOnlyList<(DType dtype, long elements)> storages, int depth)

@@ -1,4 +1,5 @@
 using System.Text;
+using T2X.Vulkan.Files;
 
 namespace T2X.Vulkan.Weights;
 
@@ -32,7 +33,7 @@ public sealed partial class TorchCheckpoint : ITensorSource
     /// <summary>True for the legacy (pre-1.6) stream format.</summary>
     public bool Legacy { get; }
 
-    const long MaxPickleBytes = 1L << 30;
+    const long MaxPickleBytes = 256L << 20;
     const int MaxDepth = 64;
     const int MaxRank = 16;
 
@@ -40,7 +41,7 @@ public sealed partial class TorchCheckpoint : ITensorSource
     {
         Path = path;
         Span<byte> magic = stackalloc byte[4];
-        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+        var handle = InputFile.OpenHandle(path);
         _file = handle;
         try
         {
@@ -177,6 +178,7 @@ public sealed partial class TorchCheckpoint : ITensorSource
             if (value is TensorRef t)
             {
                 if (!_views.TryAdd(name, t)) throw Bad($"tensor name '{name}' occurs twice");
+                if (infos.Count == Checkpoint.MaxTensors) throw Bad($"more than {Checkpoint.MaxTensors} tensors");
                 infos.Add(new TensorInfo(name, t.Storage.DType, t.Shape));
             }
             else if (value is PyDict inner) Flatten(inner, name + ".", depth + 1, infos, ref visits);

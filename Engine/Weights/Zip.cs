@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using T2X.Vulkan.Files;
 
 namespace T2X.Vulkan.Weights;
 
@@ -28,7 +29,7 @@ sealed class ZipReader : IDisposable
     public ZipReader(string path)
     {
         Path = path;
-        _file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+        _file = InputFile.OpenHandle(path);
         try
         {
             Length = RandomAccess.GetLength(_file);

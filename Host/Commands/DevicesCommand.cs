@@ -6,9 +6,9 @@ public static class DevicesCommand
 {
     public static int Run(Args a)
     {
+        string? wanted = a.Option("device") ?? Environment.GetEnvironmentVariable("T2X_DEVICE");
         a.Done();
         var devices = Gpu.ListDevices();
-        string? wanted = Environment.GetEnvironmentVariable("T2X_DEVICE");
         int chosen = Gpu.Choose(devices, wanted);
         foreach (var d in devices)
         {
@@ -17,7 +17,7 @@ public static class DevicesCommand
                               $"shared memory {d.MaxSharedMemory} B, subgroup {d.SubgroupSize}, max invocations {d.MaxWorkgroupInvocations}");
             Console.WriteLine($"    device-local {d.DeviceLocalBytes >> 20} MiB, unified memory {(d.UnifiedMemory ? "yes" : "no")}, fp16 {(d.Float16 ? "yes" : "no")}");
         }
-        Console.WriteLine("* = used by default (choose with --device N|name or T2X_DEVICE)");
+        Console.WriteLine(wanted is null ? "* = used by default (choose with --device N|name or T2X_DEVICE)" : $"* = chosen by '{Terminal.Safe(wanted)}'");
         return 0;
     }
 }

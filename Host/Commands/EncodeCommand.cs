@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using T2X.Vulkan;
+using T2X.Vulkan.Files;
 using T2X.Vulkan.Models.T5;
 using T2X.Vulkan.Text;
 using T2X.Vulkan.Weights;
@@ -8,7 +9,7 @@ namespace T2X.Host.Commands;
 
 /// <summary>
 /// t2x encode: the T5 encoder on token ids, or the whole text side on a prompt.
-///   --text-encoder DIR --inputs IN.safetensors --output OUT.safetensors
+///   --text-encoder DIR --inputs IN.safetensors --output OUT.safetensors [--force]
 ///       IN: input_ids and attention_mask, int64 [B, L]; OUT: last_hidden_state float32 [B, L, d_model].
 ///   --text-encoder DIR --tokenizer DIR --prompt TEXT [--negative-prompt TEXT] [--max-length 200] [--no-clean] --output OUT
 ///       the pipeline's [prompt; negative prompt] batch: OUT holds last_hidden_state [2, L, d_model], input_ids and
@@ -23,14 +24,15 @@ public static class EncodeCommand
         string? tokenizerDir = a.Option("tokenizer");
         string? prompt = a.Option("prompt");
         string negative = a.Option("negative-prompt") ?? "";
-        int maxLength = a.Int("max-length", 200);
+        int maxLength = a.Int("max-length", 200, 1, T5Tokenizer.MaxTokens);
         bool noClean = a.Flag("no-clean");
         string output = a.Require("output");
+        bool force = a.Flag("force");
         string? device = a.Option("device");
         a.Done();
         if ((inputs is null) == (prompt is null)) throw new UsageException("give either --inputs IN.safetensors or --prompt TEXT (with --tokenizer DIR)");
         if (prompt is not null && tokenizerDir is null) throw new UsageException("--prompt needs --tokenizer DIR");
-        if (maxLength < 1) throw new UsageException($"--max-length must be at least 1, got {maxLength}");
+        AtomicFile.Check(output, force);
 
         long[] ids, mask;
         int batch, length;
@@ -53,16 +55,19 @@ public static class EncodeCommand
             var y = encoder.Encode(ids, mask, batch, length);
             float[] hidden;
             try { hidden = y.ToArray(); } finally { y.Buffer.Dispose(); }
-            SafeTensors.Write(output, [("last_hidden_state", HostTensor.FromFloat32(hidden, batch, length, d))]);
+            Finite.Require(hidden, "the encoder's 'last_hidden_state' (not written: are its weights broken?)");
+            SafeTensors.Write(output, [("last_hidden_state", HostTensor.FromFloat32(hidden, batch, length, d))], overwrite: force);
             return 0;
         }
         using var text = TextConditioning.Encode(tokenizer, encoder, [prompt!], negative, maxLength, cleanCaption: !noClean, releaseEncoder: true);
+        var embeddings = text.Embeddings.ToArray();
+        Finite.Require(embeddings, "the encoder's 'last_hidden_state' (not written: are its weights broken?)");
         SafeTensors.Write(output,
         [
-            ("last_hidden_state", HostTensor.FromFloat32(text.Embeddings.ToArray(), batch, length, d)),
+            ("last_hidden_state", HostTensor.FromFloat32(embeddings, batch, length, d)),
             ("input_ids", TokenizeCommand.Int64(text.Tokens.InputIds, batch, length)),
             ("attention_mask", TokenizeCommand.Int64(text.Tokens.AttentionMask, batch, length)),
-        ]);
+        ], overwrite: force);
         return 0;
     }
 

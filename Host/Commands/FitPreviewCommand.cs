@@ -1,6 +1,8 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using T2X.Vulkan;
+using T2X.Vulkan.Files;
 using T2X.Vulkan.Models.Vae;
 using T2X.Vulkan.Sampling;
 
@@ -36,13 +38,12 @@ public static class FitPreviewCommand
         Console.WriteLine(JsonSerializer.Serialize(new { latent_rgb = rows, heldout_rms = rms, heldout_r2 = r2 }));
         if (write)
         {
-            var json = JsonNode.Parse(File.ReadAllText(configPath), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
+            var json = JsonNode.Parse(InputFile.ReadAllText(configPath), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
                        as JsonObject ?? throw new InvalidDataException($"{configPath}: expected a JSON object");
             var target = json["ae"] as JsonObject ?? json;   // the official layout nests the keys under "ae"
             target["latent_rgb"] = new JsonArray(rows.Select(r => (JsonNode)new JsonArray(r.Select(v => (JsonNode)v).ToArray())).ToArray());
-            string temp = configPath + $".{Environment.ProcessId}.tmp";
-            File.WriteAllText(temp, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            File.Move(temp, configPath, overwrite: true);
+            // --write asks for this file to be updated in place.
+            AtomicFile.Write(configPath, stream => stream.Write(Encoding.UTF8.GetBytes(json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }))), overwrite: true);
             Console.Error.WriteLine($"latent_rgb written to {configPath}");
         }
         return 0;

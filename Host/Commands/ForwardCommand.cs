@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using T2X.Vulkan;
+using T2X.Vulkan.Files;
 using T2X.Vulkan.Models.PtDit;
 using T2X.Vulkan.Weights;
 
 namespace T2X.Host.Commands;
 
 /// <summary>
-/// t2x forward --transformer DIR --inputs IN --output OUT [--attention proxy|global]: one PT-DiT forward pass at tensor
+/// t2x forward --transformer DIR --inputs IN --output OUT [--force] [--attention proxy|global]: one PT-DiT forward pass at tensor
 /// level. IN holds latents [B,C,F,H,W], timestep [B], encoder_hidden_states [B,L,caption_channels] and optionally
 /// encoder_attention_mask [B,L] (1 keep, 0 drop); OUT gets sample [B,out_channels,F,H,W] float32.
 /// </summary>
@@ -16,8 +17,10 @@ public static class ForwardCommand
     {
         string dir = a.Require("transformer"), input = a.Require("inputs"), output = a.Require("output");
         var mode = ParseMode(a.Option("attention"));
+        bool force = a.Flag("force");
         string? device = a.Option("device");
         a.Done();
+        AtomicFile.Check(output, force);
 
         var config = PtDitConfig.Load(Path.Combine(dir, "config.json"));
         float[] latents, timestep, text, mask = [];
@@ -55,7 +58,8 @@ public static class ForwardCommand
         var result = model.Forward(latents, (int)ls[0], (int)ls[2], (int)ls[3], (int)ls[4], timestep, text, L, mask);
         double runS = clock.Elapsed.TotalSeconds;
         long[] shape = [ls[0], config.OutChannels, ls[2], ls[3], ls[4]];
-        SafeTensors.Write(output, [("sample", HostTensor.FromFloat32(result, shape))]);
+        Finite.Require(result, "the model's output 'sample' (not written: are its weights broken?)");
+        SafeTensors.Write(output, [("sample", HostTensor.FromFloat32(result, shape))], overwrite: force);
         Console.WriteLine($"sample [{string.Join(", ", shape)}] written to {output} ({mode} attention; load {loadS:F1} s, forward {runS:F1} s, device peak {gpu.PeakBytes / 1048576.0:F0} MiB)");
         return 0;
     }

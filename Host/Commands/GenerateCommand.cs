@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using T2X.Vulkan;
+using T2X.Vulkan.Files;
 using T2X.Vulkan.Imaging;
 using T2X.Vulkan.Pipelines;
 
@@ -33,7 +34,7 @@ public static class GenerateCommand
         int? steps = a.IntOrNull("steps"), width = a.IntOrNull("width"), height = a.IntOrNull("height"), framesOption = a.IntOrNull("frames");
         double? cfg = a.DoubleOrNull("cfg");
         long? seed = a.LongOrNull("seed");
-        int count = a.Int("count", 1);
+        int count = a.Int("count", 1, 1, MaxCount);
         string? output = a.Option("output");
         bool force = a.Flag("force");
         bool dryRun = a.Flag("dry-run");
@@ -41,7 +42,6 @@ public static class GenerateCommand
         string modelDir = a.Option("model") ?? ModelFolder.BuiltinPath;
         string? device = a.Option("device");
         a.Done(maxPositional: 1);
-        if (count < 1) throw new UsageException($"--count must be at least 1, got {count}");
 
         string? prompt = a.Positional.Count > 0 ? a.Positional[0] : null;
         if (prompt is not null && promptOption is not null) throw new UsageException("give the prompt once: as an argument or with --prompt");
@@ -52,7 +52,7 @@ public static class GenerateCommand
         var folder = ModelFolder.Open(modelDir);
         var basis = recorded?.Settings ?? folder.Defaults;
         if (recorded is not null && recorded.Model != folder.Name)
-            Console.Error.WriteLine($"note: {from} was made with model '{recorded.Model}', this is '{folder.Name}'");
+            Console.Error.WriteLine($"note: {from} was made with model '{Terminal.Safe(recorded.Model)}', this is '{Terminal.Safe(folder.Name)}'");
         var settings = basis with
         {
             Prompt = prompt ?? basis.Prompt,
@@ -64,6 +64,8 @@ public static class GenerateCommand
             Height = height ?? basis.Height,
             Frames = framesOption ?? basis.Frames,
         };
+        if (settings.Seed > long.MaxValue - (count - 1))
+            throw new UsageException($"--seed {settings.Seed} with --count {count} runs past the largest seed, {long.MaxValue}");
         try
         {
             settings.Validated();
@@ -80,22 +82,23 @@ public static class GenerateCommand
                 budget = (long)Math.Min(probe.Info.DeviceLocalBytes, long.MaxValue);
                 Console.WriteLine($"device {probe.Info.Name}");
             }
-            Console.WriteLine($"model {folder.Name} ({folder.Root}), {folder.Space} space, {settings.Steps} steps");
+            Console.WriteLine($"model {Terminal.Safe(folder.Name)} ({Terminal.Safe(folder.Root)}), {folder.Space} space, {settings.Steps} steps");
             Console.WriteLine(GenerationPlan.Make(folder, settings.Width, settings.Height, settings.Frames, budget.Value).Format());
             return 0;
         }
 
         bool video = settings.Frames > 1;
         var paths = OutputPaths(output, settings, count, video ? ".gif" : ".png");
-        foreach (var p in paths.SelectMany(p => video ? VideoFiles.Paths(p, settings.Frames) : [p]))
-            if (File.Exists(p) && !force) throw new UsageException($"{p} exists; use --force to overwrite it");
+        // Checked now so that no work is wasted, and again when each file is published.
+        foreach (var p in paths.SelectMany(p => video ? VideoFiles.Paths(p, settings.Frames) : [p])) AtomicFile.Check(p, force);
         if (video && !force)
             foreach (var stale in paths.SelectMany(p => VideoFiles.StaleFrames(p, settings.Frames)))
                 throw new UsageException($"{stale} is a frame of an earlier video under this name, which writing this one removes; use --force");
 
         using var gpu = new Gpu(new GpuOptions { Device = device });
         using var pipeline = new TextToImage(gpu, folder, budget);
-        Console.Error.WriteLine($"model {folder.Name} ({folder.Root}) on {gpu.Info.Name}");
+        Console.Error.WriteLine($"model {Terminal.Safe(folder.Name)} ({Terminal.Safe(folder.Root)}) on {gpu.Info.Name}");
+        _ = pipeline.ModelHash;   // a model folder that cannot be read whole fails now, not after the work
         var planned = pipeline.Plan(settings);
         if (!planned.Fits)
             Console.Error.WriteLine($"note: this generation needs about {GenerationPlan.FormatBytes(planned.PeakBytes)} of device memory, more than the " +
@@ -104,7 +107,7 @@ public static class GenerateCommand
         {
             var s = settings with { Seed = settings.Seed + i };
             string size = video ? $"{s.Frames} frames of {s.Width}x{s.Height}" : $"{s.Width}x{s.Height}";
-            Console.Error.WriteLine($"seed {s.Seed}: \"{s.Prompt}\" {size}, {s.Steps} steps, cfg {s.Cfg}");
+            Console.Error.WriteLine($"seed {s.Seed}: \"{Terminal.Safe(s.Prompt)}\" {size}, {s.Steps} steps, cfg {s.Cfg}");
             var clock = Stopwatch.StartNew();
             var frames = pipeline.GenerateFrames(s, (step, total, seconds) =>
                 Console.Error.Write($"\r  step {step,3}/{total}  {Bar(step, total)}  {seconds:0.000} s/step "));
@@ -114,18 +117,22 @@ public static class GenerateCommand
             var plan = pipeline.LastPlan!;
             Console.Error.WriteLine($"  peak device memory {GenerationPlan.FormatBytes(pipeline.LastStages.Max(x => x.PeakBytes))} " +
                                     $"(planned {GenerationPlan.FormatBytes(plan.PeakBytes)}, {(plan.KeepResident ? "stages kept loaded" : "stages released in turn")})");
-            if (video) VideoFiles.Save(paths[i], frames, s.Width, s.Height, pipeline.Metadata(s));
-            else pipeline.Metadata(s).Save(paths[i], frames[0], s.Width, s.Height);
+            if (video) VideoFiles.Save(paths[i], frames, s.Width, s.Height, pipeline.Metadata(s), overwrite: force);
+            else pipeline.Metadata(s).Save(paths[i], frames[0], s.Width, s.Height, overwrite: force);
             Console.WriteLine($"{paths[i]}  (seed {s.Seed}, {clock.Elapsed.TotalSeconds:0.00} s)" + (video ? $" + {s.Frames} frame PNGs" : ""));
         }
         return 0;
     }
+
+    /// <summary>The most images one command makes.</summary>
+    const int MaxCount = 100_000;
 
     /// <summary>Where each image (.png) or video (.gif) goes: a file path for one, else a folder (default: the current one)
     /// with names made from the prompt and seed.</summary>
     static string[] OutputPaths(string? output, GenerationSettings s, int count, string extension)
     {
         string other = extension == ".png" ? ".gif" : ".png";
+        if (output == "-") throw new UsageException($"-o - (standard output) is not supported: give a {extension} file or a folder");
         if (output is not null && output.EndsWith(other, StringComparison.OrdinalIgnoreCase))
             throw new UsageException(extension == ".gif" ? $"a video ({s.Frames} frames) is written as a .gif plus its frames as PNG: give a .gif or a folder, not {output}"
                                                          : $"an image is written as a .png: give a .png or a folder, not {output} (--frames N makes a video)");
@@ -138,6 +145,9 @@ public static class GenerateCommand
             return [output!];
         }
         string folder = output ?? ".";
+        if (!Directory.Exists(folder) && Path.GetExtension(folder) is { Length: > 0 } ext)
+            throw new UsageException($"{folder}: t2x writes {(extension == ".png" ? "PNG" : "GIF")}, not {ext}: give a {extension} file or a folder " +
+                                     "(create a folder whose name has a dot first)");
         Directory.CreateDirectory(folder);
         return Enumerable.Range(0, count).Select(i => Path.Combine(folder, $"{Slug(s.Prompt)}-{s.Seed + i}{extension}")).ToArray();
     }
@@ -152,7 +162,8 @@ public static class GenerateCommand
             if (sb.Length >= 60) break;
         }
         var slug = sb.ToString().Trim('-');
-        return slug.Length == 0 ? "t2x" : slug;
+        // A prompt without letters or digits ("", "  ", "!?") is named by a hash of it, so different ones do not collide.
+        return slug.Length > 0 ? slug : "t2x-" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(prompt)))[..8].ToLowerInvariant();
     }
 
     static string Bar(int step, int total)

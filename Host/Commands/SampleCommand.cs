@@ -1,13 +1,15 @@
 using System.Diagnostics;
 using T2X.Vulkan;
+using T2X.Vulkan.Files;
 using T2X.Vulkan.Models.PtDit;
+using T2X.Vulkan.Pipelines;
 using T2X.Vulkan.Sampling;
 using T2X.Vulkan.Weights;
 
 namespace T2X.Host.Commands;
 
 /// <summary>
-/// t2x sample --transformer DIR --inputs IN --output OUT --steps N --cfg S --height PX --width PX [--frames N] [--seed N]:
+/// t2x sample --transformer DIR --inputs IN --output OUT [--force] --steps N --cfg S --height PX --width PX [--frames N] [--seed N]:
 /// the official rectified-flow sampler at tensor level. IN holds cond_embeds [B,L,Cc], uncond_embeds, optional
 /// cond_mask/uncond_mask [B,L] and optional noise [B,C,F,h,w] (seeded noise otherwise); OUT gets the final latents.
 /// PX are pixel sizes (latent × 8), as the timestep transform uses them; --frames is the pixel frame count.
@@ -21,18 +23,18 @@ public static class SampleCommand
         string dir = a.Require("transformer"), input = a.Require("inputs"), output = a.Require("output");
         var options = new SamplerOptions
         {
-            Steps = a.Int("steps", 30),
-            CfgScale = a.Double("cfg", 4.0),
+            Steps = a.Int("steps", 30, 1, GenerationSettings.MaxSteps),
+            CfgScale = a.Double("cfg", 4.0, -GenerationSettings.MaxCfg, GenerationSettings.MaxCfg),
             MimicBf16 = a.Flag("bf16-times"),
         };
-        int? heightPx = a.Option("height") is null ? null : a.Int("height", 0);
-        int? widthPx = a.Option("width") is null ? null : a.Int("width", 0);
-        int? framesPx = a.Option("frames") is null ? null : a.Int("frames", 1);
+        int? heightPx = a.IntOrNull("height", 1, GenerationSettings.MaxSide), widthPx = a.IntOrNull("width", 1, GenerationSettings.MaxSide);
+        int? framesPx = a.IntOrNull("frames", 1, GenerationSettings.MaxFrames);
         long seed = a.Long("seed", 0);
         var mode = ForwardCommand.ParseMode(a.Option("attention"));
+        bool force = a.Flag("force");
         string? device = a.Option("device");
         a.Done();
-        if (options.Steps < 1) throw new UsageException($"--steps must be at least 1, got {options.Steps}");
+        AtomicFile.Check(output, force);
 
         var config = PtDitConfig.Load(Path.Combine(dir, "config.json"));
         float[] cond, uncond, condMask = [], uncondMask = [], noise;
@@ -90,7 +92,8 @@ public static class SampleCommand
             (i, n) => Console.Error.Write($"\rstep {i}/{n}"));
         Console.Error.WriteLine();
         long[] shape = [B, config.InChannels, F, h, w];
-        SafeTensors.Write(output, [("latents", HostTensor.FromFloat32(z, shape))]);
+        Finite.Require(z, "the sampled latents (not written: are the model's weights broken?)");
+        SafeTensors.Write(output, [("latents", HostTensor.FromFloat32(z, shape))], overwrite: force);
         Console.WriteLine($"latents [{string.Join(", ", shape)}] written to {output} ({options.Steps} steps, cfg {options.CfgScale}, {clock.Elapsed.TotalSeconds:F1} s)");
         return 0;
     }

@@ -1,3 +1,4 @@
+using T2X.Vulkan;
 using T2X.Vulkan.Weights;
 
 namespace T2X.Host.Commands;
@@ -17,14 +18,16 @@ public sealed class TensorFile : IDisposable
 
     public bool Has(string name) => _source.Tensors.Any(t => t.Name == name);
 
-    /// <summary>Reads a tensor as f32 and checks its rank; -1 in <paramref name="rank"/> accepts any.</summary>
+    /// <summary>Reads a tensor as f32 and checks its rank and that every value is finite; -1 in <paramref name="rank"/> accepts any.</summary>
     public (float[] values, long[] shape) Read(string name, int rank, string expected)
     {
         var info = _source.Tensors.FirstOrDefault(t => t.Name == name)
             ?? throw new InvalidDataException($"{_path}: no tensor '{name}' (expected {expected}); it has: {string.Join(", ", _source.Tensors.Select(t => t.Name))}");
         if (rank >= 0 && info.Shape.Length != rank)
             throw new InvalidDataException($"{_path}: '{name}' has shape [{string.Join(", ", info.Shape)}], expected {expected}");
-        return (_source.Read(name).ToFloat32(), info.Shape);
+        var values = _source.Read(name).ToFloat32();
+        Finite.Require(values, $"{_path}: '{name}'");
+        return (values, info.Shape);
     }
 
     public static void Expect(string name, long[] shape, long[] want, string expected)

@@ -1,4 +1,5 @@
 using T2X.Host.Viewer;
+using T2X.Vulkan.Files;
 using T2X.Vulkan.Imaging;
 using T2X.Vulkan.Pipelines;
 using T2X.Vulkan.Presentation;
@@ -14,16 +15,14 @@ public static class ViewCommand
 {
     public const string Usage =
         "t2x view [prompt | --prompt TEXT] [--negative-prompt TEXT] [--seed N] [--steps N] [--cfg X] [--width N] [--height N]\n" +
-        "         [--from FILE.png] [--model DIR] [--window WxH] [--out DIR] [--screenshot FILE] [--exit-after-final] [--device N|name]";
+        "         [--from FILE.png] [--model DIR] [--window WxH] [--out DIR] [--screenshot FILE [--force]] [--exit-after-final] [--device N|name]";
 
     public static int Run(Args a)
     {
         // --from: start from the settings recorded in a PNG made by t2x; other options override them.
         string? from = a.Option("from");
         string? promptOption = a.Option("prompt"), negative = a.Option("negative-prompt");
-        int? steps = a.Option("steps") is null ? null : a.Int("steps", 0);
-        int? width = a.Option("width") is null ? null : a.Int("width", 0);
-        int? height = a.Option("height") is null ? null : a.Int("height", 0);
+        int? steps = a.IntOrNull("steps"), width = a.IntOrNull("width"), height = a.IntOrNull("height");
         long? seed = a.Option("seed") is null ? null : a.Long("seed", 0);
         double? cfg = a.Option("cfg") is null ? null : a.Double("cfg", 0);
         string modelDir = a.Option("model") ?? ModelFolder.BuiltinPath;
@@ -34,6 +33,7 @@ public static class ViewCommand
         var options = new ViewerOptions
         {
             Screenshot = a.Option("screenshot"),
+            Force = a.Flag("force"),
             ExitAfterFinal = a.Flag("exit-after-final"),
             OutputDirectory = a.Option("out") ?? ".",
             Device = a.Option("device"),
@@ -44,6 +44,7 @@ public static class ViewCommand
         };
         a.Done(maxPositional: promptOption is null ? int.MaxValue : 0);
         if (stepMs < 0) throw new UsageException($"--step-ms must be at least 0, got {stepMs}");
+        if (options.Screenshot is not null) AtomicFile.Check(options.Screenshot, options.Force);
         string? prompt = promptOption ?? (a.Positional.Count > 0 ? string.Join(" ", a.Positional) : null);
         var recorded = from is null ? null : PngMetadata.Read(from);
 

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Silk.NET.Vulkan;
 using T2X.Vulkan;
+using T2X.Vulkan.Files;
 using T2X.Vulkan.Imaging;
 using T2X.Vulkan.Pipelines;
 using T2X.Vulkan.Presentation;
@@ -16,6 +17,8 @@ public sealed record ViewerOptions
     public (int Width, int Height)? Window { get; init; }
     /// <summary>Write what was presented with the first final image to this PNG.</summary>
     public string? Screenshot { get; init; }
+    /// <summary>Replace an existing screenshot file (the first write); later finals always replace this run's own.</summary>
+    public bool Force { get; init; }
     public bool ExitAfterFinal { get; init; }
     /// <summary>Where S saves PNGs.</summary>
     public string OutputDirectory { get; init; } = ".";
@@ -61,7 +64,7 @@ public sealed unsafe class ViewerApp : IDisposable
     StringBuilder _edit = new();
     int _cursor;
     string _status = "";
-    bool _minimized, _redraw, _drawPending, _finalShown, _resizeDone;
+    bool _minimized, _redraw, _drawPending, _finalShown, _resizeDone, _screenshotWritten;
     int _previews, _finals, _redraws;
     readonly Queue<string> _script;
     string _title = "";
@@ -166,8 +169,8 @@ public sealed unsafe class ViewerApp : IDisposable
 
     int Loop()
     {
-        Console.WriteLine($"viewer: model {_source.Model} on {_gpu.Info.Name}; {_presenter.Describe()}");
-        Console.WriteLine($"seed {_settings.Seed}: \"{_settings.Prompt}\" {_settings.Width}x{_settings.Height}, {_settings.Steps} steps, cfg {_settings.Cfg}");
+        Console.WriteLine($"viewer: model {Terminal.Safe(_source.Model)} on {_gpu.Info.Name}; {_presenter.Describe()}");
+        Console.WriteLine($"seed {_settings.Seed}: \"{Terminal.Safe(_settings.Prompt)}\" {_settings.Width}x{_settings.Height}, {_settings.Steps} steps, cfg {_settings.Cfg}");
         Console.WriteLine("keys: Tab edit prompt, Enter regenerate, R new seed, S save PNG, Esc/Q quit; drop a t2x PNG to reproduce it");
         Generate(_settings);
         while (Glfw.WindowShouldClose(_window) == 0)
@@ -177,8 +180,9 @@ public sealed unsafe class ViewerApp : IDisposable
             else Glfw.WaitEvents();
             if (_failure is { } failure)
             {
-                Console.Error.WriteLine($"t2x view: generation failed: {failure.Message}");
-                if (_options.ExitAfterFinal) return 1;
+                // Headless runs end as every command does (Host/Errors: one line, the exit code of the failure).
+                if (_options.ExitAfterFinal) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+                Console.Error.WriteLine($"t2x view: generation failed: {Terminal.Safe(failure.Message)}");
                 _status = "generation failed: " + failure.Message;
                 _failure = null;
             }
@@ -251,7 +255,8 @@ public sealed unsafe class ViewerApp : IDisposable
             if (result != Presenter.ShowResult.Shown) return false;
             if (shot is not null)
             {
-                PngMetadata.SavePng(_options.Screenshot!, shot.Rgb, shot.Width, shot.Height, null);
+                PngMetadata.SavePng(_options.Screenshot!, shot.Rgb, shot.Width, shot.Height, null, overwrite: _options.Force || _screenshotWritten);
+                _screenshotWritten = true;
                 Console.WriteLine($"screenshot: {_options.Screenshot} ({shot.Width}x{shot.Height})");
             }
             if (!fresh) _redraws++;
@@ -342,10 +347,19 @@ public sealed unsafe class ViewerApp : IDisposable
         try
         {
             Directory.CreateDirectory(_options.OutputDirectory);
-            string path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}.png");
-            for (int n = 1; File.Exists(path); n++) path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}-{n}.png");
             var rgb = Rgb8.FromPlanes(final.Pixels, s.Width, s.Height);
-            new PngMetadata(s, _source.Model, _source.ModelHash, ModelFolder.EngineVersion).Save(path, rgb, s.Width, s.Height);
+            var metadata = new PngMetadata(s, _source.Model, _source.ModelHash, ModelFolder.EngineVersion);
+            // The first free name of t2x-SEED.png, t2x-SEED-1.png, ...: taken exclusively, so a file that appears meanwhile is kept.
+            string path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}.png");
+            for (int n = 1; ; n++)
+            {
+                try
+                {
+                    metadata.Save(path, rgb, s.Width, s.Height);
+                    break;
+                }
+                catch (OutputExistsException) { path = Path.Combine(_options.OutputDirectory, $"t2x-{s.Seed}-{n}.png"); }
+            }
             _status = "saved " + path;
             Console.WriteLine($"saved {path}");
         }
@@ -403,8 +417,8 @@ public sealed unsafe class ViewerApp : IDisposable
         {
             var metadata = PngMetadata.Read(path);
             if (metadata.Model.Length > 0 && metadata.Model != _source.Model)
-                Console.WriteLine($"{path} was made with model '{metadata.Model}'; generating it with '{_source.Model}'");
-            Console.WriteLine($"reproducing {path}: \"{metadata.Settings.Prompt}\", seed {metadata.Settings.Seed}");
+                Console.WriteLine($"{path} was made with model '{Terminal.Safe(metadata.Model)}'; generating it with '{Terminal.Safe(_source.Model)}'");
+            Console.WriteLine($"reproducing {path}: \"{Terminal.Safe(metadata.Settings.Prompt)}\", seed {metadata.Settings.Seed}");
             Generate(metadata.Settings);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)

@@ -84,11 +84,11 @@ public sealed class DecodeCommandTests
         Assert.That(code, Is.EqualTo(2));
         Assert.That(stderr, Does.Contain("--tiling must be auto, on or off"));
         (code, _, stderr) = T2xProcess.Run("decode", "--vae", vae, "--inputs", P("in.safetensors"), "--output", P("o.safetensors"));
-        Assert.That(code, Is.EqualTo(1));
+        Assert.That(code, Is.EqualTo(3));
         Assert.That(stderr, Does.Contain("no tensor 'latents'"));
         SafeTensors.Write(P("in3.safetensors"), [("latents", HostTensor.FromFloat32(new float[12], 1, 3, 1, 2, 2))]);
         (code, _, stderr) = T2xProcess.Run("decode", "--vae", vae, "--inputs", P("in3.safetensors"), "--output", P("o.safetensors"));
-        Assert.That(code, Is.EqualTo(1));
+        Assert.That(code, Is.EqualTo(3));
         Assert.That(stderr, Does.Contain("latents must be [B, 4, T, h, w]"));
         Assert.That(File.Exists(P("o.safetensors")), Is.False, "no output written on failure");
     }

@@ -72,10 +72,10 @@ public sealed class T5CommandTests
     {
         File.WriteAllText(P("bad.json"), "{\"a\": 1}");
         var (code, _, stderr) = T2x("tokenize", "--tokenizer", TokenizerFolder(), "--prompts", P("bad.json"), "--max-length", "8", "--output", P("o.safetensors"));
-        Assert.That(code, Is.EqualTo(1));
+        Assert.That(code, Is.EqualTo(3));
         Assert.That(stderr, Does.Contain("expected a JSON array"));
         (code, _, stderr) = T2x("tokenize", "--tokenizer", _dir, "--prompts", P("bad.json"), "--max-length", "8", "--output", P("o.safetensors"));
-        Assert.That((code, stderr.Contains("no spiece.model") || stderr.Contains("JSON array")), Is.EqualTo((1, true)));
+        Assert.That((code, stderr.Contains("no spiece.model") || stderr.Contains("JSON array")), Is.EqualTo((3, true)));
         (code, _, stderr) = T2x("tokenize", "--tokenizer", _dir, "--max-length", "8", "--output", P("o.safetensors"));
         Assert.That((code, stderr.Contains("--prompts is required")), Is.EqualTo((2, true)));
         Assert.That(File.Exists(P("o.safetensors")), Is.False);
@@ -123,10 +123,10 @@ public sealed class T5CommandTests
         T5TestModel.WriteFolder(P("t5"), c, T5TestModel.RandomWeights(c, DType.F32, new Random(24)));
         SafeTensors.Write(P("in.safetensors"), [("input_ids", Int64([1, 99], 1, 2)), ("attention_mask", Int64([1, 1], 1, 2))]);
         var (code, _, stderr) = T2x("encode", "--text-encoder", P("t5"), "--inputs", P("in.safetensors"), "--output", P("out.safetensors"));
-        Assert.That((code, stderr.Contains("outside the vocabulary")), Is.EqualTo((1, true)), stderr);
+        Assert.That((code, stderr.Contains("outside the vocabulary")), Is.EqualTo((3, true)), stderr);
         SafeTensors.Write(P("in2.safetensors"), [("input_ids", Int64([1, 2], 1, 2))]);
         (code, _, stderr) = T2x("encode", "--text-encoder", P("t5"), "--inputs", P("in2.safetensors"), "--output", P("out.safetensors"));
-        Assert.That((code, stderr.Contains("attention_mask")), Is.EqualTo((1, true)), stderr);
+        Assert.That((code, stderr.Contains("attention_mask")), Is.EqualTo((3, true)), stderr);
         (code, _, stderr) = T2x("encode", "--text-encoder", P("t5"), "--output", P("out.safetensors"));
         Assert.That(code, Is.EqualTo(2), stderr);
         Assert.That(File.Exists(P("out.safetensors")), Is.False);

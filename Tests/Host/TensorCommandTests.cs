@@ -87,7 +87,7 @@ public class TensorCommandTests
             Assert.That(Check.MaxAbsError(result.Read("latents").ToFloat32(), Array.ConvertAll(z, v => (double)v)), Is.LessThan(1e-4));
 
         // Without noise in the inputs, --seed picks the noise: the same seed gives the same bytes.
-        SafeTensors.Write(inputs, [("cond_embeds", T(cond, 1, L, c.Config.CaptionChannels)), ("uncond_embeds", T(uncond, 1, L, c.Config.CaptionChannels))]);
+        SafeTensors.Write(inputs, [("cond_embeds", T(cond, 1, L, c.Config.CaptionChannels)), ("uncond_embeds", T(uncond, 1, L, c.Config.CaptionChannels))], overwrite: true);
         string o1 = Path.Combine(_dir, "s1.safetensors"), o2 = Path.Combine(_dir, "s2.safetensors");
         foreach (var o in new[] { o1, o2 })
         {
@@ -111,19 +111,19 @@ public class TensorCommandTests
         var x = c.Inputs(1);
         SafeTensors.Write(inputs, [
             ("latents", T(new float[c.Config.InChannels * 8 * 20], 1, c.Config.InChannels, 1, 8, 20)), ("timestep", T([500f], 1)),
-            ("encoder_hidden_states", T(x.text, c.B, c.L, c.Config.CaptionChannels))]);
+            ("encoder_hidden_states", T(x.text, c.B, c.L, c.Config.CaptionChannels))], overwrite: true);
         r = T2xProcess.Run("forward", "--transformer", dir, "--inputs", inputs, "--output", output);
-        Assert.That(r.code, Is.EqualTo(1));
+        Assert.That(r.code, Is.EqualTo(3));
         Assert.That(r.stderr, Does.Contain("width 20").And.Contain("16 or 24"));
 
         // A missing input tensor is named.
-        SafeTensors.Write(inputs, [("latents", T(x.latents, c.B, c.Config.InChannels, c.F, c.H, c.W))]);
+        SafeTensors.Write(inputs, [("latents", T(x.latents, c.B, c.Config.InChannels, c.F, c.H, c.W))], overwrite: true);
         r = T2xProcess.Run("forward", "--transformer", dir, "--inputs", inputs, "--output", output);
-        Assert.That(r.code, Is.EqualTo(1));
+        Assert.That(r.code, Is.EqualTo(3));
         Assert.That(r.stderr, Does.Contain("timestep"));
 
         r = T2xProcess.Run("sample", "--transformer", dir, "--inputs", inputs, "--output", output, "--height", "100", "--width", "64");
-        Assert.That(r.code, Is.EqualTo(1));
+        Assert.That(r.code, Is.EqualTo(3));
         Assert.That(r.stderr, Does.Contain("cond_embeds"));
         Assert.That(File.Exists(output), Is.False);
     }

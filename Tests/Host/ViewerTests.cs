@@ -212,7 +212,7 @@ public sealed class ViewerTests
     public void AMissingModelFolderIsNamed()
     {
         var r = RunT2x(Display.None, "view", "a cat", "--model", "/nonexistent/model");
-        Assert.That(r.ExitCode, Is.EqualTo(1), r.ToString());
+        Assert.That(r.ExitCode, Is.EqualTo(3), r.ToString());
         Assert.That(r.Err, Does.Contain("/nonexistent/model"), r.ToString());
     }
 

@@ -30,7 +30,7 @@ public sealed class LatentPipelineTests : GpuTest
         var old = PtDitConfig.Load(Path.Combine(transformer, "config.json"));
         var config = old with { InChannels = 4, OutChannels = 8 };
         File.WriteAllText(Path.Combine(transformer, "config.json"), config.ToJson());
-        SafeTensors.Write(Path.Combine(transformer, "diffusion_pytorch_model.safetensors"), PtDitRandomCheckpoint.Create(config, 3).Select(kv => (kv.Key, kv.Value)));
+        SafeTensors.Write(Path.Combine(transformer, "diffusion_pytorch_model.safetensors"), PtDitRandomCheckpoint.Create(config, 3).Select(kv => (kv.Key, kv.Value)), overwrite: true);
         _vaeWeights = VaeTestModel.RandomWeights(VaeTestModel.Tiny, new Random(9));
     }
 

@@ -104,6 +104,21 @@ public sealed class TextToImageTests : GpuTest
     }
 
     [Test]
+    public void EveryGenerationInOneProcessMeasuresThePeakTheFirstDid()
+    {
+        string outDir = Path.Combine(Path.GetTempPath(), $"t2x-count-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, _, stderr) = T2xProcess.Run("generate", "a red circle", "--model", _dir, "--seed", "1", "--steps", "2", "--count", "3", "-o", outDir);
+            Assert.That(code, Is.EqualTo(0), stderr);
+            var peaks = stderr.Split('\n').Where(l => l.Contains("peak device memory")).ToArray();
+            Assert.That(peaks, Has.Length.EqualTo(3));
+            Assert.That(peaks.Distinct(), Has.Exactly(1).Items, "the sampler of a generation does not stay beside the next one's text encoder:\n" + string.Join("\n", peaks));
+        }
+        finally { if (Directory.Exists(outDir)) Directory.Delete(outDir, true); }
+    }
+
+    [Test]
     public void GenerateCommandExplainsBadInput()
     {
         var noPrompt = T2xProcess.Run("generate", "--model", _dir);
@@ -112,7 +127,7 @@ public sealed class TextToImageTests : GpuTest
         Assert.That(badSize.code, Is.EqualTo(2));
         Assert.That(badSize.stderr, Does.Contain("image"));
         var noModel = T2xProcess.Run("generate", "x", "--model", Path.Combine(_dir, "missing"));
-        Assert.That((noModel.code, noModel.stderr.Contains("does not exist")), Is.EqualTo((1, true)));
+        Assert.That((noModel.code, noModel.stderr.Contains("does not exist")), Is.EqualTo((3, true)));
         var unknown = T2xProcess.Run("generate", "x", "--model", _dir, "--stpes", "3");
         Assert.That((unknown.code, unknown.stderr.Contains("--stpes")), Is.EqualTo((2, true)));
     }

@@ -46,12 +46,12 @@ public class InspectCommandTests : WeightFiles
         Assert.That(stderr, Does.Contain("usage: t2x inspect"));
 
         (code, _, stderr) = T2x("inspect", FilePath("missing.pt"));
-        Assert.That(code, Is.EqualTo(1));
+        Assert.That(code, Is.EqualTo(3));
         Assert.That(stderr, Does.Contain("missing.pt"));
 
         File.WriteAllBytes(FilePath("bad.safetensors"), [16, 0, 0, 0, 0, 0, 0, 0, (byte)'{', (byte)'"']);
         (code, _, stderr) = T2x("inspect", FilePath("bad.safetensors"));
-        Assert.That(code, Is.EqualTo(1));
+        Assert.That(code, Is.EqualTo(3));
         Assert.That(stderr, Does.Contain("bad.safetensors").And.Contain("header length 16 runs past the end"));
 
         var p = new PickleWriter();
@@ -66,7 +66,7 @@ public class InspectCommandTests : WeightFiles
             zip.Finish();
         }
         (code, _, stderr) = T2x("inspect", FilePath("evil.pt"));
-        Assert.That(code, Is.EqualTo(1));
+        Assert.That(code, Is.EqualTo(3));
         Assert.That(stderr, Does.Contain("'os.system', which is not allowed"));
     }
 }

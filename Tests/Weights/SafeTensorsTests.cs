@@ -69,11 +69,11 @@ public class SafeTensorsTests : WeightFiles
         SafeTensors.Write(path, good);
         var before = File.ReadAllBytes(path);
         var infos = new[] { new TensorInfo("a", DType.F32, [4]), new TensorInfo("b", DType.F32, [4]) };
-        Assert.Throws<InvalidOperationException>(() => SafeTensors.Write(path, infos, t => t.Name == "b" ? throw new InvalidOperationException("disk gone") : RandomTensor(DType.F32, 4)));
+        Assert.Throws<InvalidOperationException>(() => SafeTensors.Write(path, infos, t => t.Name == "b" ? throw new InvalidOperationException("disk gone") : RandomTensor(DType.F32, 4), overwrite: true));
         Assert.That(File.ReadAllBytes(path), Is.EqualTo(before), "the old file is untouched");
         Assert.That(Directory.GetFiles(Dir), Has.Length.EqualTo(1), "no temporary file left behind");
         Assert.Throws<ArgumentException>(() => SafeTensors.Write(path, [("a", RandomTensor(DType.F32, 1)), ("a", RandomTensor(DType.F32, 1))]));
-        Assert.Throws<ArgumentException>(() => SafeTensors.Write(path, infos, _ => RandomTensor(DType.F16, 4)), "read tensor differs from its announcement");
+        Assert.Throws<ArgumentException>(() => SafeTensors.Write(path, infos, _ => RandomTensor(DType.F16, 4), overwrite: true), "read tensor differs from its announcement");
     }
 
     [Test]

@@ -120,16 +120,16 @@ public class TorchCheckpointTests : WeightFiles
             Assert.That(ckpt.Wrapper, Is.EqualTo("model"));
             AssertSame(ckpt, [("a", a), ("blocks.0.w", b)]);
         }
-        TorchCheckpoint.WriteTree(path, [P("optimizer", 1), P("state_dict", inner)], [a, b, c]);
+        TorchCheckpoint.WriteTree(path, [P("optimizer", 1), P("state_dict", inner)], [a, b, c], overwrite: true);
         using (var ckpt = TorchCheckpoint.Open(path))
             AssertSame(ckpt, [("a", a), ("blocks.0.w", b)]);
-        TorchCheckpoint.WriteTree(path, [P("x", inner), P("y", new TorchView(2, 0, [1, 2]))], [a, b, c]);
+        TorchCheckpoint.WriteTree(path, [P("x", inner), P("y", new TorchView(2, 0, [1, 2]))], [a, b, c], overwrite: true);
         using (var ckpt = TorchCheckpoint.Open(path))
         {
             Assert.That(ckpt.Wrapper, Is.Null);
             AssertSame(ckpt, [("x.a", a), ("x.blocks.0.w", b), ("y", c)]);
         }
-        TorchCheckpoint.WriteTree(path, [P("a.b", new TorchView(0, 0, [2])), P("a", new List<KeyValuePair<string, object?>> { P("b", new TorchView(0, 0, [2])) })], [a]);
+        TorchCheckpoint.WriteTree(path, [P("a.b", new TorchView(0, 0, [2])), P("a", new List<KeyValuePair<string, object?>> { P("b", new TorchView(0, 0, [2])) })], [a], overwrite: true);
         Assert.That(Assert.Throws<InvalidDataException>(() => TorchCheckpoint.Open(path))!.Message, Does.Contain("'a.b' occurs twice"));
     }
 

@@ -1,6 +1,8 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DType = T2X.Vulkan.DType;
+using T2X.Vulkan.Files;
 using T2X.Vulkan.Text;
 using T2X.Vulkan.Weights;
 using static TorchSharp.torch;
@@ -130,11 +132,11 @@ public static class Export
         [
             ("ids", HostTensors.Int64(ids)), ("mask", HostTensors.Tensor(mask, DType.F32)), ("x", HostTensors.Tensor(x, DType.F32)),
             ("t", HostTensors.Tensor(t, DType.F32)), ("text", HostTensors.Tensor(text, DType.F32)), ("out", HostTensors.Tensor(output, DType.F32)),
-        ], new Dictionary<string, string> { ["prompt"] = prompt });
+        ], new Dictionary<string, string> { ["prompt"] = prompt }, overwrite: true);   // the check case is rewritten with each export
     }
 
     static void WriteJson(string path, JsonNode node) =>
-        File.WriteAllText(path, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.Write(path, stream => stream.Write(Encoding.UTF8.GetBytes(node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n")));
 }
 
 /// <summary>TorchSharp tensors as the engine's host tensors, for its safetensors writer.</summary>

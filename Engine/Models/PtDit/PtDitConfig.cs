@@ -1,4 +1,5 @@
 using System.Text.Json;
+using T2X.Vulkan.Files;
 
 namespace T2X.Vulkan.Models.PtDit;
 
@@ -54,7 +55,7 @@ public sealed record PtDitConfig
     public static PtDitConfig Load(string path)
     {
         string text;
-        try { text = File.ReadAllText(path); }
+        try { text = InputFile.ReadAllText(path); }
         catch (FileNotFoundException) { throw new FileNotFoundException($"config file not found: {path}", path); }
         try { return Parse(text); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message})"); }
@@ -108,7 +109,9 @@ public sealed record PtDitConfig
         Positive("in_channels", InChannels);
         Positive("out_channels", OutChannels);
         Positive("num_layers", NumLayers);
+        ConfigLimits.AtMost("num_layers", NumLayers, ConfigLimits.MaxLayers);
         Positive("caption_channels", CaptionChannels);
+        ConfigLimits.AtMost("num_heads × head_dim", (int)Math.Min((long)NumHeads * HeadDim, int.MaxValue));
         Positive("patch_size", PatchSize);
         Positive("sample_size", SampleSize);
         Positive("frame", Frame);
@@ -179,7 +182,7 @@ public sealed record PtDitConfig
         {
             if (!o.TryGetProperty(key, out var e)) return fallback;
             if (e.ValueKind == JsonValueKind.Null) return null;
-            if (e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v)) return v;
+            if (e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v)) return ConfigLimits.AtMost(key, v);
             throw new InvalidDataException($"{key} must be an integer, got {e.GetRawText()}");
         }
 

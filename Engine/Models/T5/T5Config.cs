@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Text.Json;
+using T2X.Vulkan.Files;
 
 namespace T2X.Vulkan.Models.T5;
 
@@ -30,7 +31,7 @@ public sealed record T5Config
     {
         string path = Path.Combine(folder, "config.json");
         if (!File.Exists(path)) throw new FileNotFoundException($"T5 folder {folder}: no config.json", path);
-        try { return Parse(File.ReadAllText(path)); }
+        try { return Parse(InputFile.ReadAllText(path)); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message})"); }
         catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}"); }
     }
@@ -44,7 +45,7 @@ public sealed record T5Config
         int Int(string name, int fallback)
         {
             if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return fallback;
-            return v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i
+            return v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? ConfigLimits.AtMost($"\"{name}\"", i)
                 : throw new InvalidDataException($"\"{name}\" must be an integer, got {v.GetRawText()}");
         }
         string ffProj = root.TryGetProperty("feed_forward_proj", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString()! : d.FeedForwardProj;
@@ -85,6 +86,7 @@ public sealed record T5Config
         Positive("num_heads", NumHeads);
         Positive("d_ff", DFf);
         Positive("num_layers", NumLayers);
+        ConfigLimits.AtMost("\"num_layers\"", NumLayers, ConfigLimits.MaxLayers);
         Positive("relative_attention_max_distance", RelativeAttentionMaxDistance);
         if (RelativeAttentionNumBuckets < 4 || RelativeAttentionNumBuckets % 2 != 0)
             throw new InvalidDataException($"\"relative_attention_num_buckets\" must be even and at least 4, got {RelativeAttentionNumBuckets}");

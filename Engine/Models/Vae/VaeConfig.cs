@@ -1,4 +1,5 @@
 using System.Text.Json;
+using T2X.Vulkan.Files;
 
 namespace T2X.Vulkan.Models.Vae;
 
@@ -58,7 +59,7 @@ public sealed record VaeConfig
     public static VaeConfig Load(string path)
     {
         string text;
-        try { text = File.ReadAllText(path); }
+        try { text = InputFile.ReadAllText(path); }
         catch (FileNotFoundException) { throw new FileNotFoundException($"VAE config file not found: {path}", path); }
         try { return Parse(text); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message})"); }
@@ -171,7 +172,7 @@ public sealed record VaeConfig
 
     static int Int(JsonElement o, string key, int fallback) =>
         o.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null
-            ? (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i : throw new InvalidDataException($"{key} must be an integer, got {v}"))
+            ? (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? ConfigLimits.AtMost(key, i) : throw new InvalidDataException($"{key} must be an integer, got {v}"))
             : fallback;
     static double Double(JsonElement o, string key, double fallback) =>
         o.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null
