@@ -150,16 +150,17 @@ void main() {
         }
 
         // Online softmax with a lazily raised reference: weights exp(s - row_max) may reach e^LAZY_MAX, which f32
-        // sums hold as exactly as weights ≤ 1; the accumulated rows are rescaled only when a logit exceeds it.
+        // sums hold as exactly as weights ≤ 1; the reference is raised only when a logit exceeds it. The rescale is
+        // branch-free (a factor of exactly 1 otherwise): Mesa 25's lavapipe miscompiled the branch (wrong attention
+        // in both variants), and without it Mesa 22.3 runs as fast.
         [[unroll]] for (uint r = 0; r < ROWS; r++) {
             float block_max = NO_KEY;
             [[unroll]] for (uint m = 0; m < KB; m++) block_max = max(block_max, p[m][r]);
-            if (block_max > row_max[r] + LAZY_MAX) {
-                const float rescale = exp(row_max[r] - block_max);
-                row_max[r] = block_max;
-                row_sum[r] *= rescale;
-                [[unroll]] for (uint c = 0; c < D4; c++) o[r][c] *= rescale;
-            }
+            const bool raise = block_max > row_max[r] + LAZY_MAX;
+            const float rescale = raise ? exp(row_max[r] - block_max) : 1.0;
+            row_max[r] = raise ? block_max : row_max[r];
+            row_sum[r] *= rescale;
+            [[unroll]] for (uint c = 0; c < D4; c++) o[r][c] *= rescale;
             [[unroll]] for (uint m = 0; m < KB; m++) {
                 p[m][r] = exp(p[m][r] - row_max[r]);
                 row_sum[r] += p[m][r];
