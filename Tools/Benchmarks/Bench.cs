@@ -9,7 +9,10 @@ public sealed class BenchResult(string op)
     public readonly Dictionary<string, object> Fields = new() { ["op"] = op };
     public BenchResult With(string key, object value) { Fields[key] = value; return this; }
     public string ToJson() => JsonSerializer.Serialize(Fields);
-    public override string ToString() => string.Join("  ", Fields.Select(f => $"{f.Key}={(f.Value is double d ? d.ToString("0.##") : f.Value)}"));
+    public override string ToString() => string.Join("  ", Fields.Select(f => $"{f.Key}={(f.Value is double d ? Format(d) : f.Value)}"));
+
+    /// <summary>Two decimals; values below 0.01 (errors, small times) in scientific notation rather than as 0.</summary>
+    static string Format(double d) => d != 0 && Math.Abs(d) < 0.01 ? d.ToString("0.##e+0") : d.ToString("0.##");
 }
 
 /// <summary>A benchmark: yields results as it measures them. Registered in <see cref="Benches.All"/>.</summary>
@@ -24,7 +27,7 @@ public sealed record BenchOptions(bool Quick = false, int Repeats = 5);
 public static class Benches
 {
     /// <summary>Every benchmark `t2x bench` knows, by name.</summary>
-    public static readonly List<IBench> All = [new GemmBench(), new AttentionBench(), new RowOpsBench(), new AdherenceBench(), new PtDitAttentionBench(), new VaeBench()];
+    public static readonly List<IBench> All = [new GemmBench(), new AttentionBench(), new RowOpsBench(), new AdherenceBench(), new PtDitAttentionBench(), new PtDitBench(), new VaeBench()];
 
     /// <summary>Median of the timings of an action (seconds), after one warm-up call.</summary>
     public static double Median(Action action, int repeats)
