@@ -30,17 +30,22 @@ public static class Benches
     public static readonly List<IBench> All = [new GemmBench(), new AttentionBench(), new RowOpsBench(), new AdherenceBench(), new PtDitAttentionBench(), new PtDitBench(), new VaeBench()];
 
     /// <summary>Median of the timings of an action (seconds), after one warm-up call.</summary>
-    public static double Median(Action action, int repeats)
+    public static double Median(Action action, int repeats) => Medians([action], repeats)[0];
+
+    /// <summary>Median of the timings of each action (seconds), after one warm-up call each. The actions take turns, so
+    /// that a change in the machine's load (a shared machine) hits all of them alike.</summary>
+    public static double[] Medians(IReadOnlyList<Action> actions, int repeats)
     {
-        action();
-        var times = new double[repeats];
+        foreach (var action in actions) action();
+        var times = new double[actions.Count][];
+        for (int a = 0; a < actions.Count; a++) times[a] = new double[repeats];
         for (int i = 0; i < repeats; i++)
-        {
-            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-            action();
-            times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        }
-        Array.Sort(times);
-        return times[repeats / 2];
+            for (int a = 0; a < actions.Count; a++)
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                actions[a]();
+                times[a][i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            }
+        return times.Select(t => t.Order().ElementAt(repeats / 2)).ToArray();
     }
 }

@@ -12,8 +12,9 @@ namespace T2X.Tools.Benchmarks;
 /// and bf16 weights; `--quick`: 512² f32. Per row:
 /// <list type="bullet">
 /// <item>layer_s: the engine's time per layer, (3-layer forward − 1-layer forward) / 2 of the recorded forward pass
-/// (PtDitModel.Prepare → PtDitRun.Run, each the median of up to 3 runs after a warm-up), so the embeddings and the
-/// final layer cancel; gflops: the block's GEMM and attention FLOPs (PtDitAttentionBench.BlockFlops) over it.</item>
+/// (PtDitModel.Prepare → PtDitRun.Run, each the median of up to 3 runs after a warm-up, the two models taking turns so
+/// that a shared machine's changing load hits both alike), so the embeddings and the final layer cancel; gflops: the
+/// block's GEMM and attention FLOPs (PtDitAttentionBench.BlockFlops) over it.</item>
 /// <item>*_share: the layer's time split by op class, from per-dispatch timestamps of one profiled forward of each
 /// model, differenced the same way: GEMM, attention (dense: proxy, proxy-to-visual and text; window: window and
 /// shifted-window), norms and element-wise (everything else).</item>
@@ -75,33 +76,46 @@ public sealed class PtDitBench : IBench
     public sealed record EngineLayer(double LayerSeconds, IReadOnlyDictionary<string, double> ClassSeconds, float[] Output);
 
     /// <summary>Times the recorded forward of a 1-block and an n-block model on the same weights (the first model uses
-    /// the checkpoint's block 0 and top-level tensors) and profiles one forward of each.</summary>
+    /// the checkpoint's block 0 and top-level tensors), taking turns, then profiles one forward of each.</summary>
     public static EngineLayer MeasureEngine(Gpu gpu, PtDitLayerCase layer, int repeats)
     {
-        var forward = new Dictionary<int, (double seconds, Dictionary<string, double> classes)>();
-        float[] output = [];
-        foreach (int layers in new[] { 1, PtDitLayerCase.Layers })
+        int[] layerCounts = [1, PtDitLayerCase.Layers];
+        var owned = new List<IDisposable>();
+        try
         {
-            var config = layer.Config with { NumLayers = layers };
-            using var model = new PtDitModel(gpu, PtDitWeights.Upload(gpu, config, layer.Weights));
-            using var run = model.Prepare(layer.Batch, 1, layer.Latent, layer.Latent, layer.TextLength);
-            run.SetText(layer.Text, layer.Mask);
-            run.SetTimesteps(layer.Timestep);
-            run.Latents.Upload(layer.Latents);
-            double seconds = Benches.Median(run.Run, repeats);
-
-            using var profiled = new Sequence(gpu, profile: true);
-            run.RecordForward(profiled);
-            profiled.Run();
-            var classes = new[] { Gemm, DenseAttention, WindowAttention, Norms }.ToDictionary(c => c, _ => 0.0);
-            foreach (var (label, ms) in profiled.Timings()) classes[OpClass(label)] += ms / 1e3;
-            forward[layers] = (seconds, classes);
-            if (layers == PtDitLayerCase.Layers) output = run.Output.ToArray();
+            var runs = new List<PtDitRun>();
+            foreach (int layers in layerCounts)
+            {
+                var model = new PtDitModel(gpu, PtDitWeights.Upload(gpu, layer.Config with { NumLayers = layers }, layer.Weights));
+                owned.Add(model);
+                var run = model.Prepare(layer.Batch, 1, layer.Latent, layer.Latent, layer.TextLength);
+                owned.Add(run);
+                run.SetText(layer.Text, layer.Mask);
+                run.SetTimesteps(layer.Timestep);
+                run.Latents.Upload(layer.Latents);
+                runs.Add(run);
+            }
+            var seconds = Benches.Medians(runs.Select(r => (Action)r.Run).ToList(), repeats);
+            var classes = runs.Select(Profile).ToList();
+            double PerLayer(double one, double all) => (all - one) / (PtDitLayerCase.Layers - 1);
+            return new EngineLayer(PerLayer(seconds[0], seconds[1]),
+                classes[0].ToDictionary(c => c.Key, c => PerLayer(c.Value, classes[1][c.Key])), runs[1].Output.ToArray());
         }
-        var (one, all) = (forward[1], forward[PtDitLayerCase.Layers]);
-        double PerLayer(double a, double b) => (b - a) / (PtDitLayerCase.Layers - 1);
-        return new EngineLayer(PerLayer(one.seconds, all.seconds),
-            one.classes.ToDictionary(c => c.Key, c => PerLayer(c.Value, all.classes[c.Key])), output);
+        finally
+        {
+            for (int i = owned.Count - 1; i >= 0; i--) owned[i].Dispose();
+        }
+    }
+
+    /// <summary>Seconds per op class of one forward, from per-dispatch timestamps.</summary>
+    static Dictionary<string, double> Profile(PtDitRun run)
+    {
+        using var profiled = new Sequence(run.Model.Gpu, profile: true);
+        run.RecordForward(profiled);
+        profiled.Run();
+        var classes = new[] { Gemm, DenseAttention, WindowAttention, Norms }.ToDictionary(c => c, _ => 0.0);
+        foreach (var (label, ms) in profiled.Timings()) classes[OpClass(label)] += ms / 1e3;
+        return classes;
     }
 
     /// <summary>PyTorch's figures for one case (see ptdit_layer.py).</summary>

@@ -8,8 +8,8 @@ every block of every forward, as in the official code (the engine computes them 
 
 It reads the bench's random checkpoint (the official layout, n blocks) and its inputs, checks the n-block model's output
 against the engine's, then times the per-layer cost as the bench times the engine's: (n-block forward - 1-block forward)
-/ (n - 1), each the median of --repeats forwards after a warm-up, under torch.no_grad with --threads intra-op threads.
-Prints one JSON line: rel_error (|torch - engine| / |engine|, whole output), layer_s, forward seconds, torch version and
+/ (n - 1), each the median of --repeats forwards after a warm-up (the two models taking turns), under torch.no_grad
+with --threads intra-op threads. Prints one JSON line: rel_error (|torch - engine| / |engine|, whole output), layer_s, forward seconds, torch version and
 the BLAS library torch's matrix products ran on with its kernel and threads.
 
   /usr/bin/python3 ptdit_layer.py --weights W.safetensors --case C.safetensors --heads 16 --window 8 [--repeats 3] [--threads 2]
@@ -37,14 +37,17 @@ def blas():
     return (info[0].strip() if info else "unknown"), None
 
 
-def median_seconds(action, repeats):
-    action()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def median_seconds(actions, repeats):
+    """Median seconds of each action after a warm-up call, the actions taking turns (as Benches.Medians does)."""
+    for action in actions:
         action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times = [[] for _ in actions]
+    for _ in range(repeats):
+        for action, seconds in zip(actions, times):
+            start = time.perf_counter()
+            action()
+            seconds.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def main():
@@ -76,11 +79,11 @@ def main():
         full, one = model(layers), model(1)
         out, want = full(x, t, text, mask).double(), case["output"][:, :, 0].double()
         rel_error = ((out - want).norm() / want.norm()).item()
-        seconds = {n: median_seconds(lambda: m(x, t, text, mask), a.repeats) for n, m in [(layers, full), (1, one)]}
+        one_s, full_s = median_seconds([lambda: one(x, t, text, mask), lambda: full(x, t, text, mask)], a.repeats)
     library, blas_threads = blas()
     print(json.dumps({
-        "rel_error": rel_error, "layer_s": (seconds[layers] - seconds[1]) / (layers - 1),
-        "forward_1_s": seconds[1], f"forward_{layers}_s": seconds[layers], "layers": layers,
+        "rel_error": rel_error, "layer_s": (full_s - one_s) / (layers - 1),
+        "forward_1_s": one_s, f"forward_{layers}_s": full_s, "layers": layers,
         "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": library, "blas_threads": blas_threads,
     }))
 
