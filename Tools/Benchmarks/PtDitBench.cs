@@ -17,9 +17,10 @@ namespace T2X.Tools.Benchmarks;
 /// block's GEMM and attention FLOPs (PtDitAttentionBench.BlockFlops) over it.</item>
 /// <item>*_share: the layer's time split by op class, from per-dispatch timestamps of one profiled forward of each
 /// model, differenced the same way: GEMM, attention (dense: proxy, proxy-to-visual and text; window: window and
-/// shifted-window), norms and element-wise (everything else).</item>
+/// shifted-window), norms and element-wise (everything else); profiled_layer_s is their sum.</item>
 /// <item>torch_*: PyTorch CPU eager on the same weights and inputs (Tools/Benchmarks/ptdit_layer.py under Debian's
-/// python3-torch), its output first checked against the engine's (torch_rel_error), timed the same way; ratio is
+/// python3-torch), its output first checked against the engine's (torch_rel_error, torch_check), timed the same way
+/// (it also computes every block's text keys and values per forward, as the official code does); ratio is
 /// layer_s / torch_layer_s. Skipped with a note where PyTorch is not installed. torch_blas names the kernel OpenBLAS
 /// ran: run the bench as `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE t2x bench --only ptdit` so that it picks its best
 /// kernel for the CPU rather than a forced one.</item>
@@ -30,6 +31,10 @@ public sealed class PtDitBench : IBench
     public string Name => "ptdit";
 
     const int Batch = 2, TextLength = 200;
+
+    /// <summary>The largest relative error (whole output) at which PyTorch's output counts as the engine's (f32 math on
+    /// the same weights).</summary>
+    public const double TorchTolerance = 1e-4;
 
     public IEnumerable<BenchResult> Run(Gpu gpu, BenchOptions options)
     {
@@ -44,10 +49,13 @@ public sealed class PtDitBench : IBench
             var row = new BenchResult(Name).With("size", px).With("dtype", dtype.ToString().ToLowerInvariant())
                 .With("tokens", layer.TokensPerSample).With("batch", Batch).With("text", TextLength)
                 .With("layer_s", engine.LayerSeconds).With("gflops", layer.LayerFlops / engine.LayerSeconds / 1e9);
-            double profiled = engine.ClassSeconds.Values.Sum();
-            foreach (var (opClass, seconds) in engine.ClassSeconds)
-                row.With(opClass + "_share", seconds / profiled);
-            row.With("attention_share", (engine.ClassSeconds[DenseAttention] + engine.ClassSeconds[WindowAttention]) / profiled)
+            var share = engine.ClassSeconds;
+            double profiled = share.Values.Sum();
+            row.With("gemm_share", share[Gemm] / profiled)
+               .With("attention_share", (share[DenseAttention] + share[WindowAttention]) / profiled)
+               .With("dense_attention_share", share[DenseAttention] / profiled)
+               .With("window_attention_share", share[WindowAttention] / profiled)
+               .With("norms_share", share[Norms] / profiled)
                .With("profiled_layer_s", profiled);
             if (!torch)
                 row.With("torch", "skipped: PyTorch is not installed for /usr/bin/python3 (apt-get install python3-torch)");
@@ -55,8 +63,8 @@ public sealed class PtDitBench : IBench
             {
                 var t = MeasureTorch(layer, engine.Output, repeats);
                 row.With("torch_layer_s", t.LayerSeconds).With("ratio", engine.LayerSeconds / t.LayerSeconds)
-                   .With("torch_rel_error", t.RelError).With("torch_blas", t.Blas).With("torch_threads", t.Threads)
-                   .With("torch_version", t.Version);
+                   .With("torch_rel_error", t.RelError).With("torch_check", t.RelError <= TorchTolerance ? "pass" : $"FAIL (> {TorchTolerance})")
+                   .With("torch_blas", t.Blas).With("torch_threads", t.Threads).With("torch_version", t.Version);
             }
             yield return row;
         }
