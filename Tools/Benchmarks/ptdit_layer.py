@@ -9,8 +9,8 @@ every block of every forward, as in the official code (the engine computes them 
 It reads the bench's random checkpoint (the official layout, n blocks) and its inputs, checks the n-block model's output
 against the engine's, then times the per-layer cost as the bench times the engine's: (n-block forward - 1-block forward)
 / (n - 1), each the median of --repeats forwards after a warm-up (the two models taking turns), under torch.no_grad
-with --threads intra-op threads. Prints one JSON line: rel_error (|torch - engine| / |engine|, whole output), layer_s, forward seconds, torch version and
-the BLAS library torch's matrix products ran on with its kernel and threads.
+with --threads intra-op threads. Prints one JSON line: rel_error (|torch - engine| / |engine|, whole output), layer_s,
+the forward seconds, the torch version and the BLAS library torch's matrix products ran on, with its kernel and threads.
 
   /usr/bin/python3 ptdit_layer.py --weights W.safetensors --case C.safetensors --heads 16 --window 8 [--repeats 3] [--threads 2]
 """
