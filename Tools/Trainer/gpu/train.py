@@ -525,7 +525,8 @@ def adherence(rgb, scene):
 
 # ---------------------------------------------------------------------------------------------------------------------
 # safetensors, read and written directly (no dependency beyond PyTorch).
-DTYPES = {"F32": (np.float32, torch.float32), "F16": (np.float16, torch.float16), "I64": (np.int64, torch.int64)}
+DTYPES = {"F32": (np.float32, torch.float32), "F16": (np.float16, torch.float16), "BF16": (np.uint16, torch.bfloat16),
+          "I64": (np.int64, torch.int64)}
 
 
 def read_safetensors(path):
@@ -539,7 +540,9 @@ def read_safetensors(path):
             continue
         a, b = info["data_offsets"]
         array = np.frombuffer(data[8 + n + a:8 + n + b], DTYPES[info["dtype"]][0]).reshape(info["shape"])
-        out[name] = torch.from_numpy(array.astype(np.float32) if info["dtype"] == "F16" else array.copy())
+        if info["dtype"] == "BF16":  # the upper half of a float32
+            array = (array.astype(np.uint32) << 16).view(np.float32)
+        out[name] = torch.from_numpy(array.astype(np.float32) if info["dtype"] in ("F16", "BF16") else array.copy())
     return out
 
 

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 
-namespace T2X.Tests.Weights;
+namespace T2X.Tools;
 
-/// <summary>Debian's PyTorch (apt-get install python3-torch), for cross-checks that run only where it is installed.</summary>
+/// <summary>Debian's PyTorch (apt-get install python3-torch), for the baselines and cross-checks that run only where it is
+/// installed (the ptdit bench, tests).</summary>
 public static class SystemPyTorch
 {
     const string Python = "/usr/bin/python3";
