@@ -100,6 +100,7 @@ public sealed unsafe partial class Gpu : IDisposable
         int chosen = Choose(infos, options.Device ?? Environment.GetEnvironmentVariable("T2X_DEVICE"));
         PhysicalDevice = devices[chosen];
         Info = infos[chosen];
+        RefuseWideLavapipe(Info);
         Vk.GetPhysicalDeviceMemoryProperties(PhysicalDevice, out MemoryProperties);
 
         QueueFamily = FindComputeQueue();
@@ -113,6 +114,21 @@ public sealed unsafe partial class Gpu : IDisposable
             Flags = CommandPoolCreateFlags.ResetCommandBufferBit,
         };
         Vk.CreateCommandPool(Device, in poolInfo, null, out CommandPool).Check("vkCreateCommandPool");
+    }
+
+    /// <summary>Environment variable that lets <see cref="RefuseWideLavapipe"/> pass, for a lavapipe whose 512-bit
+    /// mode the test suite has shown to be correct.</summary>
+    public const string AllowWideLavapipe = "T2X_ALLOW_WIDE_LAVAPIPE";
+
+    /// <summary>lavapipe with 512-bit vectors (LP_NATIVE_VECTOR_WIDTH=512: subgroups of 16) computes wrong results in
+    /// this engine's subgroup reductions and shuffles (measured with Mesa 25.0.7 and LLVM 15 on an AVX-512 CPU:
+    /// LayerNorm, attention and 16-lane GEMM tests fail), so an image would come out wrong with no error. Refuse.</summary>
+    static void RefuseWideLavapipe(DeviceInfo info)
+    {
+        if (info.Driver != "llvmpipe" || info.SubgroupSize <= 8 || Environment.GetEnvironmentVariable(AllowWideLavapipe) == "1") return;
+        throw new VulkanException($"{info.Name}: lavapipe with {info.SubgroupSize * 32}-bit vectors computes wrong results for "
+            + $"this engine's kernels; unset LP_NATIVE_VECTOR_WIDTH (or set it to 256). {AllowWideLavapipe}=1 runs anyway, "
+            + "for a Mesa whose wide mode passes the test suite");
     }
 
     /// <summary>Lists the Vulkan devices of this machine without opening any.</summary>

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using NUnit.Framework;
 using T2X.Tests.Pipelines;
+using T2X.Vulkan;
 using T2X.Vulkan.Imaging;
 using T2X.Vulkan.Weights;
 
@@ -300,5 +301,18 @@ public class ErrorTests
         var r = T2xProcess.RunWith(noDriver, "generate", "x", "-o", P("x.png"));
         AssertOneLine(r, 4, "t2x generate: vkCreateInstance failed");
         Assert.That(File.Exists(P("x.png")), Is.False);
+    }
+
+    [Test]
+    public void LavapipeWithWideVectorsIsRefusedUnlessAllowed()
+    {
+        Assume.That(Gpu.ListDevices().Any(d => d.Driver == "llvmpipe"), "lavapipe is not installed");
+        var wide = new Dictionary<string, string> { ["LP_NATIVE_VECTOR_WIDTH"] = "512", ["T2X_DEVICE"] = "llvmpipe" };
+        var r = T2xProcess.RunWith(wide, "generate", "x", "--dry-run");
+        AssertOneLine(r, 4, "computes wrong results for this engine's kernels; unset LP_NATIVE_VECTOR_WIDTH");
+        wide[Gpu.AllowWideLavapipe] = "1";
+        r = T2xProcess.RunWith(wide, "generate", "x", "--dry-run");
+        Assert.That(r.code, Is.EqualTo(0), r.stderr);
+        Assert.That(r.stdout, Does.Contain("512 bits"), "the override opened the 512-bit device");
     }
 }
