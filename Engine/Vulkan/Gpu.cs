@@ -162,7 +162,8 @@ public sealed unsafe partial class Gpu : IDisposable
     /// <summary>The pipeline for a shader with given specialization constants, created once and cached.</summary>
     public Kernel Kernel(string shader, KernelLayout layout, params int[] specialization)
     {
-        string key = shader + ":" + string.Join(",", specialization);
+        // The layout is part of the key: one shader bound two ways is two pipelines.
+        string key = $"{shader}:{string.Join(",", specialization)}:{string.Join(",", layout.Bindings)}:{layout.PushBytes}";
         lock (_kernels)
         {
             if (!_kernels.TryGetValue(key, out var k))

@@ -100,6 +100,16 @@ public sealed class RuntimeTests : GpuTest
     }
 
     [Test]
+    public void OneShaderWithTwoLayoutsIsTwoPipelines()
+    {
+        var storage = KernelLayout.Of(8, Access.Read, Access.Read, Access.Write);
+        var written = KernelLayout.Of(8, Access.Write, Access.Read, Access.Write);
+        var a = Gpu.Kernel("add", storage);
+        Assert.That(Gpu.Kernel("add", KernelLayout.Of(8, Access.Read, Access.Read, Access.Write)), Is.SameAs(a), "an equal layout is the cached pipeline");
+        Assert.That(Gpu.Kernel("add", written).Layout, Is.SameAs(written), "another layout is another pipeline");
+    }
+
+    [Test]
     public void UploadDownloadRoundTrip()
     {
         var data = Enumerable.Range(0, 1000).Select(i => (float)i).ToArray();
