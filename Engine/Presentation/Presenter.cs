@@ -19,7 +19,7 @@ public sealed unsafe class Presenter : IDisposable
     readonly Vk _vk;
     readonly Swapchain _swapchain;
     readonly Kernel _kernel;
-    readonly CommandPool _pool;   // own pool: the sampler thread records from the Gpu's pool at the same time
+    readonly CommandPool _pool;   // own pool: a command pool serves one thread, and the sampler thread records at the same time
     readonly CommandBuffer _cmd;
     readonly Fence _fence;
     readonly Semaphore _acquired;

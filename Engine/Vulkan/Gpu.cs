@@ -67,7 +67,6 @@ public sealed unsafe partial class Gpu : IDisposable
     public void ClearValidationMessages() { lock (_messages) _messages.Clear(); }
     public bool ValidationEnabled { get; }
 
-    internal readonly CommandPool CommandPool;
     internal readonly PhysicalDeviceMemoryProperties MemoryProperties;
     internal readonly object QueueLock = new();
     readonly List<string> _messages = [];
@@ -106,14 +105,6 @@ public sealed unsafe partial class Gpu : IDisposable
         QueueFamily = FindComputeQueue();
         Device = CreateDevice(options.DeviceExtensions);
         Vk.GetDeviceQueue(Device, QueueFamily, 0, out Queue);
-
-        var poolInfo = new CommandPoolCreateInfo
-        {
-            SType = StructureType.CommandPoolCreateInfo,
-            QueueFamilyIndex = QueueFamily,
-            Flags = CommandPoolCreateFlags.ResetCommandBufferBit,
-        };
-        Vk.CreateCommandPool(Device, in poolInfo, null, out CommandPool).Check("vkCreateCommandPool");
     }
 
     /// <summary>Environment variable that lets <see cref="RefuseWideLavapipe"/> pass, for a lavapipe whose 512-bit
@@ -415,7 +406,6 @@ public sealed unsafe partial class Gpu : IDisposable
         Vk.DeviceWaitIdle(Device);
         foreach (var k in _kernels.Values) k.Destroy();
         _kernels.Clear();
-        Vk.DestroyCommandPool(Device, CommandPool, null);
         Vk.DestroyDevice(Device, null);
         if (_messenger.Handle != 0)
         {

@@ -16,6 +16,9 @@ public sealed unsafe class Sequence : IDisposable
 
     /// <summary>The device this sequence records for.</summary>
     public Gpu Gpu => _gpu;
+    // Its own command pool: Vulkan wants a pool used by one thread at a time, and sequences are recorded on
+    // several threads at once (the sampler, the viewer, a server's workers).
+    readonly CommandPool _commandPool;
     readonly CommandBuffer _cmd;
     readonly Fence _fence;
     readonly List<DescriptorPool> _pools = [];
@@ -36,14 +39,21 @@ public sealed unsafe class Sequence : IDisposable
     {
         _gpu = gpu;
         _vk = gpu.Vk;
+        var poolInfo = new CommandPoolCreateInfo
+        {
+            SType = StructureType.CommandPoolCreateInfo,
+            QueueFamilyIndex = gpu.QueueFamily,
+            Flags = CommandPoolCreateFlags.ResetCommandBufferBit,
+        };
+        _vk.CreateCommandPool(gpu.Device, in poolInfo, null, out _commandPool).Check("vkCreateCommandPool");
         var alloc = new CommandBufferAllocateInfo
         {
             SType = StructureType.CommandBufferAllocateInfo,
-            CommandPool = gpu.CommandPool,
+            CommandPool = _commandPool,
             Level = CommandBufferLevel.Primary,
             CommandBufferCount = 1,
         };
-        lock (gpu.QueueLock) _vk.AllocateCommandBuffers(gpu.Device, in alloc, out _cmd).Check("vkAllocateCommandBuffers");
+        _vk.AllocateCommandBuffers(gpu.Device, in alloc, out _cmd).Check("vkAllocateCommandBuffers");
         var fenceInfo = new FenceCreateInfo { SType = StructureType.FenceCreateInfo };
         _vk.CreateFence(gpu.Device, in fenceInfo, null, out _fence).Check("vkCreateFence");
         if (profile)
@@ -318,7 +328,6 @@ public sealed unsafe class Sequence : IDisposable
         foreach (var p in _pools) _vk.DestroyDescriptorPool(_gpu.Device, p, null);
         if (_queries.Handle != 0) _vk.DestroyQueryPool(_gpu.Device, _queries, null);
         _vk.DestroyFence(_gpu.Device, _fence, null);
-        var cmd = _cmd;
-        lock (_gpu.QueueLock) _vk.FreeCommandBuffers(_gpu.Device, _gpu.CommandPool, 1, &cmd);
+        _vk.DestroyCommandPool(_gpu.Device, _commandPool, null);   // frees _cmd with it
     }
 }

@@ -100,6 +100,33 @@ public sealed class RuntimeTests : GpuTest
     }
 
     [Test]
+    public void SequencesRecordOnSeveralThreadsAtOnce()
+    {
+        // Each thread records, runs and frees its own sequences while the others do; the validation layer's thread
+        // checks (on in the suite) would report a command pool used by two threads.
+        const int n = 4096, threads = 4, rounds = 100;
+        var rng = new Random(3);
+        var a = Tensor.FromArray(Gpu, Check.Randn(rng, n), n);
+        var ys = Enumerable.Range(0, threads).Select(_ => Tensor.Create(Gpu, DType.F32, n)).ToArray();
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            for (int r = 0; r < rounds; r++)
+            {
+                using var seq = new Sequence(Gpu);
+                Add.Record(seq, a, a, ys[t], t + r);   // y = (1 + t + r)·a
+                seq.Run();
+            }
+        });
+        var av = a.ToArray();
+        for (int t = 0; t < threads; t++)
+        {
+            var got = ys[t].ToArray();
+            for (int i = 0; i < n; i++) Assert.That(got[i], Is.EqualTo((1 + t + rounds - 1) * av[i]).Within(1e-4 * (1 + Math.Abs(av[i]))));
+        }
+        foreach (var x in ys.Append(a)) x.Buffer.Dispose();
+    }
+
+    [Test]
     public void OneShaderWithTwoLayoutsIsTwoPipelines()
     {
         var storage = KernelLayout.Of(8, Access.Read, Access.Read, Access.Write);
