@@ -86,7 +86,7 @@ public class CheckpointTests : WeightFiles
         Assert.That(CheckpointKeys.Compare(withBuffer, expected, ["pos_embed.pos_embed"]).WrongShape.Select(w => w.name), Does.Contain("pos_embed.pos_embed"));
     }
 
-    /// <summary>The released PT-DiT state_dict layout (1416 keys, spec section 13), with every dimension scaled down
+    /// <summary>The released PT-DiT state_dict layout (1416 keys, docs/ptdit.md §13), with every dimension scaled down
     /// so the files stay small: the key count and names are real.</summary>
     static List<(string name, long[] shape)> ReleasedKeys()
     {
