@@ -10,7 +10,7 @@
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const bool DIVIDE = false;
 layout(constant_id = 1) const bool RESIDUAL = false;   // y += res (same strides as y)
-// x and w are read through texel buffers: imageLoad is several times cheaper than an SSBO load on lavapipe.
+// x and w are read through texel buffers: imageLoad is several times cheaper than an SSBO load on lavapipe (docs/lavapipe.md §1).
 layout(binding = 0, r32f) uniform readonly imageBuffer x;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer w;
 layout(std430, binding = 2) readonly buffer Bias { vec4 bias[]; };

@@ -1,5 +1,5 @@
 #version 450
-// Rectified-flow Euler step with classifier-free guidance (spec 10):
+// Rectified-flow Euler step with classifier-free guidance (docs/ptdit.md §10.5):
 //   z += dt * (u + s * (c - u)),  c = out[b, ci], u = out[B + b, ci]  (conditional half first)
 // z is [B, C, S] (S = F*H*W), out is [2B, Cout, S] of which the first C channels are used.
 // dt is read from a device buffer so a recorded step can be resubmitted with only that value changed.

@@ -1,7 +1,7 @@
 #version 450
 // GEMM for CPU Vulkan devices (lavapipe): y = epilogue(x · wᵀ + bias), see gemm_common.glsl.
 // On lavapipe a workgroup of 8 invocations is one SIMD register, and loads cost more than FMAs
-// (shared/notes: texel-buffer imageLoad is the cheapest load; shared memory and barriers are slow).
+// (docs/lavapipe.md §1 and §2: texel-buffer imageLoad is the cheapest load; shared memory and barriers are slow).
 // So: no shared memory. Each lane loads the X texels of its own row, and subgroupShuffle with a constant
 // lane hands every row's values to all 8 lanes (one gather serves 8 rows); each lane owns COLS output
 // columns and loads their W texels itself. One step covers 8 values of k: two RGBA32F texels of X per row,
@@ -59,7 +59,7 @@ uint w_row[COLS];           // first W texel of this lane's columns
 
 // One step of 8 values of k: X texels 2·xs, 2·xs + 1 of the rows, W step ws of the columns.
 // subgroupShuffle with a constant lane, not subgroupBroadcast: on lavapipe the
-// former is a register permute, the latter measured 2-3 times slower for the whole kernel.
+// former is a register permute, the latter measured 2-3 times slower for the whole kernel (docs/lavapipe.md §3).
 void accumulate(uint xs, uint ws) {
     vec4 w_lo[COLS], w_hi[COLS];
     [[unroll]] for (uint c = 0; c < COLS; c++) load_w8(w_row[c], ws, w_lo[c], w_hi[c]);

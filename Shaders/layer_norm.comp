@@ -3,7 +3,7 @@
 //   y[m, :] = (x[m, :] - mean) / sqrt(var + eps)                       (MODULATE = false)
 //   y[m, :] = LN(x[m, :]) * (1 + scale[g, :]) + shift[g, :],  g = (m / rowDiv) % groups
 // One workgroup per row; two passes over the row (mean, then the centred variance) keep fp32 accurate.
-// Inputs are read as vec4 texels (the cheap load on lavapipe), so D is a multiple of 4. A dispatch may
+// Inputs are read as vec4 texels (the cheap load on lavapipe, docs/lavapipe.md §1), so D is a multiple of 4. A dispatch may
 // cover a chunk of the rows starting at row0 (for the modulation mapping).
 #include "common.glsl"
 layout(local_size_x_id = 0) in;

@@ -1,5 +1,5 @@
 #version 450
-// Latents [B, C, F, H, W] -> patch rows [B*P*N, C*p*p] in window-major token order (spec 4.1, 5):
+// Latents [B, C, F, H, W] -> patch rows [B*P*N, C*p*p] in window-major token order (docs/ptdit.md §4.1, §5):
 // row = (b*P + win)*N + n, win = (i_f*nh + i_h)*nw + i_w, n = (x*ch + y)*cw + z, token grid
 // position (f, r, c) = (i_f*cf + x, i_h*ch + y, i_w*cw + z); column (ci, ky, kx) holds
 // latents[b, ci, f, p*r + ky, p*c + kx], the flattening of a conv weight [D, C, p, p]. The patch

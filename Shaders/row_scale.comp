@@ -1,7 +1,7 @@
 #version 450
 // y[m, :] = x[m, :] * g[(m / rowDiv) % groups, :]: a per-sample (or per-window) channel gate, e.g. the
-// shifted-window gate applied before linear_2 (spec quirk Q10). One workgroup per row, so the gate row
-// is computed once per row (integer division is slow on lavapipe); inputs are read as vec4 texels.
+// shifted-window gate applied before linear_2 (docs/ptdit.md, quirk Q10). One workgroup per row, so the gate row
+// is computed once per row (integer division is slow on lavapipe, docs/lavapipe.md §3); inputs are read as vec4 texels.
 // A dispatch may cover a chunk of the rows starting at row0.
 #include "common.glsl"
 layout(local_size_x_id = 0) in;

@@ -1,5 +1,5 @@
 #version 450
-// Model output rows [B, P*N, p*p*C] (window-major tokens, spec 5) -> [B, C, F, H, W] (spec 8):
+// Model output rows [B, P*N, p*p*C] (window-major tokens, docs/ptdit.md §5) -> [B, C, F, H, W] (§8):
 // out[b, co, f, p*r + py, p*c + px] = o[b, s, (py*p + px)*C + co], s = win*N + n the token at
 // grid position (f, r, c). One invocation per output element, so writes are contiguous.
 #include "common.glsl"

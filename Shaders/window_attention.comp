@@ -1,6 +1,6 @@
 #version 450
-// Window attention over the window-major layout [B·P, N, C] (spec section 5): the N tokens of each window attend to
-// each other. Shifted mode (spec sections 6 and 7 step 4): workgroup z is a window of the grid rolled by half a
+// Window attention over the window-major layout [B·P, N, C] (docs/ptdit.md §5): the N tokens of each window attend to
+// each other. Shifted mode (docs/ptdit.md §6 and §7.4): workgroup z is a window of the grid rolled by half a
 // window, (f', r', c') holding the token at ((f'+sf) mod F, (r'+sh) mod h, (c'+sw) mod w). Rows are read from and
 // written back to those tokens' places in the normal layout (so the inverse roll is free), and pairs whose Swin
 // region labels differ get -10000. No copies, no mask in memory. The core is attention_core.glsl.
@@ -44,7 +44,7 @@ uint token_row(uint t) {
 }
 
 // Swin region label along one axis of the rolled grid: windows that wrap around hold two regions. A shift of 0
-// gives every cell label 2 (the official slice [-0:] covers the whole axis, spec quirk Q5).
+// gives every cell label 2 (the official slice [-0:] covers the whole axis, docs/ptdit.md, quirk Q5).
 uint axis_label(uint x, uint len, uint win) {
     const uint shift = win / 2;
     if (shift == 0) return 2;

@@ -2,9 +2,9 @@
 // Proxy tokens: means over a window's tokens. x is [windows, N, D] with N = cf*ch*cw tokens in
 // (frame, row, col) order; each window has sh*sw proxies (sh = ch/pch, sw = cw/pcw). Proxy (j, k)
 // averages the strided lattice of in-window rows y = a*sh + j and columns z = b*sw + k (a < pch,
-// b < pcw, every frame), as the official code does (spec quirk Q6); with pch = ch, pcw = cw it is
+// b < pcw, every frame), as the official code does (docs/ptdit.md, quirk Q6); with pch = ch, pcw = cw it is
 // the plain window mean. Output [windows * sh * sw, D] in (window, j, k) order. One invocation per
-// output vec4; x is read as vec4 texels (the cheap load on lavapipe), so D is a multiple of 4.
+// output vec4; x is read as vec4 texels (the cheap load on lavapipe, docs/lavapipe.md §1), so D is a multiple of 4.
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer x;

@@ -13,7 +13,7 @@ public static class Attention
     /// Records the attention of q [B, Nq, ·] over k, v [B, Nk, ·] into o [B, Nq, heads·headDim] (all f32).
     /// The scale multiplies the dot product before any bias (T5: 1, PT-DiT: 1/√headDim).
     /// keyMask [B, Nk] (1 keep, 0 drop) adds the official −10000·(1 − m), not −inf: a row whose keys are all
-    /// dropped becomes plain unmasked attention (spec quirk Q7). bias [Hb, Nq, Nk], Hb = 1 or heads, is added to the
+    /// dropped becomes plain unmasked attention (docs/ptdit.md, quirk Q7). bias [Hb, Nq, Nk], Hb = 1 or heads, is added to the
     /// logits of every batch element (T5's relative position bias).
     /// </summary>
     public static void Record(Sequence seq, AttentionInput q, AttentionInput k, AttentionInput v, Tensor o,

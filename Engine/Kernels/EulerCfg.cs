@@ -1,7 +1,7 @@
 namespace T2X.Vulkan.Kernels;
 
 /// <summary>
-/// Rectified-flow Euler step with classifier-free guidance (spec section 10):
+/// Rectified-flow Euler step with classifier-free guidance (docs/ptdit.md §10.5):
 /// z += dt · (u + guidance · (c − u)), where the model output is [2B, Cout, F, H, W] with the conditional
 /// half first and c, u are its first C channels (z is [B, C, F, H, W]). dt is read from the one-float
 /// device tensor <c>dt</c>, so a recorded step is resubmitted with only that value rewritten.

@@ -7,7 +7,7 @@ public enum Epilogue { None, Gelu, Silu }
 
 /// <summary>
 /// y[M,N] = epilogue(x[M,K]·w[N,K]ᵀ + bias[N]), optionally y = [residual +] g ⊙ (…) with g a row of a gate table.
-/// Shaders: Shaders/gemm_texel.comp (CPU devices such as lavapipe: texel-buffer loads, no shared memory) and
+/// Shaders: Shaders/gemm_texel.comp (CPU devices such as lavapipe: texel-buffer loads, no shared memory; docs/lavapipe.md §2) and
 /// Shaders/gemm_tiled.comp (GPUs: shared-memory tiles), both ending in Shaders/include/gemm_common.glsl.
 /// Work that would exceed a binding's device limit (maxStorageBufferRange, maxTexelBufferElements) or 65535
 /// workgroups per dimension is split into several dispatches over row and column chunks.

@@ -3,7 +3,7 @@ namespace T2X.Vulkan.Kernels;
 /// <summary>
 /// LayerNorm over the last axis without affine parameters (f32), optionally fused with adaLN modulation
 /// y = LN(x)·(1 + scale[g]) + shift[g] where row m of x uses g = (m / rowDiv) % G.
-/// With rowDiv = tokens per window and G = batch this reproduces the block's batch mapping (spec quirk Q1);
+/// With rowDiv = tokens per window and G = batch this reproduces the block's batch mapping (docs/ptdit.md, quirk Q1);
 /// the final layer uses rowDiv = tokens per sample. D must be a multiple of 4 (inputs are read as vec4
 /// texels). Tensors larger than one binding are processed in row chunks. Shader: Shaders/layer_norm.comp.
 /// y may alias x.
@@ -47,7 +47,7 @@ public static class LayerNorm
         var gpu = seq.Gpu;
         var shiftView = modulate ? TexelViews.Vec4(gpu, Op, "shift", shift!) : default;
         var scaleView = modulate ? TexelViews.Vec4(gpu, Op, "scale", scale!) : default;
-        // lavapipe runs a workgroup's subgroups one after the other: one subgroup per row was fastest there.
+        // lavapipe runs a workgroup's subgroups one after the other: one subgroup per row was fastest there (docs/lavapipe.md §3).
         int workgroup = gpu.Info.IsCpu ? (int)gpu.Info.SubgroupSize : 128;
         var kernel = gpu.Kernel(Op, Layout, workgroup, modulate ? 1 : 0);
         Tensor x2 = x.Reshape(rows, d), y2 = y.Reshape(rows, d);

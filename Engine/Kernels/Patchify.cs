@@ -1,7 +1,7 @@
 namespace T2X.Vulkan.Kernels;
 
 /// <summary>
-/// Latents f32 [B, C, F, H, W] → patch rows f32 [B·P·N, C·p·p] in window-major token order (spec 4.1 and 5),
+/// Latents f32 [B, C, F, H, W] → patch rows f32 [B·P·N, C·p·p] in window-major token order (docs/ptdit.md §4.1 and §5),
 /// columns in (ci, ky, kx) order: the patch embedding is then a GEMM with the conv weight [D, C, p, p]
 /// viewed as [D, C·p·p]. Shader: Shaders/patchify.comp.
 /// </summary>

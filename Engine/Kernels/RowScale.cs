@@ -1,7 +1,7 @@
 namespace T2X.Vulkan.Kernels;
 
 /// <summary>y[m, :] = x[m, :] · g[(m / rowDiv) % G, :] (f32, g [G, D]): a per-sample channel gate, e.g. the
-/// shifted-window gate applied before linear_2 (spec quirk Q10), with the same row mapping as LayerNorm's
+/// shifted-window gate applied before linear_2 (docs/ptdit.md, quirk Q10), with the same row mapping as LayerNorm's
 /// modulation. D must be a multiple of 4 (vec4 texel loads). y may alias x. Shader: Shaders/row_scale.comp.</summary>
 public static class RowScale
 {

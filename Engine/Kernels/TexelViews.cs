@@ -4,7 +4,7 @@ using Silk.NET.Vulkan;
 namespace T2X.Vulkan.Kernels;
 
 /// <summary>
-/// vec4 texel views of f32 tensors: imageLoad from a storage texel buffer is the cheapest load on lavapipe
+/// vec4 texel views of f32 tensors: imageLoad from a storage texel buffer is the cheapest load on lavapipe (docs/lavapipe.md §1)
 /// (several times cheaper than SSBO loads) and cached on GPUs, so the memory-bound kernels read through them.
 /// </summary>
 static class TexelViews

@@ -1,7 +1,7 @@
 namespace T2X.Vulkan.Kernels;
 
 /// <summary>
-/// The official tile cross-fade (CausalVAE.blend_v / blend_h, spec 7.2) on one plane of two neighbouring decoded tiles:
+/// The official tile cross-fade (CausalVAE.blend_v / blend_h, docs/vae.md §7.2) on one plane of two neighbouring decoded tiles:
 /// the first <c>extent</c> rows (or columns) of b fade in from the last rows (columns) of a, in place on b.
 /// Shader: Shaders/tile_blend.comp. Planes are f32 [H, W] tensors (one sample, channel and frame of a tile).
 /// </summary>

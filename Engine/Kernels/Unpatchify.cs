@@ -2,7 +2,7 @@ namespace T2X.Vulkan.Kernels;
 
 /// <summary>
 /// Model output f32 [B, P·N, p·p·C] (window-major tokens; channel k = (py·p + px)·C + co) → f32
-/// [B, C, F, H, W] as spec section 8. Shader: Shaders/unpatchify.comp.
+/// [B, C, F, H, W] as docs/ptdit.md §8. Shader: Shaders/unpatchify.comp.
 /// </summary>
 public static class Unpatchify
 {

@@ -2,7 +2,7 @@ namespace T2X.Vulkan.Kernels;
 
 /// <summary>
 /// A token grid of Frames × Height × Width cut into windows of WindowFrames × WindowHeight × WindowWidth tokens
-/// (spec section 5: window p = (i_f·nh + i_h)·nw + i_w, in-window token n = (x·ch + y)·cw + z).
+/// (docs/ptdit.md §5: window p = (i_f·nh + i_h)·nw + i_w, in-window token n = (x·ch + y)·cw + z).
 /// </summary>
 public readonly record struct WindowGrid(int Frames, int Height, int Width, int WindowFrames, int WindowHeight, int WindowWidth)
 {
@@ -21,7 +21,7 @@ public readonly record struct WindowGrid(int Frames, int Height, int Width, int 
 
 /// <summary>
 /// Multi-head self-attention inside each window of hidden states in the window-major layout [B·P, N, C], and the
-/// shifted variant (spec sections 6 and 7, step 4): attention inside the windows of the grid rolled by half a window,
+/// shifted variant (docs/ptdit.md §6 and §7.4): attention inside the windows of the grid rolled by half a window,
 /// with the Swin region mask (−10000 between tokens of different regions), each result written back to its token's
 /// place in the normal layout. The roll, mask and inverse roll are index arithmetic in the kernel: no copies.
 /// Shader: Shaders/window_attention.comp (core: Shaders/include/attention_core.glsl).

@@ -4,7 +4,7 @@ namespace T2X.Vulkan.Kernels;
 /// Proxy tokens: x [windows, N, D] (N = window.Tokens) → y [windows · Kp, D] in (window, j, k) order, with
 /// Kp = (window.Rows / proxy.Rows) · (window.Cols / proxy.Cols) proxies per window. With proxy = window
 /// (the released config) each proxy is the mean of its window; finer proxy ratios average the strided
-/// lattice of spec quirk Q6. y may be shaped [B, P·Kp, D]. D must be a multiple of 4 (vec4 texel loads).
+/// lattice of docs/ptdit.md, quirk Q6. y may be shaped [B, P·Kp, D]. D must be a multiple of 4 (vec4 texel loads).
 /// Windows are processed in chunks that fit one binding. Shader: Shaders/window_mean.comp.
 /// </summary>
 public static class WindowMean

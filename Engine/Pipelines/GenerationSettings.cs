@@ -9,7 +9,7 @@ public sealed record GenerationSettings
     public string Prompt { get; init; } = "";
     public string Negative { get; init; } = "";
     public long Seed { get; init; }
-    // Defaults: the released model's (spec: num_inference_steps 30, cfg_scale 4.0, 1024x1024); a model may set its own.
+    // Defaults: the released model's (docs/ptdit.md §1: num_inference_steps 30, cfg_scale 4.0, 1024x1024); a model may set its own.
     public int Steps { get; init; } = 30;
     /// <summary>Classifier-free guidance scale.</summary>
     public double Cfg { get; init; } = 4.0;

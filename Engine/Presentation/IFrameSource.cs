@@ -17,7 +17,7 @@ public readonly record struct Frame(Tensor Image, int Step, int Steps, double Se
 /// Something that generates images on the device and shows its progress: the text-to-image pipeline, or
 /// <see cref="SyntheticSource"/> for development and tests.
 /// Previews should be cheap. A pixel-space model shows its current estimate of the clean image,
-/// x̂0 = z + (t'/T)·v for the rectified flow before step i's update (v points from noise to data, spec §10; one
+/// x̂0 = z + (t'/T)·v for the rectified flow before step i's update (v points from noise to data, docs/ptdit.md §10.5; one
 /// <see cref="Kernels.Add"/> with alpha = t'_i/T); a latent model shows a
 /// linear latent-to-RGB projection (<see cref="Kernels.LatentRgb"/>, at latent resolution: the viewer scales
 /// any size to the window) and decodes only the final image.

@@ -13,7 +13,7 @@ public sealed record SamplerOptions
     public bool UseTimestepTransform { get; init; } = true;
     /// <summary>transform_scale: multiplies the shift ratio (RFlow's default 1; the built-in 64×64 model uses 32).</summary>
     public float TransformScale { get; init; } = 1f;
-    /// <summary>Mimic the official bfloat16 run: the shift ratio is formed from bf16 tensors (quirk Q8) and the
+    /// <summary>Mimic the official bfloat16 run: the shift ratio is formed from bf16 tensors (docs/ptdit.md, quirk Q8) and the
     /// model embeds t' rounded to bf16 (quirk Q3). dt always uses the float32 times.</summary>
     public bool MimicBf16 { get; init; }
 }
@@ -68,7 +68,7 @@ public sealed class RectifiedFlowSchedule
     }
 
     /// <summary>
-    /// r = sqrt(H·W / 512²) · sqrt(r_f) · scale, with r_f = 1 for one frame, else floor(frames/17)·5 (quirk Q9).
+    /// r = sqrt(H·W / 512²) · sqrt(r_f) · scale, with r_f = 1 for one frame, else floor(frames/17)·5 (docs/ptdit.md, quirk Q9).
     /// In the bf16 run every intermediate is a bf16 tensor (quirk Q8); otherwise float32.
     /// </summary>
     public static float ShiftRatio(int heightPx, int widthPx, int framesPx, bool bf16, float scale = 1f)

@@ -4,7 +4,7 @@ using T2X.Vulkan.Models.PtDit;
 namespace T2X.Vulkan.Sampling;
 
 /// <summary>
-/// The official rectified-flow sampling loop on the device (spec section 10): each step runs the predictor on
+/// The official rectified-flow sampling loop on the device (docs/ptdit.md §10): each step runs the predictor on
 /// [z; z] with [cond; uncond] text (one batch of 2B), combines the first in_channels outputs with classifier-free
 /// guidance and takes an Euler step. One command buffer holds a whole step and is resubmitted; between steps only the
 /// timestep sinusoid and dt are rewritten. Prepared once per (size, batch, text length, guidance) and reusable.

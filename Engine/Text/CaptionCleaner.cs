@@ -6,7 +6,7 @@ namespace T2X.Vulkan.Text;
 
 /// <summary>
 /// The PixArt / DeepFloyd-IF caption cleaner that the Qihoo pipeline applies to every prompt
-/// (MindSpeed-MM TextProcesser.clean_caption; spec t5-encoder.md section 7), step by step in the same order.
+/// (MindSpeed-MM TextProcesser.clean_caption; docs/t5.md §7), step by step in the same order.
 /// Python <c>re</c> semantics are kept where .NET differs: <c>\w</c> is letters, numbers and '_' (no combining
 /// marks), <c>\b</c> is built on that <c>\w</c>, <c>\s</c> includes U+001C..U+001F, and lower-casing follows
 /// Python's <c>str.lower</c> (İ and final sigma).

@@ -14,7 +14,7 @@ public sealed record TokenBatch(long[] InputIds, long[] AttentionMask, int Count
 /// padding="max_length", truncation=True, add_special_tokens=True: typed special strings become their ids,
 /// each stretch between them is normalized (precompiled charsmap, trailing whitespace stripped, runs of spaces
 /// folded), split into ▁-words, and each word is segmented by Unigram Viterbi with Hugging Face's tie-breaking.
-/// See spec t5-encoder.md section 6.
+/// See docs/t5.md §6.
 /// </summary>
 public sealed class T5Tokenizer
 {

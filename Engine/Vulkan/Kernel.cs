@@ -12,7 +12,7 @@ public enum Access
     Read,
     /// <summary>Storage buffer the shader writes (and may read).</summary>
     Write,
-    /// <summary>Storage texel buffer (imageBuffer, imageLoad) the shader only reads: the fast load path on lavapipe.</summary>
+    /// <summary>Storage texel buffer (imageBuffer, imageLoad) the shader only reads: the fast load path on lavapipe (docs/lavapipe.md §1).</summary>
     ReadTexel,
     /// <summary>Storage image the shader writes (image2D); bound by the presenter, not by <see cref="Sequence"/>.</summary>
     WriteImage,

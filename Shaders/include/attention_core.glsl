@@ -17,7 +17,7 @@
 // Two variants, chosen by specialization constants when the pipeline is created:
 //   SHARED_KV = false (CPU devices such as lavapipe): the workgroup is one subgroup of LANES = KB lanes. Each lane
 //     loads one key row and one value row of the block into registers with texel loads, and the other lanes read them
-//     through subgroupShuffle (on lavapipe a register permute; subgroupBroadcast of the same lane measured 2-3 times
+//     through subgroupShuffle (on lavapipe a register permute, docs/lavapipe.md §3; subgroupBroadcast of the same lane measured 2-3 times
 //     slower for the whole kernel on Mesa 22.3, Zen 5): no shared memory, no barriers, and every texel load fetches a distinct row (loads,
 //     not arithmetic, are what cost on lavapipe). Each lane owns ROWS query rows, so every broadcast feeds ROWS rows.
 //     On lavapipe q and the accumulators live in stack memory (SoA spills), so the block's logits are gathered first
@@ -42,7 +42,7 @@ layout(binding = 1, rgba32f) uniform readonly imageBuffer Kt;
 layout(binding = 2, rgba32f) uniform readonly imageBuffer Vt;
 layout(std430, binding = 3) writeonly buffer Out { vec4 o_out[]; };
 
-// The official masks are -10000 additive biases, not -inf (spec quirk Q7).
+// The official masks are -10000 additive biases, not -inf (docs/ptdit.md, quirk Q7).
 const float MASKED = -10000.0;
 // Starting row maximum: finite (no inf - inf), and exp() of it relative to any logit is exactly 0.
 const float NO_KEY = -1e30;

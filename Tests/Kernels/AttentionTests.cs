@@ -110,7 +110,7 @@ public sealed class AttentionTests(AttentionVariant variant) : GpuTest
     [Test]
     public void AllMaskedRowIsUnmaskedAttention()
     {
-        // Spec quirk Q7: −10000 instead of −inf, so a row with every key masked attends to all keys uniformly-biased,
+        // docs/ptdit.md, quirk Q7: −10000 instead of −inf, so a row with every key masked attends to all keys uniformly-biased,
         // i.e. exactly like no mask at all (up to the f32 rounding of logits near −10000).
         var rng = new Random(7);
         int nq = 5, nk = 13, heads = 2, d = 8, width = heads * d;

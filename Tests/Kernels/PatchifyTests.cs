@@ -6,7 +6,7 @@ namespace T2X.Tests.Kernels;
 
 public sealed class PatchifyTests : GpuTest
 {
-    /// <summary>Row of token (b, f, r, c) in window-major order (spec section 5), written from the spec's formulas.</summary>
+    /// <summary>Row of token (b, f, r, c) in window-major order (docs/ptdit.md §5), written from its formulas.</summary>
     internal static long TokenRow(long b, long f, long r, long c, long nf, long nh, long nw, WindowSize w)
     {
         long win = ((f / w.Frames) * nh + r / w.Rows) * nw + c / w.Cols;
@@ -43,7 +43,7 @@ public sealed class PatchifyTests : GpuTest
         Assert.That(Y.ToArray(), Is.EqualTo(Array.ConvertAll(want, v => (float)v)), "patchify is an exact copy");
     }
 
-    // Spec 4.1: E[b,f,r,c,d] = bias[d] + Σ W[d,ci,ky,kx]·latents[b,ci,f,2r+ky,2c+kx]; the conv weight
+    // docs/ptdit.md §4.1: E[b,f,r,c,d] = bias[d] + Σ W[d,ci,ky,kx]·latents[b,ci,f,2r+ky,2c+kx]; the conv weight
     // [D, C, p, p] viewed as [D, C·p·p] must multiply the patch rows directly.
     [Test]
     public void PatchEmbeddingIsAGemmWithTheConvWeight()

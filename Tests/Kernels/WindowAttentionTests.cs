@@ -12,7 +12,7 @@ public sealed class WindowAttentionTests(AttentionVariant variant) : GpuTest
     [TestCase(1, 1, 8, 8, 1, 4, 4, 2, 8, false)]
     [TestCase(1, 1, 8, 8, 1, 4, 4, 2, 8, true)]
     [TestCase(2, 2, 6, 4, 2, 2, 2, 2, 12, true)]     // cf = 2: a real shift along frames; non-square
-    [TestCase(1, 2, 4, 8, 1, 4, 4, 3, 12, true)]     // F = 2, cf = 1: no temporal split (quirk Q5)
+    [TestCase(1, 2, 4, 8, 1, 4, 4, 3, 12, true)]     // F = 2, cf = 1: no temporal split (docs/ptdit.md, quirk Q5)
     [TestCase(1, 2, 4, 8, 1, 4, 4, 3, 12, false)]
     [TestCase(1, 1, 6, 9, 1, 3, 3, 2, 8, true)]      // 9-token windows, odd shift
     [TestCase(2, 1, 16, 8, 1, 8, 8, 2, 72, true)]    // the released window and head dim
@@ -90,7 +90,7 @@ public sealed class WindowAttentionTests(AttentionVariant variant) : GpuTest
         return result;
     }
 
-    /// <summary>Grid cell of in-window token t of window w (spec section 5).</summary>
+    /// <summary>Grid cell of in-window token t of window w (docs/ptdit.md §5).</summary>
     static (int f, int r, int x) Cell(WindowGrid g, int w, int t)
     {
         int nh = g.Height / g.WindowHeight, nw = g.Width / g.WindowWidth;

@@ -7,7 +7,7 @@ namespace T2X.Tests.Kernels;
 public sealed class WindowMeanTests : GpuTest
 {
     // Reference by membership: proxy (j, k) of a window owns the tokens whose in-window row ≡ j (mod sh)
-    // and column ≡ k (mod sw), for every frame (spec quirk Q6; one proxy per window when sh = sw = 1).
+    // and column ≡ k (mod sw), for every frame (docs/ptdit.md, quirk Q6; one proxy per window when sh = sw = 1).
     static double[] Reference(float[] x, int windows, WindowSize win, int sh, int sw, int d)
     {
         int kp = sh * sw;

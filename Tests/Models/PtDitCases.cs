@@ -6,7 +6,7 @@ namespace T2X.Tests.Models;
 
 /// <summary>
 /// Tiny random PT-DiT configurations that together cover what the model must get right: square and non-square grids,
-/// video (F = 2, and temporal windows), several heads, shift on/off, proxy sub-lattices (Q6), masks that drop tokens
+/// video (F = 2, and temporal windows), several heads, shift on/off, proxy sub-lattices (docs/ptdit.md, quirk Q6), masks that drop tokens
 /// (and a fully masked row, Q7), batch 2 with mixed timesteps (Q1), attention_bias off, the stored position buffer.
 /// </summary>
 public sealed record PtDitCase(string Name, PtDitConfig Config, int B, int F, int H, int W, int L, bool MixedTimesteps = false,

@@ -6,7 +6,7 @@ namespace T2X.Tests.Models;
 
 public sealed class PtDitEmbeddingsTests
 {
-    // Spot values from the spec (official code), at the precision the spec lists them.
+    // Spot values of the official code (docs/ptdit.md §4.2, §4.3), at the precision it printed them.
     [Test]
     public void TimestepSinusoidMatchesSpec()
     {
@@ -47,7 +47,7 @@ public sealed class PtDitEmbeddingsTests
     [Test]
     public void PositionTableReproducesNonSquareQuirk()
     {
-        // 48 rows × 80 columns: token (1, 0) has n = 80, so a = 80 mod 48 = 32 and q = 1 (spec Q2).
+        // 48 rows × 80 columns: token (1, 0) has n = 80, so a = 80 mod 48 = 32 and q = 1 (docs/ptdit.md, quirk Q2).
         var table = PtDitEmbeddings.PositionTable(1, 48, 80, 1152);
         Assert.That(At(table, 48 * 80, 1152, 0, 80, 288), Is.EqualTo(0.5514267).Within(1e-6));
         Assert.That(At(table, 48 * 80, 1152, 0, 80, 720), Is.EqualTo(0.841471).Within(1e-6));

@@ -22,7 +22,7 @@ public class PtDitModelTests : GpuTest
         var got = Forward(model, c, x);
         var want = c.Reference(weights, x);
         const double tol = 1e-4;
-        TestContext.Out.WriteLine($"{c}: max abs error {Check.MaxAbsError(got, want):E2}, relative {Check.RelativeError(got, want):E2}, max |out| {want.Max(Math.Abs):F2}");   // a fully masked row is ill-conditioned in float32 (spec Q7)
+        TestContext.Out.WriteLine($"{c}: max abs error {Check.MaxAbsError(got, want):E2}, relative {Check.RelativeError(got, want):E2}, max |out| {want.Max(Math.Abs):F2}");   // a fully masked row is ill-conditioned in float32 (docs/ptdit.md, quirk Q7)
         Assert.That(Check.MaxAbsError(got, want), Is.LessThan(tol), $"{c}: max abs error (relative {Check.RelativeError(got, want):E2})");
     }
 

@@ -5,13 +5,13 @@ using T2X.Vulkan.Weights;
 
 namespace T2X.Tests.Models;
 
-/// <summary>The CPU reference against the check values the spec lists, and against properties the model must have.</summary>
+/// <summary>The CPU reference against the check values of the official code (docs/ptdit.md), and against properties the model must have.</summary>
 public class PtDitReferenceTests
 {
     [Test]
     public void PositionTableSpotValues()
     {
-        // Spec 4.2: D = 1152, 64×64 grid, f = 0; channel -> value.
+        // docs/ptdit.md §4.2: D = 1152, 64×64 grid, f = 0; channel -> value.
         int[] channels = [288, 289, 504, 720, 721, 936, 1151];
         var cases = new (int r, int c, double[] want)[]
         {
@@ -26,7 +26,7 @@ public class PtDitReferenceTests
                 Assert.That(e[channels[i]], Is.EqualTo(want[i]).Within(1e-6), $"token ({r},{c}) channel {channels[i]}");
             Assert.That((e[0], e[144]), Is.EqualTo((0.0, 1.0)));
         }
-        // Non-square 48 rows × 80 columns (quirk Q2): token (1,0) has a = 32, q = 1.
+        // Non-square 48 rows × 80 columns (docs/ptdit.md, quirk Q2): token (1,0) has a = 32, q = 1.
         var ns = PtDitReference.PositionEmbedding(0, 1, 0, 48, 80, 1152);
         Assert.That(ns[288], Is.EqualTo(0.5514267).Within(1e-6));
         Assert.That(ns[720], Is.EqualTo(0.841471).Within(1e-6));
@@ -45,7 +45,7 @@ public class PtDitReferenceTests
     [Test]
     public void ShiftedWindowMaskCounts()
     {
-        // Spec 6 at 1024 px: 8×8 windows of 64 tokens; masked pairs 2048 on the last row/column, 3072 in the corner.
+        // docs/ptdit.md §6 at 1024 px: 8×8 windows of 64 tokens; masked pairs 2048 on the last row/column, 3072 in the corner.
         var g = new PtDitReference.Geometry(PtDitConfig.Released, 1, 64, 64);
         var labels = g.RolledRegionLabels();
         for (int p = 0; p < g.Windows; p++)
@@ -114,7 +114,7 @@ public class PtDitReferenceTests
     [Test]
     public void BatchRowsAreIndependentWhenTimestepsAreEqual()
     {
-        // Sample b of a batch must equal the same sample run alone (equal timesteps, so quirk Q1 has no effect).
+        // Sample b of a batch must equal the same sample run alone (equal timesteps, so quirk Q1 of docs/ptdit.md has no effect).
         var c = Tiny([1, 2, 4], [1, 1, 2]);
         var w = PtDitRandomCheckpoint.Create(c, 3);
         var (lat, t, text, mask) = Inputs(c, 2, 2, 8, 16, 4, 2);

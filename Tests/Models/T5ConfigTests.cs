@@ -68,7 +68,7 @@ public sealed class T5ConfigTests
 
 public sealed class T5ReferenceTests
 {
-    /// <summary>gelu_new check values of the spec (section 4.5): the tanh approximation, not the erf GELU.</summary>
+    /// <summary>gelu_new check values (docs/t5.md §4.5, quirk T5): the tanh approximation, not the erf GELU.</summary>
     [Test]
     public void GeluNewMatchesTheSpecValues()
     {

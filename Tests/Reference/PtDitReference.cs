@@ -5,10 +5,10 @@ namespace T2X.Tests.Reference;
 
 /// <summary>
 /// A straightforward CPU evaluation of the PT-DiT predictor in double precision, written from
-/// shared/spec/qihoo-t2x-model.md (sections 4–8) and checked against the official MindSpeed-MM code. It works on
+/// docs/ptdit.md (§4 to §8) and checked against the official MindSpeed-MM code. It works on
 /// weights in the official key layout. Where the official float32 run rounds to float32 in a way that changes results
 /// by more than 1e-6 (the timestep sinusoid, the position table), this reference rounds the same way.
-/// Quirks reproduced: Q1 (block modulation row R uses sample R mod B), Q2 (non-square position table),
+/// Quirks of docs/ptdit.md reproduced: Q1 (block modulation row R uses sample R mod B), Q2 (non-square position table),
 /// Q5 (shift-0 axes get region label 2), Q6 (proxy sub-lattice), Q7 (−10000 biases), Q10 (no norm before text
 /// attention, no gate on proxy injection, shifted-window gate inside linear_2).
 /// </summary>
@@ -111,13 +111,13 @@ public sealed class PtDitReference
         return output;
     }
 
-    /// <summary>Section 7, one block, on X [B*P, N, D] in place.</summary>
+    /// <summary>docs/ptdit.md §7, one block, on X [B*P, N, D] in place.</summary>
     void Block(string k, double[] X, int B, Geometry g, double[] temb6, double[] ctx, int L, double[] beta, AttentionMode mode)
     {
         int D = _c.Dim, P = g.Windows, N = g.WindowTokens;
         long rows = (long)B * P;
         var table = W(k + "scale_shift_table");
-        // Modulation vector j (0..5) for hidden-state row R: table[j] + T_j[R mod B] (quirk Q1).
+        // Modulation vector j (0..5) for hidden-state row R: table[j] + T_j[R mod B] (docs/ptdit.md, quirk Q1).
         double Mod(double[] tab, int j, long R, int d) => tab[j * D + d] + temb6[(R % B) * 6 * D + j * D + d];
 
         if (mode == AttentionMode.Proxy)
@@ -279,7 +279,7 @@ public sealed class PtDitReference
             return src;
         }
 
-        /// <summary>Region label 9·ρf + 3·ρh + ρw of each rolled-layout token (section 6, quirk Q5).</summary>
+        /// <summary>Region label 9·ρf + 3·ρh + ρw of each rolled-layout token (docs/ptdit.md §6, quirk Q5).</summary>
         public int[] RolledRegionLabels()
         {
             static int Rho(int v, int size, int window)
@@ -299,7 +299,7 @@ public sealed class PtDitReference
     }
 
     /// <summary>
-    /// Position table [F, h, w, D] (section 4.2, quirk Q2), rounded to float32. When the grid is the one the stored
+    /// Position table [F, h, w, D] (docs/ptdit.md §4.2, quirk Q2), rounded to float32. When the grid is the one the stored
     /// buffer was built for ((sample_size/p)², frame) and the weights hold pos_embed.pos_embed, the official code uses
     /// the stored buffer instead; so does this reference.
     /// </summary>

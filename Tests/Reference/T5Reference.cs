@@ -4,7 +4,7 @@ using T2X.Vulkan.Weights;
 namespace T2X.Tests.Reference;
 
 /// <summary>
-/// transformers' T5EncoderModel forward in double precision, written plainly from spec t5-encoder.md section 4:
+/// transformers' T5EncoderModel forward in double precision, written plainly from docs/t5.md §4:
 /// embedding, additive mask with float32's minimum, relative position bias from block 0 shared by all blocks,
 /// pre-norm RMSNorm blocks without 1/√d logit scaling, (gated) feed-forward, final RMSNorm.
 /// Returns last_hidden_state [B, L, d_model].
@@ -79,7 +79,7 @@ public static class T5Reference
         return RmsNorm(x, W("encoder.final_layer_norm.weight"), D, c.LayerNormEpsilon);
     }
 
-    /// <summary>The spec's bucket table (section 4.3) for T5's 32 buckets and distance 128; other settings
+    /// <summary>The bucket table of docs/t5.md §4.3 for T5's 32 buckets and distance 128; other settings
     /// use the engine's exact-integer formula.</summary>
     public static int Bucket(int r, T5Config c)
     {

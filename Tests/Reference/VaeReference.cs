@@ -5,8 +5,8 @@ namespace T2X.Tests.Reference;
 
 /// <summary>
 /// Double-precision CPU reference of the Open-Sora-Plan v1.2 CausalVAE decoder, written from
-/// spec/opensora-vae-decoder.md in its own layout [B, C, T, H, W] with plain loops: plain decode (sections 3–4) and
-/// the official tiled decode (section 7).
+/// docs/vae.md in its own layout [B, C, T, H, W] with plain loops: plain decode (docs/vae.md §3, §4) and
+/// the official tiled decode (docs/vae.md §7).
 /// </summary>
 public sealed class VaeReference(VaeConfig c, IReadOnlyDictionary<string, HostTensor> weights)
 {

@@ -5,7 +5,7 @@ namespace T2X.Tests.Sampling;
 
 public class RectifiedFlowTests
 {
-    // Spec section 10, 1024×1024: raw t, t', bf16 t', dt (i = 0..29).
+    // docs/ptdit.md §10, 1024×1024: raw t, t', bf16 t', dt (i = 0..29).
     static readonly double[,] Table =
     {
         {1000.0000,1000.0000,1000,0.016949},{966.6667,983.0509,984,0.017534},{933.3333,965.5172,964,0.018149},{900.0000,947.3684,948,0.018797},
@@ -42,9 +42,9 @@ public class RectifiedFlowTests
     {
         Assert.That(RectifiedFlowSchedule.ShiftRatio(512, 512, 1, false), Is.EqualTo(1f));
         Assert.That(RectifiedFlowSchedule.ShiftRatio(768, 1024, 1, false), Is.EqualTo(MathF.Sqrt(3f)));
-        Assert.That(RectifiedFlowSchedule.ShiftRatio(768, 1024, 1, true), Is.EqualTo(1.734375f));     // Q8
+        Assert.That(RectifiedFlowSchedule.ShiftRatio(768, 1024, 1, true), Is.EqualTo(1.734375f));     // docs/ptdit.md, quirk Q8
         Assert.That(RectifiedFlowSchedule.ShiftRatio(512, 512, 17, false), Is.EqualTo(MathF.Sqrt(5f)));
-        Assert.That(RectifiedFlowSchedule.ShiftRatio(512, 512, 5, false), Is.EqualTo(0f));              // Q9
+        Assert.That(RectifiedFlowSchedule.ShiftRatio(512, 512, 5, false), Is.EqualTo(0f));              // docs/ptdit.md, quirk Q9
         var e = Assert.Throws<ArgumentException>(() => new RectifiedFlowSchedule(new SamplerOptions(), 512, 512, 5));
         Assert.That(e!.Message, Does.Contain("Q9"));
         var plain = new RectifiedFlowSchedule(new SamplerOptions { UseTimestepTransform = false, Steps = 4 }, 1024, 1024);

@@ -3,7 +3,7 @@ using T2X.Vulkan.Text;
 
 namespace T2X.Tests.Text;
 
-/// <summary>The caption cleaner on the spec's examples (verified with the official code) and on each step's pattern.</summary>
+/// <summary>The caption cleaner on the examples of docs/t5.md §7 (verified with the official code) and on each step's pattern.</summary>
 public sealed class CaptionCleanerTests
 {
     [TestCase("A dog wearing virtual reality goggles in sunset, 4k, high resolution.", "a dog wearing virtual reality goggles in sunset, 4k, high resolution.")]

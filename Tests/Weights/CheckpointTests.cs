@@ -86,7 +86,7 @@ public class CheckpointTests : WeightFiles
         Assert.That(CheckpointKeys.Compare(withBuffer, expected, ["pos_embed.pos_embed"]).WrongShape.Select(w => w.name), Does.Contain("pos_embed.pos_embed"));
     }
 
-    /// <summary>The released PT-DiT state_dict layout (1416 keys, spec section 13), with every dimension scaled down
+    /// <summary>The released PT-DiT state_dict layout (1416 keys, docs/ptdit.md §13), with every dimension scaled down
     /// so the files stay small: the key count and names are real.</summary>
     static List<(string name, long[] shape)> ReleasedKeys()
     {
@@ -120,12 +120,9 @@ public class CheckpointTests : WeightFiles
     {
         var keys = ReleasedKeys();
         Assert.That(keys, Has.Count.EqualTo(1416));
-        const string tsv = "/work/shared/spec/qihoo-t2x-checkpoint-keys.tsv";
-        if (File.Exists(tsv))
-        {
-            var names = File.ReadLines(tsv).Where(l => !l.StartsWith('#')).Select(l => l.Split('\t')[0]).ToList();
-            Assert.That(keys.Select(k => k.name), Is.EquivalentTo(names), "the same names as the spec's key list");
-        }
+        string tsv = Path.Combine(TestContext.CurrentContext.TestDirectory, "Data", "ptdit", "released-keys.tsv");
+        var names = File.ReadLines(tsv).Where(l => !l.StartsWith('#')).Select(l => l.Split('\t')[0]).ToList();
+        Assert.That(keys.Select(k => k.name), Is.EquivalentTo(names), "the same names as the released key table (docs/ptdit.md §13)");
         var tensors = keys.Select(k => (k.name, RandomTensor(DType.BF16, k.shape))).ToList();
         SafeTensors.Write(FilePath("t.safetensors"), tensors);
         TorchCheckpoint.Write(FilePath("t.pt"), tensors, "state_dict");

@@ -2,7 +2,7 @@
 """The PyTorch CPU eager baseline of `t2x bench --only ptdit` (Tools/Benchmarks/PtDitBench.cs, which runs this script).
 
 The model is the PT-DiT of Tools/Trainer/gpu/train.py: the official modules and key names, the computation of
-shared/spec section 7 (proxy tokens, proxy-to-visual, window, shifted-window and text attention, feed-forward), in float32;
+docs/ptdit.md §7 (proxy tokens, proxy-to-visual, window, shifted-window and text attention, feed-forward), in float32;
 bf16 weights are upcast to float32 on reading, as the engine does on loading them. Text keys and values are computed in
 every block of every forward, as in the official code (the engine computes them once per text).
 

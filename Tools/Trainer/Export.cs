@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace T2X.Trainer;
 
 /// <summary>
-/// Writes a trained model as a model folder the engine loads (layout: docs/model-folder.md):
+/// Writes a trained model as a model folder the engine loads (layout: Engine/Pipelines/ModelFolder.md):
 /// model_index.json, transformer/ (config.json + diffusion_pytorch_model.safetensors), text_encoder/ (Hugging Face
 /// T5 config.json + model.safetensors), tokenizer/spiece.model. Weights are stored as float16.
 /// </summary>

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace T2X.Trainer;
 
-/// <summary>One PT-DiT block (spec section 7), parameters under the official names.</summary>
+/// <summary>One PT-DiT block (docs/ptdit.md §7), parameters under the official names.</summary>
 public sealed class PtDitBlock : NamedModule
 {
     readonly Parameter scaleShiftTable, proxyScaleShiftTable;
@@ -34,7 +34,7 @@ public sealed class PtDitBlock : NamedModule
         register_module("linear_2", linear2);
         register_module("ff", new Container(("net", new ModuleList<nn.Module>(new Container(("proj", ff1)), nn.Dropout(0), ff2))));
         register_module("linear_1_visual", linear1Visual);
-        // As in training the released model: the proxy-to-visual and shifted-window outputs start at zero (quirk Q11).
+        // As in training the released model: the proxy-to-visual and shifted-window outputs start at zero (docs/ptdit.md, quirk Q11).
         using (no_grad())
         {
             linear1Visual.weight!.zero_(); linear1Visual.bias!.zero_();
@@ -66,7 +66,7 @@ public sealed class PtDitBlock : NamedModule
         var y = Ops.Modulate(Ops.LayerNorm(x), Row(mod, 0), Row(mod, 1));
         x = x + Row(mod, 2) * attn1.Forward(y, y);
 
-        // 4. Shifted-window self-attention; the gate sits before linear_2 (quirk Q10).
+        // 4. Shifted-window self-attention; the gate sits before linear_2 (docs/ptdit.md, quirk Q10).
         var ys = Ops.Modulate(Ops.LayerNorm(layout.RollForward(x)), Row(sw, 0), Row(sw, 1));
         var a = layout.RollBack(attn3.Forward(ys, ys, shiftBias));
         x = x + linear2.forward(Row(sw, 2) * a);
@@ -158,7 +158,7 @@ public sealed class PtDit : NamedModule
         return cat([cos(angles), sin(angles)], 1);
     }
 
-    /// <summary>The fixed 3-D sin-cos table for one frame, [h*w, D] (spec 4.2, including the non-square quirk Q2).</summary>
+    /// <summary>The fixed 3-D sin-cos table for one frame, [h*w, D] (docs/ptdit.md §4.2, including the non-square quirk Q2).</summary>
     public static Tensor PositionTable(int h, int w, int d)
     {
         var table = new float[h * w * d];

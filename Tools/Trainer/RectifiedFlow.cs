@@ -15,7 +15,7 @@ public static class RectifiedFlow
 
     public const double T = 1000;
 
-    /// <summary>The resolution-dependent time shift (spec section 10, step 3), applied when the config enables it.</summary>
+    /// <summary>The resolution-dependent time shift (docs/ptdit.md §10.3), applied when the config enables it.</summary>
     /// The ratio is sqrt(H·W/512²)·scale; RFlow's transform_scale (1 in the release) is the scale.
     public static double Transform(double t, int height, int width, double scale)
     {

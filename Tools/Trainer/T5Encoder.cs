@@ -103,7 +103,7 @@ public sealed class T5Encoder : NamedModule
         return finalNorm.Forward(x).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Bidirectional relative-position buckets (t5-encoder spec 4.3) for key j and query i, [L, L] int64.</summary>
+    /// <summary>Bidirectional relative-position buckets (docs/t5.md §4.3) for key j and query i, [L, L] int64.</summary>
     public static Tensor Buckets(int length)
     {
         var buckets = new long[length * length];

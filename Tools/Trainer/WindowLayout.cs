@@ -3,9 +3,9 @@ using static TorchSharp.torch;
 namespace T2X.Trainer;
 
 /// <summary>
-/// The official window-major order of the hidden states (spec section 5, one frame): window p = iH * nW + iW,
+/// The official window-major order of the hidden states (docs/ptdit.md §5, one frame): window p = iH * nW + iW,
 /// in-window index n = y * ws + z, grid position (iH * ws + y, iW * ws + z); X is [B * P, N, D], batch-major.
-/// The shifted windows roll the grid by ws/2 (section 6) and mask pairs that come from different sides of the wrap.
+/// The shifted windows roll the grid by ws/2 (docs/ptdit.md §6) and mask pairs that come from different sides of the wrap.
 /// </summary>
 public sealed class WindowLayout
 {

@@ -3,7 +3,7 @@ namespace T2X.Vulkan.Models.PtDit;
 /// <summary>
 /// How a PT-DiT block mixes visual tokens.
 /// <list type="bullet">
-/// <item><c>Proxy</c>: the released model (spec section 7): proxy tokens, proxy self-attention, proxy-to-visual
+/// <item><c>Proxy</c>: the released model (docs/ptdit.md §7): proxy tokens, proxy self-attention, proxy-to-visual
 /// injection, window attention, shifted-window attention, text cross-attention, feed-forward.</item>
 /// <item><c>Global</c>: for measuring the paper's efficiency claim on one engine, the block becomes a PixArt-α / DiT
 /// block. Step 3 (window attention, attn1 weights, its adaLN modulation and gate) attends over ALL tokens of a

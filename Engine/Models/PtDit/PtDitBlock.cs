@@ -3,7 +3,7 @@ using T2X.Vulkan.Kernels;
 namespace T2X.Vulkan.Models.PtDit;
 
 /// <summary>
-/// One PT-DiT block (spec section 7), recorded as the paper describes it: proxy tokens, proxy self-attention,
+/// One PT-DiT block (docs/ptdit.md §7; the Qn below are its quirks), recorded as the paper describes it: proxy tokens, proxy self-attention,
 /// proxy-to-visual injection, window attention, shifted-window attention, text cross-attention, feed-forward — each
 /// with the official adaLN-single modulation. The hidden state X [B·P, N, D] is updated in place. In the global
 /// attention mode (see <see cref="AttentionMode"/>) step 3 attends over all tokens and steps 1, 2 and 4 are skipped.
@@ -20,7 +20,7 @@ internal static class PtDitBlock
         var block = new Block(seq, w, k, c.NumHeads, c.HeadDim, scale);
 
         // Modulation vectors [6, B, D]: shift/scale/gate of the window attention, then of the feed-forward. Row R of X
-        // uses sample R mod B (quirk Q1): LayerNorm/GEMM row mapping with rowDiv = N tokens per row, G = B.
+        // uses sample R mod B (docs/ptdit.md, quirk Q1): LayerNorm/GEMM row mapping with rowDiv = N tokens per row, G = B.
         Modulation.Record(seq, w[k + "scale_shift_table"], a.Temb6, a.BlockMod);
         Tensor Mod(Tensor table, int j) => table.Slice(j, 1).Reshape(B, D);
 

@@ -39,7 +39,7 @@ public sealed record PtDitConfig
     /// <summary>Tokens per window.</summary>
     public int WindowTokens => CompressRatios[0] * CompressRatios[1] * CompressRatios[2];
     /// <summary>Proxy lattice strides inside a window (frames, rows, cols): proxies per window along each axis.
-    /// The temporal ratio is always 1 (quirk Q6); rows/cols are window / proxy ratio.</summary>
+    /// The temporal ratio is always 1 (docs/ptdit.md, quirk Q6); rows/cols are window / proxy ratio.</summary>
     public (int F, int H, int W) ProxyStride => (1, CompressRatios[1] / ProxyCompressRatios[1], CompressRatios[2] / ProxyCompressRatios[2]);
     /// <summary>Proxy tokens per window.</summary>
     public int ProxiesPerWindow => ProxyStride.H * ProxyStride.W;

@@ -4,7 +4,7 @@ namespace T2X.Vulkan.Models.PtDit;
 
 /// <summary>
 /// The PT-DiT's fixed (parameter-free) embeddings, computed on the host once per resolution or step:
-/// the timestep sinusoid (spec 4.3) and the 3-D sine-cosine position table (spec 4.2).
+/// the timestep sinusoid (docs/ptdit.md §4.3) and the 3-D sine-cosine position table (docs/ptdit.md §4.2).
 /// </summary>
 public static class PtDitEmbeddings
 {
@@ -13,7 +13,7 @@ public static class PtDitEmbeddings
     /// [cos(t·f_0..f_{dim/2-1}) | sin(...)], f_k = exp(−ln(10000)·k/(dim/2)). The official code evaluates it
     /// in float32 (exponent, frequency and t·f each rounded to float32); those roundings are reproduced
     /// because at t ≈ 1000 the float32 argument moves the result by up to ~3e-5. sin/cos are evaluated in
-    /// float64 and rounded. To mimic the official bf16 run, round t to bf16 first (spec quirk Q3).
+    /// float64 and rounded. To mimic the official bf16 run, round t to bf16 first (docs/ptdit.md, quirk Q3).
     /// </summary>
     public static float[] TimestepSinusoid(float t, int dim = 256)
     {
@@ -37,7 +37,7 @@ public static class PtDitEmbeddings
     /// float64 rounded to float32. Channel bands: [0, d/4) = sc(d/8, f); [d/4, 5d/8) = sc(3d/16, a);
     /// [5d/8, d) = sc(3d/16, q) with a = n mod rows and q = n / rows. For square grids a is the column and
     /// q the row; for non-square grids this is the official code's transposed reading, reproduced on purpose
-    /// (spec quirk Q2). Spatial positions are divided by interpolationScale (1 in the released model).
+    /// (docs/ptdit.md, quirk Q2). Spatial positions are divided by interpolationScale (1 in the released model).
     /// </summary>
     public static float[] PositionTable(int frames, int rows, int cols, int d, double interpolationScale = 1.0)
     {
@@ -70,7 +70,7 @@ public static class PtDitEmbeddings
 
     /// <summary>
     /// Reorders per-token rows [frames·rows·cols, d] (grid order, e.g. <see cref="PositionTable"/>) into the
-    /// window-major token order of the hidden states, [P·N, d] (spec section 5), so the table can be added
+    /// window-major token order of the hidden states, [P·N, d] (docs/ptdit.md §5), so the table can be added
     /// to every sample with BroadcastAdd.
     /// </summary>
     public static float[] ToWindowOrder(float[] grid, int frames, int rows, int cols, int d, WindowSize window)

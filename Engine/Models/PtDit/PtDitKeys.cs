@@ -6,7 +6,7 @@ namespace T2X.Vulkan.Models.PtDit;
 /// </summary>
 public static class PtDitKeys
 {
-    /// <summary>The persistent position-table buffer; checkpoints may or may not hold it (quirk Q12).</summary>
+    /// <summary>The persistent position-table buffer; checkpoints may or may not hold it (docs/ptdit.md, quirk Q12).</summary>
     public const string PosEmbedBuffer = "pos_embed.pos_embed";
 
     /// <summary>Every key with its shape, in state_dict order; the buffer is included.</summary>

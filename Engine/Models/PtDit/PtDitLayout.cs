@@ -1,7 +1,7 @@
 namespace T2X.Vulkan.Models.PtDit;
 
 /// <summary>
-/// The sizes of one forward pass (spec sections 3 and 5): batch B, token grid F×H×W, windows Cf×Ch×Cw, P windows of N
+/// The sizes of one forward pass (docs/ptdit.md §3 and §5): batch B, token grid F×H×W, windows Cf×Ch×Cw, P windows of N
 /// tokens per sample, T = P·N tokens per sample, Kp proxies per window, text length L.
 /// </summary>
 public sealed record PtDitLayout(PtDitConfig Config, int B, int F, int H, int W, int L)
@@ -25,7 +25,7 @@ public sealed record PtDitLayout(PtDitConfig Config, int B, int F, int H, int W,
 
     /// <summary>
     /// For every token of the batch in the normal layout, the sample whose timestep modulates it in the shifted-window
-    /// branch: the official code numbers the rolled windows' rows R' = b·P + p' and uses sample R' mod B (quirk Q1),
+    /// branch: the official code numbers the rolled windows' rows R' = b·P + p' and uses sample R' mod B (docs/ptdit.md, quirk Q1),
     /// where p' is the rolled window that holds the token. Equals b whenever all timesteps agree.
     /// </summary>
     public int[] ShiftedRowSample()

@@ -208,7 +208,7 @@ public sealed class PtDitRun : IDisposable
         }
     }
 
-    /// <summary>Records the whole forward pass (spec sections 4–8) from Latents to Output into a sequence.</summary>
+    /// <summary>Records the whole forward pass (docs/ptdit.md §4 to §8) from Latents to Output into a sequence.</summary>
     public void RecordForward(Sequence seq)
     {
         var c = Model.Config;

@@ -99,7 +99,7 @@ public sealed record T5Config
     /// Bidirectional relative-position bucket of r = key − query (transformers' _relative_position_bucket).
     /// The logarithmic branch is evaluated exactly in integers: bucket = exact + the largest k ≤ half − 1 − exact
     /// with (n/exact)^(half−exact) ≥ (maxDistance/exact)^k, so no floating-point log can land on the wrong
-    /// side of a boundary (n = 16, 32, 64 for T5's 32 buckets and distance 128). Spec section 4.3.
+    /// side of a boundary (n = 16, 32, 64 for T5's 32 buckets and distance 128). docs/t5.md §4.3.
     /// </summary>
     public static int RelativePositionBucket(int r, int numBuckets, int maxDistance)
     {
@@ -129,7 +129,7 @@ public sealed record T5Config
         return table;
     }
 
-    /// <summary>The checkpoint keys and shapes of the encoder (spec section 3.2), without the embedding.</summary>
+    /// <summary>The checkpoint keys and shapes of the encoder (docs/t5.md §3.2), without the embedding.</summary>
     public IEnumerable<(string name, long[] shape)> LayerKeys()
     {
         for (int i = 0; i < NumLayers; i++)

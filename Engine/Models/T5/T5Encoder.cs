@@ -6,7 +6,7 @@ using Upload = (string name, System.Func<T2X.Vulkan.Weights.HostTensor> read, T2
 namespace T2X.Vulkan.Models.T5;
 
 /// <summary>
-/// The T5 (v1.1) encoder on the device, transformers' T5EncoderModel as spec t5-encoder.md section 4 states it:
+/// The T5 (v1.1) encoder on the device, transformers' T5EncoderModel as docs/t5.md §4 states it:
 /// embedding → per block x += Attn(RMSNorm(x)) with block 0's relative position bias shared by every block and no
 /// 1/√d logit scale, x += FF(RMSNorm(x)) (gated GELU for v1.1) → final RMSNorm = last_hidden_state.
 /// Weights keep their stored dtype (f32, f16, bf16); activations, norms, softmax and accumulation are f32.

@@ -3,7 +3,7 @@ using T2X.Vulkan.Text;
 namespace T2X.Vulkan.Models.T5;
 
 /// <summary>
-/// The text side of a generation, as the Qihoo pipeline prepares it (spec t5-encoder.md section 1): prompts and
+/// The text side of a generation, as the Qihoo pipeline prepares it (docs/t5.md §1): prompts and
 /// the negative prompt (default "") tokenized to max_length and encoded as one batch [cond; uncond], conditional
 /// rows first. The embeddings stay on the device for the transformer's caption projection.
 /// </summary>

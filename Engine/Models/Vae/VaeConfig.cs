@@ -6,7 +6,7 @@ namespace T2X.Vulkan.Models.Vae;
 /// <summary>
 /// The Open-Sora-Plan v1.2 CausalVAE decoder's settings under the official `ae` key names (MindSpeed-MM `CausalVAE`,
 /// Qihoo's inference_model_image.json). Read from vae/config.json with the keys at top level or under "ae".
-/// Missing keys take the released model's values (spec/opensora-vae-decoder.md section 1); encoder-only keys are ignored.
+/// Missing keys take the released model's values (docs/vae.md §1); encoder-only keys are ignored.
 /// </summary>
 public sealed record VaeConfig
 {

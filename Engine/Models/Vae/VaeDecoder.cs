@@ -7,7 +7,7 @@ namespace T2X.Vulkan.Models.Vae;
 public enum VaeTiling { Auto, On, Off }
 
 /// <summary>
-/// The Open-Sora-Plan v1.2 CausalVAE decoder on the device (spec/opensora-vae-decoder.md): latents [B, E, T, h, w]
+/// The Open-Sora-Plan v1.2 CausalVAE decoder on the device (docs/vae.md): latents [B, E, T, h, w]
 /// (sampler output, before the scale division) → sample [B, 3, 1 + 4(T − 1), 8h, 8w] (unclamped).
 /// Activations run channel-last [B, T, H, W, C] so 1x1x1 convolutions are plain GEMMs and the mid attention reads
 /// [B·T, H·W, C] rows; the causal 3-D convolutions are the implicit-GEMM <see cref="Conv3d"/> kernel. Each block runs
@@ -138,7 +138,7 @@ public sealed class VaeDecoder : IDisposable
     }
 
     /// <summary>Memory left for activations: the device-local heap less what this process holds on it; on CPU devices
-    /// (lavapipe: its heap reports 2 GiB but buffers are host memory and larger totals allocate fine) the host's
+    /// (lavapipe, docs/lavapipe.md §6: its heap reports 2 GiB but buffers are host memory and larger totals allocate fine) the host's
     /// available memory.</summary>
     public static long FreeBytes(Gpu gpu)
     {
@@ -244,7 +244,7 @@ public sealed class VaeDecoder : IDisposable
         VaeTiling.On => true,
         VaeTiling.Off => false,
         // Official: tiles when use_tiling and the latent exceeds one tile; below that the official code crashes
-        // (UnboundLocalError, spec 11.1) and we decode plainly, as Open-Sora-Plan does.
+        // (UnboundLocalError, docs/vae.md, quirk V1) and we decode plainly, as Open-Sora-Plan does.
         _ => c.UseTiling && (shape[4] > c.TileLatentMinSize || shape[3] > c.TileLatentMinSize || shape[2] > c.TileLatentMinSizeT),
     };
 

@@ -2,7 +2,7 @@ using T2X.Vulkan.Imaging;
 
 namespace T2X.Vulkan.Models.Vae;
 
-/// <summary>The pipeline's conversion of a decoded sample to bytes (MMPipeline.decode_latents, spec section 8).</summary>
+/// <summary>The pipeline's conversion of a decoded sample to bytes (MMPipeline.decode_latents, docs/vae.md §8).</summary>
 public static class VaePixels
 {
     /// <summary>sample [B, 3, T, H, W] → pixels [B, T, H, W, 3]: clamp to [−1, 1], round half up of (x + 1)/2·255

@@ -3,7 +3,7 @@ using T2X.Vulkan.Kernels;
 namespace T2X.Vulkan.Models.Vae;
 
 /// <summary>
-/// The official tiled decode (CausalVAE.tiled_decode / tiled_decode2d, spec section 7): time chunks of
+/// The official tiled decode (CausalVAE.tiled_decode / tiled_decode2d, docs/vae.md §7): time chunks of
 /// tile_latent_min_size_t latent frames overlapping by one, each decoded from scratch with its first output frame
 /// dropped (except the first chunk's); within a chunk, spatial tiles of L latents every s = L·(1 − overlap), each
 /// decoded plainly, blended in place in row-major tile order (rows first, then columns, over E pixels), cropped to

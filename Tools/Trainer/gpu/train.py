@@ -130,7 +130,7 @@ class PtDitBlock(nn.Module):
         self.ff.net = nn.ModuleList([nn.Module(), nn.Dropout(0), nn.Linear(4 * width, width)])
         self.ff.net[0].proj = nn.Linear(width, 4 * width)
         self.linear_1_visual = nn.Linear(width, width)
-        for lin in [self.linear_1_visual, self.linear_2]:  # zero start (quirk Q11)
+        for lin in [self.linear_1_visual, self.linear_2]:  # zero start (docs/ptdit.md, quirk Q11)
             nn.init.zeros_(lin.weight); nn.init.zeros_(lin.bias)
 
     def forward(self, x, t6, ctx, text_bias, shift_bias, layout):
@@ -156,7 +156,7 @@ class PtDitBlock(nn.Module):
 
 
 def position_table(h, w, d):
-    """The fixed sin-cos table for one frame, [h·w, D] (PtDit.PositionTable, quirk Q2's axis order)."""
+    """The fixed sin-cos table for one frame, [h·w, D] (PtDit.PositionTable, docs/ptdit.md, quirk Q2's axis order)."""
     kt, ks = d // 8, 3 * d // 16
     def sincos(k, pos):
         omega = [10000.0 ** (-i / k) for i in range(k)]
