@@ -2,7 +2,9 @@ using System.Text.Json.Nodes;
 using NUnit.Framework;
 using T2X.Tests.Models;
 using T2X.Tests.Pipelines;
+using T2X.Vulkan;
 using T2X.Vulkan.Imaging;
+using T2X.Vulkan.Weights;
 
 namespace T2X.Tests.Host;
 
@@ -190,6 +192,32 @@ public sealed class ImportCommandTests
         File.Delete(Path.Combine(folder, "b.pt"));   // one weights file: the folder is taken
         var one = T2xProcess.Run(args);
         Assert.That(one.code, Is.EqualTo(0), one.stderr);
+    }
+
+    [Test]
+    public void IntegerWeightsAreRefused()
+    {
+        // The official keys and shapes, but one table stored as int64.
+        string pt = P("int-table.pt");
+        using (var source = Checkpoint.Open(_parts.TransformerFile))
+            TorchCheckpoint.Write(pt, source.Tensors.Select(t => (t.Name, t.Name == "scale_shift_table"
+                ? new HostTensor(DType.I64, t.Shape, new byte[t.Elements * 8]) : source.Read(t.Name))).ToList());
+        string model = P("int-weights");
+        var args = _parts.ImportArgs(model);
+        args[Array.IndexOf(args, "--transformer") + 1] = pt;
+        var (code, _, stderr) = T2xProcess.Run(args);
+        Assert.That(code, Is.EqualTo(3), stderr);
+        Assert.That(stderr, Does.Contain($"transformer/int-table.pt → {pt}: 1 tensors are not floating point (f32, f16, bf16): scale_shift_table is i64"));
+        NothingLeft(model);
+    }
+
+    [Test]
+    public void TheBuiltinModelPassesTheCheck()
+    {
+        string builtin = Path.Combine(Path.GetDirectoryName(T2xProcess.Binary)!, "BuiltinModel");
+        var (code, stdout, stderr) = T2xProcess.Run("import", "--check", builtin);
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stdout, Does.Contain("ok: transformer: transformer/").And.Contain("ok: caption width").And.Not.Contain("latent channels"));
     }
 
     [Test]
