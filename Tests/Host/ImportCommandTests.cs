@@ -35,6 +35,19 @@ public sealed class ImportCommandTests
         Assert.That(Directory.EnumerateFileSystemEntries(_dir, "*.t2x-tmp"), Is.Empty, "a temporary folder was left");
     }
 
+    /// <summary>Imports the parts with <paramref name="option"/> given <paramref name="value"/> instead, expects the refusal
+    /// (exit 3, nothing written) and returns standard error.</summary>
+    string Refused(string option, string value)
+    {
+        string model = P("refused-" + Guid.NewGuid().ToString("N")[..8]);
+        var args = _parts.ImportArgs(model);
+        args[Array.IndexOf(args, option) + 1] = value;
+        var (code, _, stderr) = T2xProcess.Run(args);
+        Assert.That(code, Is.EqualTo(3), stderr);
+        NothingLeft(model);
+        return stderr;
+    }
+
     [Test]
     public void ImportsTheDownloadsAndGeneratesFromThem()
     {
@@ -116,14 +129,8 @@ public sealed class ImportCommandTests
         string other = P("t5-wide");
         int wide = 2 * _parts.T5.DModel;
         OfficialParts.WriteTextEncoder(other, _parts.T5 with { DModel = wide }, 4);
-        string model = P("wrong-caption");
-        var args = _parts.ImportArgs(model);
-        args[Array.IndexOf(args, "--text-encoder") + 1] = other;
-        var (code, _, stderr) = T2xProcess.Run(args);
-        Assert.That(code, Is.EqualTo(3), stderr);
-        Assert.That(stderr, Does.Contain($"caption width: transformer/config.json has caption_channels = {_parts.T5.DModel}, but the text encoder gives d_model = {wide} " +
+        Assert.That(Refused("--text-encoder", other), Does.Contain($"caption width: transformer/config.json has caption_channels = {_parts.T5.DModel}, but the text encoder gives d_model = {wide} " +
                                          $"(text_encoder/config.json → {Path.Combine(other, "config.json")})"));
-        NothingLeft(model);
     }
 
     [Test]
@@ -132,14 +139,8 @@ public sealed class ImportCommandTests
         string te = P("t5-one-shard");
         OfficialParts.WriteTextEncoder(te, _parts.T5, 3);
         File.Delete(Path.Combine(te, "model.fp16-00002-of-00002.safetensors"));
-        string model = P("missing-shard");
-        var args = _parts.ImportArgs(model);
-        args[Array.IndexOf(args, "--text-encoder") + 1] = te;
-        var (code, _, stderr) = T2xProcess.Run(args);
-        Assert.That(code, Is.EqualTo(3), stderr);
-        Assert.That(stderr, Does.Contain($"text_encoder/model.safetensors.index.json → {Path.Combine(te, "model.safetensors.index.json")}: " +
+        Assert.That(Refused("--text-encoder", te), Does.Contain($"text_encoder/model.safetensors.index.json → {Path.Combine(te, "model.safetensors.index.json")}: " +
                                          "shard 'model.fp16-00002-of-00002.safetensors'").And.Contain("does not exist"));
-        NothingLeft(model);
     }
 
     [Test]
@@ -147,13 +148,7 @@ public sealed class ImportCommandTests
     {
         string vae = P("vae-8ch");
         OfficialParts.WriteVae(vae, _parts.Vae with { ZChannels = 8, EmbedDim = 8 }, 5);
-        string model = P("wrong-latent");
-        var args = _parts.ImportArgs(model);
-        args[Array.IndexOf(args, "--vae") + 1] = vae;
-        var (code, _, stderr) = T2xProcess.Run(args);
-        Assert.That(code, Is.EqualTo(3), stderr);
-        Assert.That(stderr, Does.Contain("latent channels: transformer/config.json has in_channels = 4, but the VAE decodes embed_dim = 8 (vae/config.json)"));
-        NothingLeft(model);
+        Assert.That(Refused("--vae", vae), Does.Contain("latent channels: transformer/config.json has in_channels = 4, but the VAE decodes embed_dim = 8 (vae/config.json)"));
     }
 
     [Test]
@@ -164,14 +159,8 @@ public sealed class ImportCommandTests
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(vae, "config.json")))!;
         config["hidden_size"] = _parts.Vae.HiddenSize;   // the config of one VAE beside the weights of another
         File.WriteAllText(Path.Combine(vae, "config.json"), config.ToJsonString());
-        string model = P("wrong-vae-widths");
-        var args = _parts.ImportArgs(model);
-        args[Array.IndexOf(args, "--vae") + 1] = vae;
-        var (code, _, stderr) = T2xProcess.Run(args);
-        Assert.That(code, Is.EqualTo(3), stderr);
-        Assert.That(stderr, Does.Contain($"vae/checkpoint.ckpt → {Path.Combine(vae, "checkpoint.ckpt")}: does not match vae/config.json")
+        Assert.That(Refused("--vae", vae), Does.Contain($"vae/checkpoint.ckpt → {Path.Combine(vae, "checkpoint.ckpt")}: does not match vae/config.json")
             .And.Contain("decoder.conv_in.conv.weight is [64,4,3,3,3], expected [32,4,3,3,3]"));
-        NothingLeft(model);
     }
 
     [Test]
@@ -181,15 +170,11 @@ public sealed class ImportCommandTests
         Directory.CreateDirectory(folder);
         File.Copy(_parts.TransformerFile, Path.Combine(folder, "a.pt"));
         File.Copy(_parts.TransformerFile, Path.Combine(folder, "b.pt"));
-        string model = P("two");
-        var args = _parts.ImportArgs(model);
-        args[Array.IndexOf(args, "--transformer") + 1] = folder;
-        var (code, _, stderr) = T2xProcess.Run(args);
-        Assert.That(code, Is.EqualTo(3), stderr);
-        Assert.That(stderr, Does.Contain($"model folder '{folder}' holds several candidate weight files (a.pt, b.pt)"));
-        NothingLeft(model);
+        Assert.That(Refused("--transformer", folder), Does.Contain($"model folder '{folder}' holds several candidate weight files (a.pt, b.pt)"));
 
         File.Delete(Path.Combine(folder, "b.pt"));   // one weights file: the folder is taken
+        var args = _parts.ImportArgs(P("one-weights-file"));
+        args[Array.IndexOf(args, "--transformer") + 1] = folder;
         var one = T2xProcess.Run(args);
         Assert.That(one.code, Is.EqualTo(0), one.stderr);
     }
@@ -202,13 +187,7 @@ public sealed class ImportCommandTests
         using (var source = Checkpoint.Open(_parts.TransformerFile))
             TorchCheckpoint.Write(pt, source.Tensors.Select(t => (t.Name, t.Name == "scale_shift_table"
                 ? new HostTensor(DType.I64, t.Shape, new byte[t.Elements * 8]) : source.Read(t.Name))).ToList());
-        string model = P("int-weights");
-        var args = _parts.ImportArgs(model);
-        args[Array.IndexOf(args, "--transformer") + 1] = pt;
-        var (code, _, stderr) = T2xProcess.Run(args);
-        Assert.That(code, Is.EqualTo(3), stderr);
-        Assert.That(stderr, Does.Contain($"transformer/int-table.pt → {pt}: 1 tensors are not floating point (f32, f16, bf16): scale_shift_table is i64"));
-        NothingLeft(model);
+        Assert.That(Refused("--transformer", pt), Does.Contain($"transformer/int-table.pt → {pt}: 1 tensors are not floating point (f32, f16, bf16): scale_shift_table is i64"));
     }
 
     [Test]
