@@ -13,7 +13,8 @@ namespace T2X.Tests.Pipelines;
 /// the time and device peak of every stage; deletes the folder afterwards. Run it through Tools/released-e2e.sh.
 /// Environment: T2X_E2E_DIR (where the folder goes; default the temp folder), T2X_E2E_REDUCE (1 = released widths;
 /// 2, 4, 8 divide the widths for a quick check of the same path), T2X_E2E_SIZE (pixels per side, default 256),
-/// T2X_E2E_DRY_RUN_ONLY=1 (write the folder and print the plan, do not generate).
+/// T2X_E2E_DRY_RUN_ONLY=1 (write the folder and print the plan, do not generate), T2X_E2E_KEEP=1 (keep the folders, e.g.
+/// to run a generation longer than the test's 10 minutes by hand).
 /// </summary>
 [Explicit("writes ~12 GB of random weights in the released shapes and runs the whole pipeline (long on lavapipe)")]
 public sealed class ReleasedEndToEndRun
@@ -77,7 +78,8 @@ public sealed class ReleasedEndToEndRun
         }
         finally
         {
-            if (Directory.Exists(root)) Directory.Delete(root, true);
+            if (Env("T2X_E2E_KEEP", "0") == "1") Log($"kept: {root}");
+            else if (Directory.Exists(root)) Directory.Delete(root, true);
         }
     }
 }
