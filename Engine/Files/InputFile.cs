@@ -17,6 +17,8 @@ public static class InputFile
     {
         if (Directory.Exists(path)) throw new IOException($"{path} is a folder, expected a file");
         if (!File.Exists(path)) throw new FileNotFoundException($"{path} does not exist", path);
+        if (new FileInfo(path).LinkTarget is not null && File.ResolveLinkTarget(path, returnFinalTarget: true) is { Exists: false })
+            throw new FileNotFoundException($"{path}: the file it links to does not exist", path);
         if (Kind(path) is { } kind) throw new IOException($"{path} is {kind}, not a regular file");
     }
 

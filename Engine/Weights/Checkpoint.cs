@@ -18,21 +18,33 @@ public static class Checkpoint
     static ITensorSource Open(string path, bool allowIndex)
     {
         if (Directory.Exists(path)) return OpenFolder(path);
+        return Sniff(path) switch
+        {
+            Format.SafeTensors => SafeTensors.Open(path),
+            Format.Torch => TorchCheckpoint.Open(path),
+            Format.Index => allowIndex ? ShardedCheckpoint.Open(path)
+                                       : throw new InvalidDataException($"{path}: a shard named by an index is itself an index json"),
+            _ => throw new InvalidDataException($"{path}: not a checkpoint: expected a safetensors file, a torch.save zip archive or an index json"),
+        };
+    }
+
+    enum Format { Unknown, SafeTensors, Torch, Index }
+
+    /// <summary>The format of a checkpoint file, told by its first bytes.</summary>
+    static Format Sniff(string path)
+    {
         Span<byte> head = stackalloc byte[16];
         int n;
         using (var f = InputFile.OpenHandle(path))
             n = RandomAccess.Read(f, head, 0);
         head = head[..n];
         if (n >= 9 && BinaryPrimitives.ReadUInt64LittleEndian(head) is > 1 and <= 100_000_000 && head[8] == '{')
-            return SafeTensors.Open(path);
+            return Format.SafeTensors;
         bool zip = n >= 4 && head[0] == 'P' && head[1] == 'K' && (head[2] == 3 && head[3] == 4 || head[2] == 5 && head[3] == 6);
         bool legacy = n >= 4 && head[0] == 0x80 && head[1] <= 5 && head[2] == 0x8a && head[3] == 0x0a;  // the pickled magic number
-        if (zip || legacy) return TorchCheckpoint.Open(path);
+        if (zip || legacy) return Format.Torch;
         int first = head.IndexOfAnyExcept(" \t\r\n"u8);
-        if (first >= 0 && head[first] == '{')
-            return allowIndex ? ShardedCheckpoint.Open(path)
-                              : throw new InvalidDataException($"{path}: a shard named by an index is itself an index json");
-        throw new InvalidDataException($"{path}: not a checkpoint: expected a safetensors file, a torch.save zip archive or an index json");
+        return first >= 0 && head[first] == '{' ? Format.Index : Format.Unknown;
     }
 
     /// <summary>In-memory tensors in the (announced list, reader) form the streaming writers take; names must be unique.</summary>
@@ -66,7 +78,11 @@ public static class Checkpoint
     /// <paramref name="pattern"/> (a file name pattern such as "diffusion_pytorch_model*") narrows the search.
     /// It is an error when there are none, or several candidates of the same kind.
     /// </summary>
-    public static ITensorSource OpenFolder(string dir, string pattern = "*")
+    public static ITensorSource OpenFolder(string dir, string pattern = "*") => Open(FindWeights(dir, pattern));
+
+    /// <summary>The weights file <see cref="OpenFolder"/> opens in <paramref name="dir"/> (an index json or a single
+    /// checkpoint), by the same rules and with the same errors.</summary>
+    public static string FindWeights(string dir, string pattern = "*")
     {
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model folder '{dir}' does not exist");
         var files = Directory.GetFiles(dir, pattern).Select(System.IO.Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
@@ -80,12 +96,22 @@ public static class Checkpoint
         ];
         foreach (var kind in kinds)
         {
-            if (kind.Length == 1) return Open(System.IO.Path.Combine(dir, kind[0]));
+            if (kind.Length == 1) return System.IO.Path.Combine(dir, kind[0]);
             if (kind.Length > 1)
                 throw new InvalidDataException($"model folder '{dir}' holds several candidate weight files ({string.Join(", ", kind)}); keep one, or name the file");
         }
         throw new InvalidDataException($"model folder '{dir}' holds no weights (looked for {pattern} ending in *.index.json, " +
                                        $"{string.Join(", ", WeightExtensions.Select(e => "*" + e))})");
+    }
+
+    /// <summary>The files a checkpoint consists of: the file itself, and for an index json also every shard its weight_map
+    /// names (in order of first mention, whether or not it exists).</summary>
+    public static IReadOnlyList<string> FilesOf(string path)
+    {
+        if (Sniff(path) != Format.Index) return [path];
+        string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
+        return ShardedCheckpoint.ReadWeightMap(path).Select(m => m.shard).Distinct(StringComparer.Ordinal)
+            .Select(s => System.IO.Path.Combine(dir, ShardedCheckpoint.PlainName(path, s))).Prepend(path).ToList();
     }
 
     /// <summary>A sharded checkpoint: an index json whose "weight_map" names the shard file of every tensor.</summary>
@@ -95,7 +121,8 @@ public static class Checkpoint
         readonly Dictionary<string, ITensorSource> _shardOf = new(StringComparer.Ordinal);
         public IReadOnlyList<TensorInfo> Tensors { get; private set; } = [];
 
-        public static ShardedCheckpoint Open(string indexPath)
+        /// <summary>The (tensor name, shard file name) pairs of an index json's weight_map, in file order.</summary>
+        public static List<(string name, string shard)> ReadWeightMap(string indexPath)
         {
             var map = new List<(string name, string shard)>();
             try
@@ -110,7 +137,18 @@ public static class Checkpoint
                 }
             }
             catch (JsonException e) { throw new InvalidDataException($"{indexPath}: not valid JSON ({e.Message})"); }
+            return map;
+        }
 
+        /// <summary>A shard name from an index, checked to be a plain file name in the index's folder.</summary>
+        public static string PlainName(string indexPath, string shard) =>
+            shard.Length == 0 || shard != System.IO.Path.GetFileName(shard) || shard is "." or ".."
+                ? throw new InvalidDataException($"{indexPath}: shard '{shard}' is not a plain file name in the index's folder")
+                : shard;
+
+        public static ShardedCheckpoint Open(string indexPath)
+        {
+            var map = ReadWeightMap(indexPath);
             string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(indexPath))!;
             var result = new ShardedCheckpoint();
             try
@@ -122,9 +160,7 @@ public static class Checkpoint
                     if (!seen.Add(name)) throw new InvalidDataException($"{indexPath}: weight_map names '{name}' twice");
                     if (!opened.TryGetValue(shard, out var source))
                     {
-                        if (shard.Length == 0 || shard != System.IO.Path.GetFileName(shard) || shard is "." or "..")
-                            throw new InvalidDataException($"{indexPath}: shard '{shard}' is not a plain file name in the index's folder");
-                        string shardPath = System.IO.Path.Combine(dir, shard);
+                        string shardPath = System.IO.Path.Combine(dir, PlainName(indexPath, shard));
                         if (!File.Exists(shardPath)) throw new InvalidDataException($"{indexPath}: shard '{shard}' (for '{name}') does not exist");
                         source = Checkpoint.Open(shardPath, allowIndex: false);
                         opened[shard] = source;

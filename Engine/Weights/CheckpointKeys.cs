@@ -34,15 +34,21 @@ public static class CheckpointKeys
     public static void Verify(ITensorSource source, IEnumerable<(string name, long[] shape)> expected, IEnumerable<string>? optional = null,
         bool allowUnexpected = false, string what = "checkpoint")
     {
-        var m = Compare(source.Tensors, expected, optional);
-        var parts = new List<string>();
-        if (m.Missing.Count > 0) parts.Add($"{m.Missing.Count} missing: {List(m.Missing)}");
-        if (m.WrongShape.Count > 0)
-            parts.Add($"{m.WrongShape.Count} with the wrong shape: {List(m.WrongShape.Select(w => $"{w.name} is [{string.Join(",", w.got)}], expected [{string.Join(",", w.expected)}]").ToList())}");
-        if (!allowUnexpected && m.Unexpected.Count > 0) parts.Add($"{m.Unexpected.Count} unexpected: {List(m.Unexpected)}");
-        if (parts.Count > 0) throw new InvalidDataException($"{what} does not match the model: {string.Join("; ", parts)}");
+        if (Describe(Compare(source.Tensors, expected, optional), allowUnexpected) is { } problems)
+            throw new InvalidDataException($"{what} does not match the model: {problems}");
     }
 
-    static string List(IReadOnlyList<string> names, int max = 50)
+    /// <summary>Every missing key, wrong shape and (unless allowed) unexpected key in one line; null when they match.</summary>
+    public static string? Describe(KeyMismatch m, bool allowUnexpected = false, int max = 50)
+    {
+        var parts = new List<string>();
+        if (m.Missing.Count > 0) parts.Add($"{m.Missing.Count} missing: {List(m.Missing, max)}");
+        if (m.WrongShape.Count > 0)
+            parts.Add($"{m.WrongShape.Count} with the wrong shape: {List(m.WrongShape.Select(w => $"{w.name} is [{string.Join(",", w.got)}], expected [{string.Join(",", w.expected)}]").ToList(), max)}");
+        if (!allowUnexpected && m.Unexpected.Count > 0) parts.Add($"{m.Unexpected.Count} unexpected: {List(m.Unexpected, max)}");
+        return parts.Count > 0 ? string.Join("; ", parts) : null;
+    }
+
+    public static string List(IReadOnlyList<string> names, int max = 50)
         => string.Join(", ", names.Take(max)) + (names.Count > max ? $", ... ({names.Count - max} more)" : "");
 }

@@ -153,6 +153,16 @@ public sealed record T5Config
         yield return ("encoder.final_layer_norm.weight", [DModel]);
     }
 
+    /// <summary>Every key the encoder reads from a checkpoint holding <paramref name="tensors"/>, with its shape: the
+    /// layers and the input embedding under the first of <see cref="EmbeddingKeys"/> present.</summary>
+    public List<(string name, long[] shape)> ExpectedKeys(IEnumerable<Weights.TensorInfo> tensors)
+    {
+        var names = tensors.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        string embedding = EmbeddingKeys.FirstOrDefault(names.Contains)
+            ?? throw new InvalidDataException($"T5 checkpoint has no input embedding (looked for {string.Join(", ", EmbeddingKeys)})");
+        return LayerKeys().Append((embedding, [VocabSize, DModel])).ToList();
+    }
+
     /// <summary>The names the tied input embedding may be stored under, in the order they are tried.</summary>
     public static readonly string[] EmbeddingKeys = ["shared.weight", "encoder.embed_tokens.weight"];
 }

@@ -69,9 +69,8 @@ public sealed class T5Encoder : IDisposable
         };
         var infos = source.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         // The tied embedding: save_pretrained stores it once, normally as shared.weight.
-        string embeddingKey = T5Config.EmbeddingKeys.FirstOrDefault(infos.ContainsKey)
-            ?? throw new InvalidDataException($"T5 checkpoint has no input embedding (looked for {string.Join(", ", T5Config.EmbeddingKeys)})");
-        var expected = config.LayerKeys().Append((embeddingKey, [config.VocabSize, config.DModel])).ToList();
+        var expected = config.ExpectedKeys(source.Tensors);
+        string embeddingKey = expected[^1].name;
         CheckpointKeys.Verify(source, expected, allowUnexpected: true, what: "T5 encoder checkpoint");
 
         string bucketKey = "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight";
