@@ -54,7 +54,7 @@ public static class Server
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Limits.MaxRequestBodySize = MaxBodyBytes;
+            k.Limits.MaxRequestBodySize = DrainBytes;
             k.AddServerHeader = false;
             k.Listen(address, options.Port);
         });
@@ -266,7 +266,7 @@ public static class Server
             });
         });
 
-        app.MapFallback(context => Error(context, 404, "", $"no endpoint {context.Request.Method} {context.Request.Path} (see GET / or the README)"));
+        app.MapFallback("{*path}", context => Error(context, 404, "", $"no endpoint {context.Request.Method} {context.Request.Path} (see GET / or the README)"));
     }
 
     /// <summary>Reads and checks a body, resolves it against the model and queues it; on a bad request the error is
@@ -294,16 +294,24 @@ public static class Server
     /// <summary>The body, at most <see cref="MaxBodyBytes"/>.</summary>
     static async Task<byte[]> Body(HttpContext context)
     {
-        if (context.Request.ContentLength > MaxBodyBytes) throw new BadRequestException("", $"the body is larger than {MaxBodyBytes} bytes");
+        var tooLarge = new BadRequestException("", $"the body is larger than {MaxBodyBytes} bytes");
+        if (context.Request.ContentLength > DrainBytes) throw tooLarge;
         var buffer = new MemoryStream();
         var chunk = new byte[8192];
+        long total = 0;
+        // A body a little too large is read to its end (not kept), so that the client, still sending, gets the 413
+        // rather than a reset connection; Kestrel refuses more than DrainBytes.
         for (int n; (n = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0;)
         {
-            if (buffer.Length + n > MaxBodyBytes) throw new BadRequestException("", $"the body is larger than {MaxBodyBytes} bytes");
-            buffer.Write(chunk, 0, n);
+            total += n;
+            if (total <= MaxBodyBytes) buffer.Write(chunk, 0, n);
         }
+        if (total > MaxBodyBytes) throw tooLarge;
         return buffer.ToArray();
     }
+
+    /// <summary>The most a request body may be before the connection is closed on it.</summary>
+    const int DrainBytes = 1 << 20;
 
     /// <summary>A synchronous endpoint waits for its job; a client that goes away cancels it. False when the answer was
     /// an error (the job failed or was cancelled).</summary>
