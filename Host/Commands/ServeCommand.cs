@@ -21,11 +21,7 @@ public static class ServeCommand
 
     public static int Run(Args a)
     {
-        if (a.Flag("help"))
-        {
-            Console.WriteLine(Usage);
-            return 0;
-        }
+        if (a.Help(Usage)) return 0;
         var options = new ServeOptions
         {
             Host = a.Option("host") ?? "127.0.0.1",
