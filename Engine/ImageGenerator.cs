@@ -101,9 +101,12 @@ public sealed class ImageGenerator : IDisposable
     /// there).</summary>
     public static string BuiltinModel => ModelFolder.BuiltinPath;
 
-    ImageGenerator(Gpu gpu, ModelFolder folder, long? budget)
+    readonly bool _ownsGpu;
+
+    ImageGenerator(Gpu gpu, ModelFolder folder, long? budget, bool ownsGpu)
     {
         _gpu = gpu;
+        _ownsGpu = ownsGpu;
         Folder = folder;
         _budget = budget;
         _pipeline = new TextToImage(gpu, folder, budget);
@@ -116,13 +119,18 @@ public sealed class ImageGenerator : IDisposable
         options ??= new GeneratorOptions();
         var folder = ModelFolder.Open(modelFolder ?? ModelFolder.BuiltinPath);
         var gpu = new Gpu(new GpuOptions { Device = options.Device });
-        try { return new ImageGenerator(gpu, folder, options.MemoryBudgetBytes); }
+        try { return new ImageGenerator(gpu, folder, options.MemoryBudgetBytes, ownsGpu: true); }
         catch
         {
             gpu.Dispose();
             throw;
         }
     }
+
+    /// <summary>Opens a model folder (null: the built-in model) on a device the program has opened already (to run
+    /// kernels beside it, say); the generator does not close that device.</summary>
+    public static ImageGenerator Open(Gpu gpu, string? modelFolder = null, long? memoryBudgetBytes = null) =>
+        new(gpu, ModelFolder.Open(modelFolder ?? ModelFolder.BuiltinPath), memoryBudgetBytes, ownsGpu: false);
 
     TextToImage Pipeline
     {
@@ -158,9 +166,9 @@ public sealed class ImageGenerator : IDisposable
         try { Pipeline.CheckSize(s.Width, s.Height); }
         catch (ArgumentException e)
         {
-            bool widthAlone = true;
-            try { Pipeline.CheckSize(s.Width, d.Height); } catch (ArgumentException) { widthAlone = false; }
-            throw new GenerationRequestException(widthAlone ? "height" : "width", e.Message);
+            bool widthOk = true;
+            try { Pipeline.CheckSize(s.Width, d.Height); } catch (ArgumentException) { widthOk = false; }
+            throw new GenerationRequestException(widthOk ? "height" : "width", e.Message);
         }
         return s.Validated();
     }
@@ -257,7 +265,7 @@ public sealed class ImageGenerator : IDisposable
         if (Volatile.Read(ref _busy) != 0) throw new GeneratorBusyException("a generation is still running: cancel it and await it before disposing the generator");
         _disposed = true;
         _pipeline?.Dispose();
-        _gpu.Dispose();
+        if (_ownsGpu) _gpu.Dispose();
     }
 }
 
