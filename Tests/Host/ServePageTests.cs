@@ -35,12 +35,7 @@ public class ServePageTests
             await browser.WaitFor("document.getElementById('model')?.textContent.includes('t2x-builtin-shapes')");   // the page loaded and asked /v1/models
 
             // The first job: 6 steps, seed 1; one preview per step, then its image in the gallery.
-            await browser.Eval("""
-                document.getElementById('prompt').value = 'a green circle on the left and a cyan square on the right on a red background';
-                document.getElementById('steps').value = '6';
-                document.getElementById('seed').value = '1';
-                document.getElementById('generate').click();
-                """);
+            await browser.Generate("a green circle on the left and a cyan square on the right on a red background", steps: 6, seed: 1);
             await browser.WaitFor("document.getElementById('status').textContent.startsWith('done')");
             await browser.WaitFor("[...document.querySelectorAll('#gallery img.result')].some(i => i.complete && i.naturalWidth === 64)");
             Assert.That(await browser.Eval("document.getElementById('preview').dataset.count"), Is.EqualTo("6"), "one preview per step");
@@ -48,12 +43,7 @@ public class ServePageTests
             Assert.That(await browser.Eval("document.querySelector('#gallery figcaption').textContent"), Does.Contain("seed 1 · 6 steps"));
 
             // The second job: a long one, shot while it runs, then cancelled from the page.
-            await browser.Eval("""
-                document.getElementById('prompt').value = 'a yellow triangle in the top left corner and a blue circle in the bottom right corner on a white background';
-                document.getElementById('steps').value = '200';
-                document.getElementById('seed').value = '4';
-                document.getElementById('generate').click();
-                """);
+            await browser.Generate("a yellow triangle in the top left corner and a blue circle in the bottom right corner on a white background", steps: 200, seed: 4);
             await browser.WaitFor("Number(document.getElementById('preview').dataset.count) >= 6 + 12");
             var shot = await browser.Call("Page.captureScreenshot", new JsonObject { ["format"] = "png" });
             byte[] png = Convert.FromBase64String(shot["data"]!.GetValue<string>());
@@ -145,15 +135,18 @@ public class ServePageTests
             }
         }
 
+        /// <summary>Fills in the page's form as a user would and clicks Generate.</summary>
+        public Task Generate(string prompt, int steps, long seed) => Eval($$"""
+            document.getElementById('prompt').value = {{System.Text.Json.JsonSerializer.Serialize(prompt)}};
+            document.getElementById('steps').value = '{{steps}}';
+            document.getElementById('seed').value = '{{seed}}';
+            document.getElementById('generate').click();
+            """);
+
         public void Dispose()
         {
             _socket.Dispose();
-            if (!_process.HasExited)
-            {
-                try { _process.Kill(true); } catch (InvalidOperationException) { }
-                _process.WaitForExit();
-            }
-            _process.Dispose();
+            ServeProcess.End(_process);
         }
     }
 }

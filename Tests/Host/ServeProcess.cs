@@ -103,11 +103,17 @@ public sealed class ServeProcess : IDisposable
     public void Dispose()
     {
         Http.Dispose();
-        if (!_process.HasExited)
+        End(_process);
+    }
+
+    /// <summary>Kills a process this test started (and its children) if it still runs, and waits for it.</summary>
+    internal static void End(Process process)
+    {
+        if (!process.HasExited)
         {
-            try { _process.Kill(true); } catch (InvalidOperationException) { }
-            _process.WaitForExit();
+            try { process.Kill(true); } catch (InvalidOperationException) { }
+            process.WaitForExit();
         }
-        _process.Dispose();
+        process.Dispose();
     }
 }
