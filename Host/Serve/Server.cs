@@ -45,6 +45,8 @@ public static class Server
     public static int Run(ServeOptions options)
     {
         var address = Address(options.Host);
+        if (!IPAddress.IsLoopback(address) && options.Token is null)
+            Console.Error.WriteLine($"t2x serve: warning: listening on {address} without --token: anyone who can reach this port can run jobs on the device");
         Console.Error.WriteLine($"t2x serve: opening the model {(options.Model is null ? "(built-in)" : Terminal.Safe(options.Model))}");
         using var generator = ImageGenerator.Open(options.Model, new GeneratorOptions { Device = options.Device, MemoryBudgetBytes = options.MemoryBudget });
         _ = generator.ModelHash;   // a model folder that cannot be read whole fails now, not at the first job

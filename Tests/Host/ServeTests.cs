@@ -209,6 +209,10 @@ public class ServeTests
         var data = openai["data"]!.AsArray();
         Assert.That(data, Has.Count.EqualTo(2));
         foreach (var d in data) Assert.That(PngSize(Convert.FromBase64String(d!["b64_json"]!.GetValue<string>())), Is.EqualTo((64, 64)));
+        var (urlStatus, urlJson) = await _server.Post("v1/images/generations", """{"prompt": "a cyan circle on the left", "size": "64x64", "response_format": "url", "seed": 9}""");
+        Assert.That(urlStatus, Is.EqualTo(200), urlJson?.ToJsonString());
+        var url = new Uri(urlJson!["data"]![0]!["url"]!.GetValue<string>());
+        Assert.That(PngSize(await _server.Http.GetByteArrayAsync(url)), Is.EqualTo((64, 64)));
         var (badSize, badJson) = await _server.Post("v1/images/generations", """{"prompt": "x", "size": "big"}""");
         Assert.That(badSize, Is.EqualTo(400));
         Assert.That(badJson!["field"]!.GetValue<string>(), Is.EqualTo("size"));
