@@ -22,7 +22,7 @@ public sealed record StageRun(string Name, double Seconds, long PeakBytes);
 /// releases its weights before the next loads (T5, streamed block by block when it alone would not fit, is released
 /// before the transformer loads; the transformer before the VAE decodes).
 /// </summary>
-public sealed class TextToImage : IFrameSource, IDisposable
+internal sealed class TextToImage : IFrameSource, IDisposable
 {
     public Gpu Gpu { get; }
     public ModelFolder Folder { get; }
