@@ -47,6 +47,14 @@ public sealed class Args
         return true;
     }
 
+    /// <summary>--help: prints <paramref name="usage"/> and says so.</summary>
+    public bool Help(string usage)
+    {
+        if (!Flag("help")) return false;
+        Console.WriteLine(usage);
+        return true;
+    }
+
     public string? Option(string name)
     {
         _used.Add(name);

@@ -6,6 +6,7 @@ var commands = new (string name, string summary, Func<Args, int> run)[]
 {
     ("generate", "text to PNG: t2x generate \"a red circle in the center\" [-o OUT] [--seed N] [--model DIR] (--help for all options)", GenerateCommand.Run),
     ("import", "a model folder from the released downloads: --transformer FILE|DIR --text-encoder DIR --tokenizer DIR --vae DIR [--config JSON] --output DIR; --check DIR", ImportCommand.Run),
+    ("serve", "the engine over HTTP: job API with live progress and previews, OpenAI/A1111-compatible endpoints, a web page (--help)", ServeCommand.Run),
     ("devices", "list the Vulkan devices and their limits", DevicesCommand.Run),
     ("view", "a window that shows the image forming step by step (keys: Tab prompt, Enter, R seed, S save, Q quit)", ViewCommand.Run),
     ("bench", "kernel benchmarks next to a CPU baseline (--json for one JSON object per line)", BenchCommand.Run),

@@ -6,7 +6,7 @@
 # (Tools/compare-mesa.sh) it runs bf16/f16 GEMMs 15-25% and attention up to 25% faster and offers the machine's
 # memory as one heap (22.3: 2 GiB). T2X_MESA=stock keeps the distribution's Mesa.
 set -euo pipefail
-need=(mesa-vulkan-drivers libvulkan1 vulkan-validationlayers glslc cmake libopenblas0 libglfw3 xvfb xauth)
+need=(mesa-vulkan-drivers libvulkan1 vulkan-validationlayers glslc cmake libopenblas0 libglfw3 xvfb xauth chromium)
 command -v dotnet >/dev/null 2>&1 || { echo "the .NET 10 SDK is required (https://dotnet.microsoft.com/download; Debian/Ubuntu package dotnet-sdk-10.0)" >&2; exit 1; }
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -72,16 +72,31 @@ public sealed record PngMetadata(GenerationSettings Settings, string Model, stri
     /// and an existing file is replaced only with <paramref name="overwrite"/>.</summary>
     public static void SavePng(string path, byte[] rgb, int width, int height, PngMetadata? metadata, bool overwrite = false)
     {
+        using var image = ToImage(rgb, width, height, metadata);
+        AtomicFile.Write(path, stream => image.SaveAsPng(stream, Encoder), overwrite);
+    }
+
+    /// <summary>The bytes <see cref="SavePng"/> writes to a file, in memory (previews, the NuGet API).</summary>
+    public static byte[] EncodePng(byte[] rgb, int width, int height, PngMetadata? metadata)
+    {
+        using var image = ToImage(rgb, width, height, metadata);
+        var bytes = new MemoryStream();
+        image.SaveAsPng(bytes, Encoder);
+        return bytes.ToArray();
+    }
+
+    static Image<Rgb24> ToImage(byte[] rgb, int width, int height, PngMetadata? metadata)
+    {
         if (rgb.Length != 3 * width * height)
             throw new ArgumentException($"{rgb.Length} bytes for a {width}x{height} RGB image (expected {3 * width * height})");
-        using var image = Image.LoadPixelData<Rgb24>(rgb, width, height);
+        var image = Image.LoadPixelData<Rgb24>(rgb, width, height);
         if (metadata is not null)
         {
             var png = image.Metadata.GetPngMetadata();
             foreach (var (key, value) in metadata.ToText())
                 png.TextData.Add(new PngTextData(key, value, "", ""));
         }
-        AtomicFile.Write(path, stream => image.SaveAsPng(stream, Encoder), overwrite);
+        return image;
     }
 
     /// <summary>How t2x writes PNGs: RGB, text never compressed, so tEXt stays readable by any tool (ImageSharp writes

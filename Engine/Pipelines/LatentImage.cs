@@ -10,7 +10,7 @@ namespace T2X.Vulkan.Pipelines;
 /// stage's weights at a time. Owns the device images it hands out; each stays valid until the next call of the same
 /// kind or Dispose.
 /// </summary>
-public sealed class LatentImage : IDisposable
+internal sealed class LatentImage : IDisposable
 {
     public VaeConfig Config { get; }
     readonly Gpu _gpu;

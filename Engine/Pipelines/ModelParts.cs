@@ -8,7 +8,7 @@ namespace T2X.Vulkan.Pipelines;
 /// The configs of a model folder's parts (no weights): what the pipeline needs to check a request and plan memory
 /// before anything is loaded. Checks that the parts fit together.
 /// </summary>
-public sealed record ModelParts(ModelFolder Folder, T5Config T5, PtDitConfig Transformer, VaeConfig? Vae)
+internal sealed record ModelParts(ModelFolder Folder, T5Config T5, PtDitConfig Transformer, VaeConfig? Vae)
 {
     public static ModelParts Read(ModelFolder folder)
     {

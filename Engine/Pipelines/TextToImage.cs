@@ -22,7 +22,7 @@ public sealed record StageRun(string Name, double Seconds, long PeakBytes);
 /// releases its weights before the next loads (T5, streamed block by block when it alone would not fit, is released
 /// before the transformer loads; the transformer before the VAE decodes).
 /// </summary>
-public sealed class TextToImage : IFrameSource, IDisposable
+internal sealed class TextToImage : IFrameSource, IDisposable
 {
     public Gpu Gpu { get; }
     public ModelFolder Folder { get; }
@@ -90,9 +90,27 @@ public sealed class TextToImage : IFrameSource, IDisposable
     }
 
     /// <summary>Runs one generation and returns every frame as interleaved RGB bytes [H, W, 3] (one for an image).</summary>
-    public IReadOnlyList<byte[]> GenerateFrames(GenerationSettings settings, Action<int, int, double>? progress = null, CancellationToken cancel = default)
+    public IReadOnlyList<byte[]> GenerateFrames(GenerationSettings settings, Action<int, int, double>? progress = null, CancellationToken cancel = default) =>
+        GenerateFrames(settings, progress, preview: null, cancel);
+
+    /// <summary>As <see cref="GenerateFrames(GenerationSettings, Action{int, int, double}?, CancellationToken)"/>, and after
+    /// every step, when <paramref name="preview"/> is given, the step's clean-image estimate as the viewer shows it (a
+    /// latent model's at latent resolution, its first frame for a video), read back as interleaved RGB bytes:
+    /// (step, width, height, rgb). Called on the generating thread after <paramref name="progress"/>.</summary>
+    public IReadOnlyList<byte[]> GenerateFrames(GenerationSettings settings, Action<int, int, double>? progress, Action<int, int, int, byte[]>? preview,
+                                                CancellationToken cancel)
     {
-        var video = Run(settings, previews: false, (step, steps, seconds, _) => progress?.Invoke(step, steps, seconds), cancel).ToArray();
+        var video = Run(settings, previews: preview is not null, (step, steps, seconds, estimate) =>
+        {
+            progress?.Invoke(step, steps, seconds);
+            if (preview is null) return;
+            // [3, T·h, w], the frames one under the other: the first frame's rows.
+            var values = estimate().ToArray();
+            int w = settings.Width / Parts.PixelsPerLatent, h = settings.Height / Parts.PixelsPerLatent, plane = values.Length / 3;
+            var first = new float[3 * h * w];
+            for (int c = 0; c < 3; c++) Array.Copy(values, (long)c * plane, first, (long)c * h * w, h * w);
+            preview(step, w, h, Rgb8.FromPlanes(first, w, h));
+        }, cancel).ToArray();
         int plane = settings.Width * settings.Height, frames = settings.Frames;
         var result = new List<byte[]>();
         var chw = new float[3 * plane];

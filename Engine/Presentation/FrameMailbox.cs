@@ -4,7 +4,7 @@ using T2X.Vulkan.Pipelines;
 namespace T2X.Vulkan.Presentation;
 
 /// <summary>What a frame in the mailbox is: which generation, which step.</summary>
-public sealed record FrameInfo(int Generation, GenerationSettings Settings, int Step, int Steps, double SecondsPerStep, bool IsFinal);
+internal sealed record FrameInfo(int Generation, GenerationSettings Settings, int Step, int Steps, double SecondsPerStep, bool IsFinal);
 
 /// <summary>
 /// Hands frames from the sampler's thread to the window's thread. The sampler publishes each frame by copying
@@ -17,7 +17,7 @@ public sealed record FrameInfo(int Generation, GenerationSettings Settings, int 
 /// </summary>
 /// <param name="wake">wakes the window's thread (a new frame is there)</param>
 /// <param name="waitForReader">waits until the device no longer reads the shown frame (called before overwriting it)</param>
-public sealed class FrameMailbox(Gpu gpu, Action wake, Action waitForReader) : IDisposable
+internal sealed class FrameMailbox(Gpu gpu, Action wake, Action waitForReader) : IDisposable
 {
     readonly object _lock = new();
     Tensor? _image;

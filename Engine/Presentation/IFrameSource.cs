@@ -11,7 +11,7 @@ namespace T2X.Vulkan.Presentation;
 /// <param name="Step">1-based sampler step this preview follows; equals <paramref name="Steps"/> for the final image.</param>
 /// <param name="SecondsPerStep">Wall-clock seconds of the last sampler step (0 when unknown).</param>
 /// <param name="IsFinal">The finished image (after the last step and the decoder) rather than a preview.</param>
-public readonly record struct Frame(Tensor Image, int Step, int Steps, double SecondsPerStep, bool IsFinal);
+internal readonly record struct Frame(Tensor Image, int Step, int Steps, double SecondsPerStep, bool IsFinal);
 
 /// <summary>
 /// Something that generates images on the device and shows its progress: the text-to-image pipeline, or
@@ -22,7 +22,7 @@ public readonly record struct Frame(Tensor Image, int Step, int Steps, double Se
 /// linear latent-to-RGB projection (<see cref="Kernels.LatentRgb"/>, at latent resolution: the viewer scales
 /// any size to the window) and decodes only the final image.
 /// </summary>
-public interface IFrameSource
+internal interface IFrameSource
 {
     /// <summary>The device the frames live on (the viewer presents from the same device).</summary>
     Gpu Gpu { get; }

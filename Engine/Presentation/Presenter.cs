@@ -13,7 +13,7 @@ namespace T2X.Vulkan.Presentation;
 /// <see cref="Show"/> answers <see cref="ShowResult.Busy"/> until the previous frame is done; whoever reuses the
 /// presented image calls <see cref="WaitUntilDone"/> first.
 /// </summary>
-public sealed unsafe class Presenter : IDisposable
+internal sealed unsafe class Presenter : IDisposable
 {
     readonly Gpu _gpu;
     readonly Vk _vk;
@@ -333,7 +333,7 @@ public sealed unsafe class Presenter : IDisposable
 }
 
 /// <summary>Where an image goes in a window when scaled with its aspect ratio kept, centred (bars on two sides).</summary>
-public readonly record struct Letterbox(int X, int Y, int Width, int Height)
+internal readonly record struct Letterbox(int X, int Y, int Width, int Height)
 {
     public static Letterbox Fit(int imageWidth, int imageHeight, int windowWidth, int windowHeight)
     {

@@ -10,7 +10,7 @@ namespace T2X.Vulkan.Presentation;
 /// steps. Preview k of N is (1 - t)·noise + t·picture with t = k / (N + 1); the final image is the picture.
 /// Frames are computed on the host and uploaded into one device tensor that every step overwrites.
 /// </summary>
-public sealed class SyntheticSource(Gpu gpu, TimeSpan stepTime) : IFrameSource
+internal sealed class SyntheticSource(Gpu gpu, TimeSpan stepTime) : IFrameSource
 {
     public Gpu Gpu => gpu;
     public string Model => "synthetic";

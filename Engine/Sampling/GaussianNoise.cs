@@ -10,7 +10,7 @@ namespace T2X.Vulkan.Sampling;
 /// k += 2; s = a² + b²; if 0 &lt; s &lt; 1 emit a·m and b·m with m = sqrt(−2·ln(s)/s), otherwise draw again.
 /// Values are rounded to float32.
 /// </summary>
-public static class GaussianNoise
+internal static class GaussianNoise
 {
     /// <summary>n standard-normal float32 values for a seed.</summary>
     public static float[] Generate(ulong seed, long n)

@@ -1,7 +1,7 @@
 namespace T2X.Vulkan.Sampling;
 
 /// <summary>Settings of the official rectified-flow sampler (MindSpeed-MM RFlow as the Qihoo pipeline runs it).</summary>
-public sealed record SamplerOptions
+internal sealed record SamplerOptions
 {
     /// <summary>num_inference_steps.</summary>
     public int Steps { get; init; } = 30;
@@ -22,7 +22,7 @@ public sealed record SamplerOptions
 /// The sampler's time schedule. All arithmetic is float32, operation by operation, as the official code does it
 /// on float32 tensors, so the times match it bit for bit.
 /// </summary>
-public sealed class RectifiedFlowSchedule
+internal sealed class RectifiedFlowSchedule
 {
     /// <summary>Raw times t_i = (1 − i/N)·T, i = 0..N−1.</summary>
     public float[] RawTimes { get; }
@@ -86,7 +86,7 @@ public sealed class RectifiedFlowSchedule
 }
 
 /// <summary>The classifier-free-guidance Euler update on the host, in float32 (what the device kernel computes).</summary>
-public static class RectifiedFlow
+internal static class RectifiedFlow
 {
     /// <summary>z ← z + dt·(u + g·(c − u)) for the first <c>channels</c> channels of each predictor output row,
     /// where c and u are the conditional and unconditional halves of a [2B, outChannels, ...] prediction.</summary>

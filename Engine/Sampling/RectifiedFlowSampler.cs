@@ -9,7 +9,7 @@ namespace T2X.Vulkan.Sampling;
 /// guidance and takes an Euler step. One command buffer holds a whole step and is resubmitted; between steps only the
 /// timestep sinusoid and dt are rewritten. Prepared once per (size, batch, text length, guidance) and reusable.
 /// </summary>
-public sealed class RectifiedFlowSampler : IDisposable
+internal sealed class RectifiedFlowSampler : IDisposable
 {
     public PtDitModel Model { get; }
     public int Batch { get; }

@@ -37,7 +37,7 @@ public sealed record ViewerOptions
 /// <see cref="FrameMailbox"/>. Keys: Tab edits the prompt (Enter generates, Esc cancels the edit), Enter
 /// regenerates, R new seed, S saves the PNG, Esc/Q quit; dropping a t2x PNG reproduces it.
 /// </summary>
-public sealed unsafe class ViewerApp : IDisposable
+internal sealed unsafe class ViewerApp : IDisposable
 {
     static ViewerApp? _current;   // GLFW callbacks are static functions; there is one window
 
