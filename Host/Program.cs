@@ -5,7 +5,8 @@ using T2X.Host.Commands;
 var commands = new (string name, string summary, Func<Args, int> run)[]
 {
     ("generate", "text to PNG: t2x generate \"a red circle in the center\" [-o OUT] [--seed N] [--model DIR] (--help for all options)", GenerateCommand.Run),
-    ("devices", "list the Vulkan devices and their limits", DevicesCommand.Run),
+    ("batch", "a prompt list (.txt/.jsonl) into a folder of PNGs with a manifest: resumable, batched, every device, cluster shards (--help)", BatchCommand.Run),
+    ("devices", "list the Vulkan devices and their limits (--devices LIST: which ones t2x batch would use)", DevicesCommand.Run),
     ("view", "a window that shows the image forming step by step (keys: Tab prompt, Enter, R seed, S save, Q quit)", ViewCommand.Run),
     ("bench", "kernel benchmarks next to a CPU baseline (--json for one JSON object per line)", BenchCommand.Run),
     ("tokenize", "T5 token ids and attention mask of a JSON array of prompts (--tokenizer DIR --prompts P.json --max-length N [--clean] --output OUT)", TokenizeCommand.Run),
