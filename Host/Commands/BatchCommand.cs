@@ -75,6 +75,7 @@ public static class BatchCommand
         }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
 
+        var indices = DeviceList(devicesText ?? device);
         var folder = ModelFolder.Open(modelDir);
         var parts = ModelParts.Read(folder);
         var defaults = folder.Defaults with
@@ -96,7 +97,6 @@ public static class BatchCommand
         var all = PromptList.Read(list, defaults, seed, s => parts.CheckSize(s.Width, s.Height, s.Frames));
         var lines = PromptList.Select(all, shard);
 
-        var indices = DeviceList(devicesText ?? device);
         var gpus = new List<Gpu>();
         var workers = new List<TextToImage>();
         using var cancel = new CancellationTokenSource();
