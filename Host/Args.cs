@@ -47,6 +47,14 @@ public sealed class Args
         return true;
     }
 
+    /// <summary>--help: prints the command's usage and says so (the command then returns 0).</summary>
+    public bool Help(string usage)
+    {
+        if (!Flag("help")) return false;
+        Console.WriteLine(usage);
+        return true;
+    }
+
     public string? Option(string name)
     {
         _used.Add(name);

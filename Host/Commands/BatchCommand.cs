@@ -9,36 +9,33 @@ namespace T2X.Host.Commands;
 /// shardable over a cluster scheduler's job array, one worker per device. t2x batch --merge DIR joins shard manifests.</summary>
 public static class BatchCommand
 {
-    public static readonly string Usage =
-        "t2x batch PROMPTS.txt|PROMPTS.jsonl -o|--output DIR [--model DIR] [--seed N] [--steps N] [--cfg X] [--width PX] [--height PX]\n" +
-        "          [--negative-prompt TEXT] [--batch N|auto] [--devices all|0,2|name,...] [--shard I/N|auto [--shards N]]\n" +
-        "          [--memory-budget GIB] [--force]\n" +
-        "t2x batch --merge DIR\n" +
-        "  PROMPTS         .txt: one prompt a line; .jsonl: one request a line with generate's fields, e.g.\n" +
-        "                  {\"prompt\": \"a red circle\", \"negative_prompt\": \"\", \"seed\": 7, \"steps\": 20, \"cfg\": 4, \"width\": 64, \"height\": 64}\n" +
-        "                  blank lines are skipped; a bad line is reported, recorded in the manifest and skipped\n" +
-        "  --output DIR    images NNNNNN-slug.png (NNNNNN: the line number) with their settings as PNG metadata, and\n" +
-        "                  DIR/manifest.jsonl: every line's outcome (file, seed, seconds, or its error)\n" +
-        "  --seed N        a line without a seed gets N + line - 1 (default 0), so reruns make the same images\n" +
-        "  --batch N|auto  requests of the same size and steps made in one pass (auto: the largest that fits the memory\n" +
-        $"                  plan, at most {BatchRun.DefaultBatchLimit}); every image is byte-identical to the same request made alone\n" +
-        "  --devices LIST  one worker per Vulkan device, each with its own copy of the model, sharing one queue: all, or\n" +
-        "                  indices/names from t2x devices separated by commas (an index twice opens that device twice)\n" +
-        "  --shard I/N     only the lines L with (L - 1) mod N = I; shards share DIR, each writing its own images and\n" +
-        "                  DIR/manifest-shard-I-of-N.jsonl\n" +
-        "  --shard auto    I and N from a Kubernetes Indexed Job (JOB_COMPLETION_INDEX; N from --shards or T2X_SHARDS)\n" +
-        "                  or a Slurm job array (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT)\n" +
-        "  --merge DIR     merge the shards' manifests into DIR/manifest.jsonl (one record per line)\n" +
-        "  rerunning the same command resumes: images whose metadata matches their line are kept, cut-short ones made\n" +
-        "  again; an image made with other settings is reported and kept unless --force";
+    public static readonly string Usage = $$"""
+        t2x batch PROMPTS.txt|PROMPTS.jsonl -o|--output DIR [--model DIR] [--seed N] [--steps N] [--cfg X] [--width PX] [--height PX]
+                  [--negative-prompt TEXT] [--batch N|auto] [--devices all|0,2|name,...] [--shard I/N|auto [--shards N]]
+                  [--memory-budget GIB] [--force]
+        t2x batch --merge DIR
+          PROMPTS         .txt: one prompt a line; .jsonl: one request a line with generate's fields, e.g.
+                          {"prompt": "a red circle", "negative_prompt": "", "seed": 7, "steps": 20, "cfg": 4, "width": 64, "height": 64}
+                          blank lines are skipped; a bad line is reported, recorded in the manifest and skipped
+          --output DIR    images NNNNNN-slug.png (NNNNNN: the line number) with their settings as PNG metadata, and
+                          DIR/manifest.jsonl: every line's outcome (file, seed, seconds, or its error)
+          --seed N        a line without a seed gets N + line - 1 (default 0), so reruns make the same images
+          --batch N|auto  requests of the same size and steps made in one pass (auto: the largest that fits the memory
+                          plan, at most {{BatchRun.DefaultBatchLimit}}); every image is byte-identical to the same request made alone
+          --devices LIST  one worker per Vulkan device, each with its own copy of the model, sharing one queue: all, or
+                          indices/names from t2x devices separated by commas (an index twice opens that device twice)
+          --shard I/N     only the lines L with (L - 1) mod N = I; shards share DIR, each writing its own images and
+                          DIR/manifest-shard-I-of-N.jsonl
+          --shard auto    I and N from a Kubernetes Indexed Job (JOB_COMPLETION_INDEX; N from --shards or T2X_SHARDS)
+                          or a Slurm job array (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT)
+          --merge DIR     merge the shards' manifests into DIR/manifest.jsonl (one record per line)
+          rerunning the same command resumes: images whose metadata matches their line are kept, cut-short ones made
+          again; an image made with other settings is reported and kept unless --force
+        """;
 
     public static int Run(Args a)
     {
-        if (a.Flag("help"))
-        {
-            Console.WriteLine(Usage);
-            return 0;
-        }
+        if (a.Help(Usage)) return 0;
         if (a.Option("merge") is { } mergeDir)
         {
             a.Done();

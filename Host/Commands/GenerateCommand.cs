@@ -22,11 +22,7 @@ public static class GenerateCommand
 
     public static int Run(Args a)
     {
-        if (a.Flag("help"))
-        {
-            Console.WriteLine(Usage);
-            return 0;
-        }
+        if (a.Help(Usage)) return 0;
         string? from = a.Option("from");
         string? promptOption = a.Option("prompt");
         string? negative = a.Option("negative-prompt");

@@ -177,6 +177,16 @@ public sealed class BatchCommandTests
     }
 
     [Test]
+    public void DevicesCommandShowsTheWorkers()
+    {
+        var (code, stdout, stderr) = T2xProcess.Run("devices", "--devices", "0,0");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stdout, Does.Contain("t2x batch --devices 0,0: 2 workers").And.Contain("worker 0: [0]").And.Contain("worker 1: [0]"));
+        var all = T2xProcess.Run("devices", "--devices", "all");
+        Assert.That(all.stdout, Does.Contain("worker 0: [0]"));
+    }
+
+    [Test]
     public void MissingListIsABadInput()
     {
         var (code, _, stderr) = T2xProcess.Run("batch", Path.Combine(_root, "none.txt"), "-o", Path.Combine(_root, "none"));
