@@ -176,6 +176,30 @@ public sealed class BatchCommandTests
         Assert.That(stderr, Does.Contain(message));
     }
 
+    /// <summary>The sbatch script of the README runs as a Slurm array task would (task 1 of an array 0-1).</summary>
+    [Test]
+    public void SlurmScriptRunsItsShard()
+    {
+        string list = Path.Combine(_root, "slurm.txt"), output = Path.Combine(_root, "slurm-out");
+        File.WriteAllLines(list, ["a red circle in the center", "a blue square at the top", "a green triangle on the left"]);
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(T2X.Tests.Weights.WeightFiles.RepoRoot(), "Tools", "cluster", "slurm-array.sbatch"));
+        psi.Environment["T2X"] = $"dotnet {T2xProcess.Binary}";
+        psi.Environment["MODEL"] = Path.Combine(T2X.Tests.Weights.WeightFiles.RepoRoot(), "Host", "BuiltinModel");
+        psi.Environment["PROMPTS"] = list;
+        psi.Environment["OUT"] = output;
+        psi.Environment["SLURM_ARRAY_TASK_ID"] = "1";
+        psi.Environment["SLURM_ARRAY_TASK_MIN"] = "0";
+        psi.Environment["SLURM_ARRAY_TASK_COUNT"] = "2";
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.StandardOutput.ReadToEnd();
+        Assert.That(p.WaitForExit(300_000), Is.True);
+        Assert.That(p.ExitCode, Is.EqualTo(0), stderr.Result);
+        Assert.That(Directory.GetFiles(output, "*.png").Select(Path.GetFileName), Is.EqualTo(new[] { "000002-a-blue-square-at-the-top.png" }));
+        Assert.That(File.Exists(Path.Combine(output, "manifest-shard-1-of-2.jsonl")), Is.True);
+    }
+
     [Test]
     public void DevicesCommandShowsTheWorkers()
     {
