@@ -24,7 +24,14 @@ public sealed class BatchedGenerationTests : GpuTest
         using var pipeline = new TextToImage(Gpu, ModelFolder.Open(dir));
         var requests = Requests(pipeline.Defaults);
         var batched = pipeline.GenerateSamples(requests);
-        Assert.That(pipeline.LastPlan!.Batch, Is.EqualTo(3));
+        var plan = pipeline.LastPlan!;
+        Assert.That(plan.Batch, Is.EqualTo(3));
+        // The plan for three requests holds what they take: measured peak within the plan (allocations round up to
+        // 256 bytes), and above what one request alone is planned to take.
+        long measured = pipeline.LastStages.Max(s => s.PeakBytes);
+        TestContext.Out.WriteLine($"batch of 3: measured peak {measured}, planned {plan.PeakBytes}; one alone planned {pipeline.Plan(requests[0]).PeakBytes}");
+        Assert.That(measured, Is.LessThanOrEqualTo(plan.PeakBytes + 256L * plan.Stages.Sum(s => s.Tensors)));
+        Assert.That(measured, Is.GreaterThan(pipeline.Plan(requests[0]).PeakBytes));
         long per = batched.Length / requests.Length;
         for (int i = 0; i < requests.Length; i++)
         {
@@ -61,6 +68,26 @@ public sealed class BatchedGenerationTests : GpuTest
     /// proxies are the real ones.</summary>
     [Test]
     public void BuiltinModelBatchEqualsEachRequestAlone() => BatchEqualsAlone(Path.Combine(T2X.Tests.Weights.WeightFiles.RepoRoot(), "Host", "BuiltinModel"));
+
+    /// <summary>--batch auto: the largest batch (up to the limit) whose plan fits the budget.</summary>
+    [Test]
+    public void BatchSizeComesFromTheMemoryPlan()
+    {
+        var folder = ModelFolder.Open(Path.Combine(T2X.Tests.Weights.WeightFiles.RepoRoot(), "Host", "BuiltinModel"));
+        long Peak(int b) => GenerationPlan.Make(folder, 64, 64, 1, long.MaxValue, b).PeakBytes;
+        Assert.That(Peak(2), Is.GreaterThan(Peak(1)));
+        var chosen = new HashSet<int>();
+        foreach (long budget in new[] { Peak(1) / 2, Peak(2), Peak(3) - 1, Peak(3), Peak(6), long.MaxValue })
+        {
+            int b = GenerationPlan.ChooseBatch(folder, 64, 64, 1, budget, limit: 5);
+            chosen.Add(b);
+            // The choice fits (or is one, when nothing does) and one more would not (or the limit is reached).
+            Assert.That(b == 1 || GenerationPlan.Make(folder, 64, 64, 1, budget, b).Fits, $"budget {budget}: batch {b} fits");
+            Assert.That(b == 5 || !GenerationPlan.Make(folder, 64, 64, 1, budget, b + 1).Fits, $"budget {budget}: batch {b + 1} does not fit");
+        }
+        Assert.That(chosen, Does.Contain(1).And.Contain(5).And.Count.GreaterThan(2));
+        Assert.That(GenerationPlan.Make(folder, 64, 64, 1, long.MaxValue, 4).Format(), Does.Contain("4 requests in one pass"));
+    }
 
     [Test]
     public void RequestsThatCannotShareAPassAreRefused()
