@@ -25,7 +25,8 @@ public interface IBatchReport
 /// <item>Every line's outcome is appended to the shard's manifest (<see cref="Shard.ManifestName"/>) as it finishes.</item>
 /// <item>Resume: an image already in the folder whose PNG metadata is this request's (prompt, negative prompt, seed, steps,
 /// cfg, size, model and its hash) is kept; a cut-short or unreadable one is made again; one made with other settings is
-/// left alone and reported, unless <see cref="BatchOptions.Force"/>.</item>
+/// left alone and reported, unless <see cref="BatchOptions.Force"/>. Temporary files a killed run left for the images
+/// still to make are removed (each shard alone writes its lines' names).</item>
 /// <item>Requests that share size and steps go through the model together, up to the batch size (given, or the
 /// largest that fits the memory plan, at most <see cref="BatchOptions.BatchLimit"/>); every image is byte-identical
 /// to the same request generated alone, so neither the batch size nor the number of devices changes any file.</item>
@@ -95,6 +96,7 @@ public static class BatchRun
                         Error: $"{line.FileName} exists and {why}; remove it or pass --force to make it again"), null, false);
                     break;
                 default:
+                    AtomicFile.RemoveTemporaries(path);   // what a killed run of this shard was writing
                     pending.Add(new Job(line, Overwrite: state != State.Missing));
                     break;
             }

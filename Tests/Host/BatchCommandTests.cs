@@ -108,6 +108,9 @@ public sealed class BatchCommandTests
         string cut = Path.Combine(sharded, want.Keys.First(k => (int.Parse(k[..6]) - 1) % 3 == 0));
         File.WriteAllBytes(cut, File.ReadAllBytes(cut)[..100]);
         File.AppendAllText(Path.Combine(sharded, "manifest-shard-0-of-3.jsonl"), "{\"line\": 4, \"sta");
+        // What a kill in the middle of writing an image leaves (a hidden temporary file), for a line of the killed shard.
+        string unmade = want.Keys.Where(k => (int.Parse(k[..6]) - 1) % 3 == 1).First(k => !File.Exists(Path.Combine(sharded, k)));
+        File.WriteAllBytes(Path.Combine(sharded, $".{unmade}.0123456789abcdef0123456789abcdef.t2x-tmp"), [1, 2, 3]);
 
         var slurm = new Dictionary<string, string> { ["SLURM_ARRAY_TASK_ID"] = "2", ["SLURM_ARRAY_TASK_COUNT"] = "3" };
         var k8s = new Dictionary<string, string> { ["JOB_COMPLETION_INDEX"] = "1" };
