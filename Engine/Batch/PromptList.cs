@@ -124,6 +124,9 @@ public static class PromptList
     }
 
     /// <summary>The lines of shard <paramref name="shard"/>: those whose line number L has (L − 1) mod N = I.</summary>
-    public static IReadOnlyList<PromptLine> Select(IReadOnlyList<PromptLine> lines, Shard shard) =>
-        lines.Where(l => (l.Line - 1) % shard.Count == shard.Index).ToList();
+    public static IReadOnlyList<PromptLine> Select(IReadOnlyList<PromptLine> lines, Shard shard)
+    {
+        if (shard.Count < 1 || shard.Index < 0 || shard.Index >= shard.Count) throw new ArgumentException($"shard {shard} does not exist (I/N with 0 ≤ I < N)");
+        return lines.Where(l => (l.Line - 1) % shard.Count == shard.Index).ToList();
+    }
 }

@@ -21,7 +21,8 @@ public static class BatchCommand
                           DIR/manifest.jsonl: every line's outcome (file, seed, seconds, or its error)
           --seed N        a line without a seed gets N + line - 1 (default 0), so reruns make the same images
           --batch N|auto  requests of the same size and steps made in one pass (auto: the largest that fits the memory
-                          plan, at most {{BatchRun.DefaultBatchLimit}}); every image is byte-identical to the same request made alone
+                          plan, at most {{BatchRun.DefaultBatchLimit}} on a GPU, 1 on a CPU device such as lavapipe, where batches
+                          measured no faster); every image is byte-identical to the same request made alone
           --devices LIST  one worker per Vulkan device, each with its own copy of the model, sharing one queue: all, or
                           indices/names from t2x devices separated by commas (an index twice opens that device twice)
           --shard I/N     only the lines L with (L - 1) mod N = I; shards share DIR, each writing its own images and

@@ -99,7 +99,7 @@ public sealed class BatchCommandTests
         //    (shard 1 resumes; shard 0 finds one of its images cut short, as by a failed copy, and remakes it), each
         //    way of naming the shard once: --shard I/N, a Kubernetes Indexed Job, a Slurm job array.
         string sharded = Path.Combine(_root, "sharded");
-        Assert.That(T2x(null, ["batch", _list, "-o", sharded, "--shard", "0/3", .. Common]).code, Is.EqualTo(0));
+        Assert.That(T2x(null, ["batch", _list, "-o", sharded, "--shard", "0/3", "--batch", "4", .. Common]).code, Is.EqualTo(0));
         int killed = RunAndKill("] 1/", ["batch", _list, "-o", sharded, "--shard", "1/3", "--batch", "1", .. Common]);
         Assert.That(killed, Is.Not.EqualTo(0));
         int shard1Lines = Enumerable.Range(1, 30).Count(l => (l - 1) % 3 == 1 && l != BadLine1 && l != BadLine2);
@@ -114,10 +114,10 @@ public sealed class BatchCommandTests
 
         var slurm = new Dictionary<string, string> { ["SLURM_ARRAY_TASK_ID"] = "2", ["SLURM_ARRAY_TASK_COUNT"] = "3" };
         var k8s = new Dictionary<string, string> { ["JOB_COMPLETION_INDEX"] = "1" };
-        var r2 = T2x(slurm, ["batch", _list, "-o", sharded, "--shard", "auto", .. Common]);
+        var r2 = T2x(slurm, ["batch", _list, "-o", sharded, "--shard", "auto", "--batch", "8", .. Common]);
         Assert.That(r2.code, Is.EqualTo(0), r2.stderr);
         Assert.That(r2.stderr, Does.Contain("shard 2/3"));
-        var r1 = T2x(k8s, ["batch", _list, "-o", sharded, "--shard", "auto", "--shards", "3", .. Common]);
+        var r1 = T2x(k8s, ["batch", _list, "-o", sharded, "--shard", "auto", "--shards", "3", "--batch", "2", .. Common]);
         Assert.That(r1.code, Is.EqualTo(0), r1.stderr);
         Assert.That(r1.stderr, Does.Contain($"{shard1Made} already there"));
         var r0 = T2x(null, ["batch", _list, "-o", sharded, "--shard", "0/3", .. Common]);

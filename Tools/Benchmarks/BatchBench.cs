@@ -13,7 +13,8 @@ namespace T2X.Tools.Benchmarks;
 /// (the two take turns, so load on a shared machine hits both alike):
 /// <list type="bullet">
 /// <item>builtin: <c>t2x batch</c>'s path (BatchRun: PNGs and manifest written) over 8 grammar prompts with the built-in
-/// model at its defaults (64², 20 steps), --batch 8 against --batch 1 (one image at a time, model kept loaded).</item>
+/// model at its defaults (64², 20 steps), --batch 2, 4, 8 against --batch 1 (one image at a time, model kept loaded),
+/// and all of them against <c>t2x generate</c> run once per prompt (a process each: what one does without t2x batch).</item>
 /// <item>released-width: the PT-DiT sampler at the released width (D 1152, 16 × 72 heads, 200 text tokens, random bf16
 /// weights, <see cref="ReleasedLayers"/> of the 28 blocks), 256², 2 steps: 8 requests in one batch against 8 batches of 1.</item>
 /// </list>
@@ -25,8 +26,8 @@ public sealed class BatchBench : IBench
 
     public IEnumerable<BenchResult> Run(Gpu gpu, BenchOptions options)
     {
-        int repeats = options.Quick ? 1 : Math.Min(options.Repeats, 3);
-        yield return Builtin(gpu, repeats);
+        int repeats = options.Quick ? 1 : Math.Min(options.Repeats, 2);
+        foreach (var row in Builtin(gpu, repeats)) yield return row;
         yield return ReleasedWidth(gpu, options.Quick ? 1 : Math.Min(options.Repeats, 2));
     }
 
@@ -36,7 +37,10 @@ public sealed class BatchBench : IBench
         public void Progress(BatchProgress progress) { }
     }
 
-    BenchResult Builtin(Gpu gpu, int repeats)
+    /// <summary>The batch sizes measured against one at a time (the first).</summary>
+    static readonly int[] Sizes = [1, 2, 4, Requests];
+
+    IEnumerable<BenchResult> Builtin(Gpu gpu, int repeats)
     {
         using var pipeline = new TextToImage(gpu, ModelFolder.Open(ModelFolder.BuiltinPath));
         var defaults = pipeline.Defaults;
@@ -49,14 +53,39 @@ public sealed class BatchBench : IBench
             string dir = Path.Combine(root, $"{run++}");   // a fresh folder each time: nothing to resume
             BatchRun.Run(lines, [pipeline], new BatchOptions(dir) { BatchSize = size }, new Quiet());
         };
+        // What one does without t2x batch: t2x generate once per prompt, a process each (start, model load, one image).
+        string t2x = Path.Combine(AppContext.BaseDirectory, "t2x.dll");
+        bool processes = File.Exists(t2x);
+        Action Generate = () =>
+        {
+            string dir = Path.Combine(root, $"{run++}");
+            Directory.CreateDirectory(dir);
+            foreach (var line in lines)
+            {
+                var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+                foreach (var arg in new[] { t2x, "generate", line.Request!.Prompt, "--seed", $"{line.Request.Seed}", "-o", Path.Combine(dir, $"{line.Line}.png") })
+                    psi.ArgumentList.Add(arg);
+                using var p = System.Diagnostics.Process.Start(psi)!;
+                var output = p.StandardError.ReadToEndAsync();
+                p.StandardOutput.ReadToEnd();
+                p.WaitForExit();
+                if (p.ExitCode != 0) throw new InvalidOperationException($"t2x generate failed: {output.Result}");
+            }
+        };
+        double[] t;
         try
         {
-            var t = Benches.Medians([Batch(1), Batch(Requests)], repeats);
-            return new BenchResult(Name).With("model", "builtin").With("size", defaults.Width).With("steps", defaults.Steps)
-                .With("images", Requests).With("one_at_a_time_images_per_s", Requests / t[0])
-                .With($"batch{Requests}_images_per_s", Requests / t[1]).With("ratio", t[0] / t[1]);
+            t = Benches.Medians([.. Sizes.Select(Batch), .. processes ? [Generate] : Array.Empty<Action>()], repeats);
         }
         finally { if (Directory.Exists(root)) Directory.Delete(root, true); }
+        for (int i = 0; i < Sizes.Length; i++)
+        {
+            var row = new BenchResult(Name).With("model", "builtin").With("size", defaults.Width).With("steps", defaults.Steps)
+                .With("images", Requests).With("batch", Sizes[i]).With("images_per_s", Requests / t[i])
+                .With("one_at_a_time_images_per_s", Requests / t[0]).With("ratio", t[0] / t[i]);
+            if (processes) row.With("generate_process_per_prompt_images_per_s", Requests / t[^1]).With("ratio_to_generate_processes", t[^1] / t[i]);
+            yield return row;
+        }
     }
 
     BenchResult ReleasedWidth(Gpu gpu, int repeats)
