@@ -87,6 +87,21 @@ public static class AtomicFile
         catch (IOException) when (Exists(final)) { throw new OutputExistsException(final); }
     }
 
+    /// <summary>Removes the temporary files of <paramref name="path"/> whatever their age: for a caller that alone writes
+    /// that name (a shard of t2x batch owns its lines' images), so a process killed while writing leaves nothing behind
+    /// once the work is resumed.</summary>
+    public static void RemoveTemporaries(string path)
+    {
+        string full = System.IO.Path.GetFullPath(path), folder = System.IO.Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(folder)) return;
+        try
+        {
+            foreach (var info in new DirectoryInfo(folder).EnumerateFiles($".{System.IO.Path.GetFileName(full)}.*{TempSuffix}"))
+                if (info.LinkTarget is null) TryDelete(info.FullName);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
     static string TempName(string final) =>
         System.IO.Path.Combine(System.IO.Path.GetDirectoryName(final)!, $".{System.IO.Path.GetFileName(final)}.{Guid.NewGuid():N}{TempSuffix}");
 

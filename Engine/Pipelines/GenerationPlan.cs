@@ -42,6 +42,9 @@ public sealed record StagePlan(string Name, string Detail, IReadOnlyList<WeightG
 public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long BudgetBytes, bool KeepResident, bool StreamTextEncoder,
     int Width, int Height, int Frames, int LatentFrames)
 {
+    /// <summary>Requests generated together in one pass (T5 rows, sampler samples, decoded images).</summary>
+    public int Batch { get; init; } = 1;
+
     /// <summary>Most device memory held at once (weights + activations).</summary>
     public long PeakBytes => KeepResident
         ? Stages.Sum(s => s.DeviceWeightBytes) + Stages.Max(s => s.ActivationBytes)
@@ -50,16 +53,17 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
     public bool Fits => PeakBytes <= BudgetBytes;
 
     /// <summary>The plan for one generation of <paramref name="frames"/>×<paramref name="height"/>×<paramref name="width"/>
-    /// pixels within <paramref name="budgetBytes"/> of device memory. Throws (ArgumentException) when the model cannot
-    /// make that size.</summary>
-    public static GenerationPlan Make(ModelFolder folder, int width, int height, int frames, long budgetBytes)
+    /// pixels within <paramref name="budgetBytes"/> of device memory, for <paramref name="batch"/> requests of that size
+    /// made together. Throws (ArgumentException) when the model cannot make that size.</summary>
+    public static GenerationPlan Make(ModelFolder folder, int width, int height, int frames, long budgetBytes, int batch = 1)
     {
+        if (batch < 1 || batch > MaxBatch) throw new ArgumentException($"batch must be between 1 and {MaxBatch}, got {batch}");
         var parts = ModelParts.Read(folder);
         int latentFrames = parts.CheckSize(width, height, frames);
         int f = parts.PixelsPerLatent;
-        var (text, streamedBytes) = TextEncoderStage(parts.T5, folder.TextEncoder, folder.MaxLength);
-        long textOut = 2L * folder.MaxLength * parts.T5.DModel * 4 + 2L * folder.MaxLength * 4;   // [cond; uncond] embeddings + mask
-        var transformer = TransformerStage(parts.Transformer, folder.Transformer, latentFrames, height / f, width / f, folder.MaxLength, textOut);
+        var (text, streamedBytes) = TextEncoderStage(parts.T5, folder.TextEncoder, folder.MaxLength, batch);
+        long textOut = 2L * batch * folder.MaxLength * parts.T5.DModel * 4 + 2L * batch * folder.MaxLength * 4;   // [cond; uncond] embeddings + mask
+        var transformer = TransformerStage(parts.Transformer, folder.Transformer, latentFrames, height / f, width / f, folder.MaxLength, textOut, batch);
         // The VAE's decode is chosen for the memory left beside its weights: all other weights too when resident.
         GenerationPlan WithVae(bool resident, long otherWeights)
         {
@@ -67,10 +71,10 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
             VaePlan? decode = null;
             if (parts.Vae is not null)
             {
-                (var vae, decode) = VaeStage(parts.Vae, folder.Vae!, latentFrames, height / f, width / f, budgetBytes - otherWeights);
+                (var vae, decode) = VaeStage(parts.Vae, folder.Vae!, latentFrames, height / f, width / f, budgetBytes - otherWeights, batch);
                 stages.Add(vae);
             }
-            return new GenerationPlan(stages, budgetBytes, resident, false, width, height, frames, latentFrames) { VaeDecode = decode };
+            return new GenerationPlan(stages, budgetBytes, resident, false, width, height, frames, latentFrames) { VaeDecode = decode, Batch = batch };
         }
         var resident = WithVae(true, text.DeviceWeightBytes + transformer.DeviceWeightBytes);
         if (resident.Fits) return resident;
@@ -84,10 +88,34 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
     /// <summary>How the VAE decodes (plain or tiled, and which tiles) within the budget; null for pixel-space models.</summary>
     public VaePlan? VaeDecode { get; init; }
 
+    /// <summary>The most requests one pass takes.</summary>
+    public const int MaxBatch = 256;
+
+    /// <summary>
+    /// The largest batch, up to <paramref name="limit"/>, whose plan fits <paramref name="budgetBytes"/> and decodes as
+    /// one request alone would (the VAE tiles must be the same, so every image is the one a single generation makes);
+    /// 1 when even one does not fit (the single generation then warns about the budget as it always has).
+    /// </summary>
+    public static int ChooseBatch(ModelFolder folder, int width, int height, int frames, long budgetBytes, int limit)
+    {
+        if (limit < 1) throw new ArgumentException($"batch limit must be at least 1, got {limit}");
+        var single = Make(folder, width, height, frames, budgetBytes);
+        int best = 1;
+        for (int b = 2; b <= Math.Min(limit, MaxBatch); b++)
+        {
+            var plan = Make(folder, width, height, frames, budgetBytes, b);
+            if (!plan.Fits || !SameDecode(plan.VaeDecode, single.VaeDecode)) break;
+            best = b;
+        }
+        return best;
+    }
+
+    static bool SameDecode(VaePlan? a, VaePlan? b) => a is null ? b is null : b is not null && a.Tiled == b.Tiled && a.Tiles == b.Tiles;
+
     /// <summary>T5: the embedding and final norm, each block (fused q|k|v, o, the feed-forward, norms); the relative
     /// position table stays on the host. Activations: Encode's scratch for [cond; uncond] at max_length + its output.
     /// Also returns the weight bytes on the device at once when the blocks are streamed (the embedding and final norm + the largest block).</summary>
-    static (StagePlan stage, long streamedBytes) TextEncoderStage(T5Config c, string dir, int maxLength)
+    static (StagePlan stage, long streamedBytes) TextEncoderStage(T5Config c, string dir, int maxLength, int batch)
     {
         using var source = Checkpoint.OpenFolder(dir);
         var infos = source.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
@@ -101,24 +129,24 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         long outside = device.Where(t => T5Encoder.BlockOf(t.Name) is null).Sum(Bytes);
         long block = device.GroupBy(t => T5Encoder.BlockOf(t.Name) ?? -1).Where(g => g.Key >= 0).Select(g => g.Sum(Bytes)).DefaultIfEmpty(0).Max();
 
-        long rows = 2L * maxLength, D = c.DModel, inner = c.InnerDim, F = c.DFf;
+        long rows = 2L * batch * maxLength, D = c.DModel, inner = c.InnerDim, F = c.DFf;
         long scratch = rows * 4 + rows * 4 + (long)c.NumHeads * maxLength * maxLength * 4   // ids, mask, position bias
                      + 2 * rows * D * 4 + rows * 3 * inner * 4 + rows * inner * 4              // x, h, q|k|v, context
                      + 2 * rows * F * 4;                                                        // up, hidden
         long output = rows * D * 4 + rows * 4;                                                 // embeddings + mask
-        string detail = $"{c.NumLayers} blocks, d_model {c.DModel}, {maxLength} tokens × [prompt; negative]";
+        string detail = $"{c.NumLayers} blocks, d_model {c.DModel}, {maxLength} tokens × [prompt; negative]" + (batch > 1 ? $" × {batch} requests" : "");
         return (new StagePlan("text encoder (T5)", detail, Groups(names.Select(n => infos[n])), all, all, scratch + output), outside + block);
     }
 
     /// <summary>PT-DiT: every checkpoint key the model reads (q|k|v fused on upload, same bytes; the stored position
     /// table stays on the host). Activations: the recorded run at batch 2 (CFG) + the sampler's latents + the text.</summary>
-    static StagePlan TransformerStage(PtDitConfig c, string dir, int frames, int h, int w, int textLength, long carried)
+    static StagePlan TransformerStage(PtDitConfig c, string dir, int frames, int h, int w, int textLength, long carried, int batch)
     {
         using var source = Checkpoint.OpenFolder(dir);
         var infos = source.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var read = PtDitKeys.Expected(c).Where(k => infos.ContainsKey(k.Name)).Select(k => infos[k.Name]).ToList();
         long bytes = read.Where(t => t.Name != PtDitKeys.PosEmbedBuffer).Sum(Bytes);
-        var l = new PtDitLayout(c, 2, frames, h / c.PatchSize, w / c.PatchSize, textLength);
+        var l = new PtDitLayout(c, 2 * batch, frames, h / c.PatchSize, w / c.PatchSize, textLength);
         long B = l.B, T = l.Tokens, D = c.Dim, L = l.L, rows = B * T, k = l.Proxies, latent = (long)frames * h * w;
         long floats = B * c.InChannels * latent + B * c.OutChannels * latent                  // run latents, output
             + B * 256 + B * L * c.CaptionChannels + B * L + T * D + 1 * rows                   // sinusoid, text, mask, position, shifted ids
@@ -127,8 +155,8 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
             + rows * c.InChannels * c.PatchSize * c.PatchSize + rows * D * 2 + rows * 3 * D + rows * D * 2 + rows * c.FfDim + rows * D * 2
             + B * T * c.PatchSize * c.PatchSize * c.OutChannels                                // final tokens
             + B * k * D * 3 + B * k * 3 * D + B * k * 2 * D                                    // proxies, norm, o; q|k|v; k|v
-            + 2 * c.InChannels * latent + 2;                                                   // sampler z, estimate, dt
-        string detail = $"{c.NumLayers} blocks, dim {c.Dim}, latents {frames}×{h}×{w}, {T} tokens × 2 (guidance)";
+            + 2L * batch * c.InChannels * latent + 2 + batch;                                  // sampler z, estimate, dt, guidance
+        string detail = $"{c.NumLayers} blocks, dim {c.Dim}, latents {frames}×{h}×{w}, {T} tokens × 2 (guidance)" + (batch > 1 ? $" × {batch} requests" : "");
         return new StagePlan("transformer (PT-DiT)", detail, Groups(read), bytes, bytes, floats * 4 + carried);
     }
 
@@ -136,7 +164,7 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
     /// folded time-tap copies included). Activations: the decode <see cref="VaeDecoder.Plan(VaeConfig, long[], VaeTiling, long)"/>
     /// chooses with <paramref name="freeBytes"/> left beside the weights (plain, the official tiles, or smaller tiles),
     /// or the image uploaded after it when that is larger.</summary>
-    static (StagePlan stage, VaePlan decode) VaeStage(VaeConfig c, string dir, int frames, int h, int w, long freeBytes)
+    static (StagePlan stage, VaePlan decode) VaeStage(VaeConfig c, string dir, int frames, int h, int w, long freeBytes, int batch)
     {
         using var source = Checkpoint.OpenFolder(dir);
         var infos = source.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
@@ -144,9 +172,9 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         var missing = keys.Where(k => !infos.ContainsKey(k.name)).ToList();
         if (missing.Count > 0) throw new InvalidDataException($"VAE '{dir}': the checkpoint lacks {missing.Count} tensors, e.g. {string.Join(", ", missing.Take(3).Select(m => m.name))}");
         long device = VaeDecoder.DeviceWeightBytes(c);
-        long[] shape = [1, c.EmbedDim, frames, h, w];
+        long[] shape = [batch, c.EmbedDim, frames, h, w];
         var decode = VaeDecoder.Plan(c, shape, VaeTiling.Auto, freeBytes - device);
-        long image = 3L * c.OutputFrames(frames) * h * c.SpatialFactor * w * c.SpatialFactor * 4;
+        long image = 3L * batch * c.OutputFrames(frames) * h * c.SpatialFactor * w * c.SpatialFactor * 4;
         long activations = Math.Max(decode.ActivationBytes(shape), image);
         var t = decode.Tiles;
         string detail = $"latents {frames}×{h}×{w} → {c.OutputFrames(frames)}×{h * c.SpatialFactor}×{w * c.SpatialFactor} px" +
@@ -172,7 +200,7 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
     public string Format()
     {
         var sb = new StringBuilder();
-        string size = Frames > 1 ? $"{Frames} frames of {Width}x{Height}" : $"{Width}x{Height}";
+        string size = (Frames > 1 ? $"{Frames} frames of {Width}x{Height}" : $"{Width}x{Height}") + (Batch > 1 ? $", {Batch} requests in one pass" : "");
         sb.AppendLine($"plan for {size}, device memory budget {FormatBytes(BudgetBytes)}");
         sb.AppendLine(KeepResident ? "  all stages stay loaded (they fit together)"
             : "  stages load and release their weights one after another" + (StreamTextEncoder ? "; T5 blocks streamed one at a time" : ""));

@@ -69,13 +69,13 @@ internal sealed class LatentImage : IDisposable
         return _preview;
     }
 
-    /// <summary>Decodes host latents [1, E, T, h, w] as <paramref name="plan"/> says (null: the official tiling rule
-    /// within the device's free memory) into the video [3, T', H, W] (T' = 1 for an image), clamped to [−1, 1], on the
+    /// <summary>Decodes host latents [B, E, T, h, w] as <paramref name="plan"/> says (null: the official tiling rule
+    /// within the device's free memory) into the videos [B, 3, T', H, W] (T' = 1 for an image), clamped to [−1, 1], on the
     /// device. When memory forces smaller tiles than the official ones, says so on stderr.
     /// <paramref name="releaseDecoder"/>: free the decoder's weights before the image is uploaded.</summary>
     public Tensor Decode(float[] latents, long[] shape, VaePlan? plan, bool releaseDecoder)
     {
-        if (shape.Length != 5 || shape[0] != 1) throw new ArgumentException($"latents must be one sample [1, E, T, h, w], got [{string.Join(",", shape)}]");
+        if (shape.Length != 5 || shape[0] < 1) throw new ArgumentException($"latents must be [B, E, T, h, w], got [{string.Join(",", shape)}]");
         plan ??= Decoder.Plan(shape, VaeTiling.Auto);
         if (plan.Fallback) Console.Error.WriteLine(plan.Message);
         var sample = Decoder.Decode(latents, shape, plan);
@@ -83,7 +83,7 @@ internal sealed class LatentImage : IDisposable
         var rgb = Array.ConvertAll(sample.Data, v => Math.Clamp(v, -1f, 1f));
         _image?.Buffer.Dispose();
         _image = null;
-        _image = Tensor.FromArray(_gpu, rgb, 3, sample.T, sample.H, sample.W);
+        _image = Tensor.FromArray(_gpu, rgb, sample.B, 3, sample.T, sample.H, sample.W);
         return _image;
     }
 

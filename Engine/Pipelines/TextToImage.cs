@@ -34,7 +34,7 @@ internal sealed class TextToImage : IFrameSource, IDisposable
     /// <summary>The plan and the stages of the last generation.</summary>
     public GenerationPlan? LastPlan { get; private set; }
     public IReadOnlyList<StageRun> LastStages => _stages;
-    /// <summary>Latent models: the sampled latents [1, E, T, h, w] of the last generation (host copy, as the VAE got them).</summary>
+    /// <summary>Latent models: the sampled latents [B, E, T, h, w] of the last generation (host copy, as the VAE got them).</summary>
     public (float[] Values, long[] Shape)? LastLatents { get; private set; }
 
     readonly T5Tokenizer _tokenizer;
@@ -65,19 +65,28 @@ internal sealed class TextToImage : IFrameSource, IDisposable
     /// <summary>Throws with the allowed sizes when the model cannot make this many frames of this size.</summary>
     public void CheckSize(int width, int height, int frames = 1) => Parts.CheckSize(width, height, frames);
 
-    /// <summary>The plan for a generation with these settings (headers only, nothing loaded).</summary>
-    public GenerationPlan Plan(GenerationSettings settings)
+    /// <summary>The plan for a generation with these settings (headers only, nothing loaded); <paramref name="batch"/>
+    /// requests of this size made in one pass.</summary>
+    public GenerationPlan Plan(GenerationSettings settings, int batch = 1)
     {
         settings.Validated();
-        if (LastPlan is { } p && (p.Width, p.Height, p.Frames) == (settings.Width, settings.Height, settings.Frames)) return p;
-        return GenerationPlan.Make(Folder, settings.Width, settings.Height, settings.Frames, MemoryBudget);
+        if (LastPlan is { } p && (p.Width, p.Height, p.Frames, p.Batch) == (settings.Width, settings.Height, settings.Frames, batch)) return p;
+        return GenerationPlan.Make(Folder, settings.Width, settings.Height, settings.Frames, MemoryBudget, batch);
+    }
+
+    /// <summary>How many requests of this size one pass should take: the largest batch up to <paramref name="limit"/>
+    /// that fits the memory budget (<see cref="GenerationPlan.ChooseBatch"/>).</summary>
+    public int ChooseBatch(GenerationSettings settings, int limit)
+    {
+        settings.Validated();
+        return GenerationPlan.ChooseBatch(Folder, settings.Width, settings.Height, settings.Frames, MemoryBudget, limit);
     }
 
     /// <summary>One still image for the viewer: a preview after every step, then the final image [3, H, W].</summary>
     public void Generate(GenerationSettings settings, Action<Frame> onFrame, CancellationToken cancel)
     {
         if (settings.Frames != 1) throw new ArgumentException($"the frame source makes still images; {settings.Frames} frames need GenerateFrames");
-        var image = Run(settings, previews: true, (step, steps, seconds, preview) => onFrame(new Frame(preview(), step, steps, seconds, IsFinal: false)), cancel);
+        var image = Run([settings], previews: true, (step, steps, seconds, preview) => onFrame(new Frame(preview(), step, steps, seconds, IsFinal: false)), cancel);
         onFrame(new Frame(image.Reshape(3, settings.Height, settings.Width), settings.Steps, settings.Steps, 0, IsFinal: true));
     }
 
@@ -90,8 +99,8 @@ internal sealed class TextToImage : IFrameSource, IDisposable
     }
 
     /// <summary>Runs one generation and returns every frame as interleaved RGB bytes [H, W, 3] (one for an image).</summary>
-    public IReadOnlyList<byte[]> GenerateFrames(GenerationSettings settings, Action<int, int, double>? progress = null, CancellationToken cancel = default) =>
-        GenerateFrames(settings, progress, preview: null, cancel);
+    public IReadOnlyList<byte[]> GenerateFrames(GenerationSettings settings, Action<int, int, double>? progress = null, CancellationToken cancel = default)
+        => GenerateBatch([settings], progress, cancel)[0];
 
     /// <summary>As <see cref="GenerateFrames(GenerationSettings, Action{int, int, double}?, CancellationToken)"/>, and after
     /// every step, when <paramref name="preview"/> is given, the step's clean-image estimate as the viewer shows it (a
@@ -100,10 +109,10 @@ internal sealed class TextToImage : IFrameSource, IDisposable
     public IReadOnlyList<byte[]> GenerateFrames(GenerationSettings settings, Action<int, int, double>? progress, Action<int, int, int, byte[]>? preview,
                                                 CancellationToken cancel)
     {
-        var video = Run(settings, previews: preview is not null, (step, steps, seconds, estimate) =>
+        if (preview is null) return GenerateFrames(settings, progress, cancel);
+        var video = Run([settings], previews: true, (step, steps, seconds, estimate) =>
         {
             progress?.Invoke(step, steps, seconds);
-            if (preview is null) return;
             // [3, T·h, w], the frames one under the other: the first frame's rows.
             var values = estimate().ToArray();
             int w = settings.Width / Parts.PixelsPerLatent, h = settings.Height / Parts.PixelsPerLatent, plane = values.Length / 3;
@@ -111,24 +120,71 @@ internal sealed class TextToImage : IFrameSource, IDisposable
             for (int c = 0; c < 3; c++) Array.Copy(values, (long)c * plane, first, (long)c * h * w, h * w);
             preview(step, w, h, Rgb8.FromPlanes(first, w, h));
         }, cancel).ToArray();
-        int plane = settings.Width * settings.Height, frames = settings.Frames;
-        var result = new List<byte[]>();
+        return ToFrames([settings], video)[0];
+    }
+
+    /// <summary>
+    /// Generates several requests in one pass: T5 encodes every prompt and negative prompt as one batch, the sampler
+    /// runs the conditional and unconditional rows of every request in each forward, and the VAE decodes them
+    /// together. The requests must share size, frames and steps; prompts, negative prompts, seeds and guidance scales
+    /// may differ. Rows never mix: each result is byte for byte what the request generated alone gives (the VAE
+    /// decodes in the tiles a single request would use). Returns, per request, its frames as interleaved RGB bytes
+    /// [H, W, 3]; <paramref name="progress"/> gets (step, steps, seconds of that step) for the whole batch.
+    /// </summary>
+    public IReadOnlyList<IReadOnlyList<byte[]>> GenerateBatch(IReadOnlyList<GenerationSettings> requests, Action<int, int, double>? progress = null,
+        CancellationToken cancel = default)
+        => ToFrames(requests, GenerateSamples(requests, progress, cancel));
+
+    /// <summary>A batch's result f32 [B, 3, T, H, W] in [−1, 1] as each request's frames, interleaved RGB bytes [H, W, 3].</summary>
+    static IReadOnlyList<IReadOnlyList<byte[]>> ToFrames(IReadOnlyList<GenerationSettings> requests, float[] video)
+    {
+        var first = requests[0];
+        int plane = first.Width * first.Height, frames = first.Frames;
+        var result = new List<IReadOnlyList<byte[]>>();
         var chw = new float[3 * plane];
-        for (int t = 0; t < frames; t++)
+        for (int b = 0; b < requests.Count; b++)
         {
-            // [3, T, H, W] → frame t's planes [3, H, W]
-            for (int c = 0; c < 3; c++) Array.Copy(video, ((long)c * frames + t) * plane, chw, (long)c * plane, plane);
-            result.Add(Rgb8.FromPlanes(chw, settings.Width, settings.Height));
+            var images = new List<byte[]>();
+            long sample = (long)b * 3 * frames * plane;
+            for (int t = 0; t < frames; t++)
+            {
+                // [B, 3, T, H, W] → sample b, frame t's planes [3, H, W]
+                for (int c = 0; c < 3; c++) Array.Copy(video, sample + ((long)c * frames + t) * plane, chw, (long)c * plane, plane);
+                images.Add(Rgb8.FromPlanes(chw, first.Width, first.Height));
+            }
+            result.Add(images);
         }
         return result;
     }
 
-    /// <summary>The stages of one generation. Returns the result [3, T, H, W] on the device, valid until the next call.
-    /// <paramref name="afterStep"/> gets (step, steps, seconds, a function that makes the preview); <paramref name="previews"/>:
-    /// that function will be called.</summary>
-    Tensor Run(GenerationSettings settings, bool previews, Action<int, int, double, Func<Tensor>> afterStep, CancellationToken cancel)
+    /// <summary>The batch's result before it becomes bytes: f32 [B, 3, T, H, W] in [−1, 1] (tests compare it bit for bit).</summary>
+    internal float[] GenerateSamples(IReadOnlyList<GenerationSettings> requests, Action<int, int, double>? progress = null, CancellationToken cancel = default)
+        => Run(requests, previews: false, (step, steps, seconds, _) => progress?.Invoke(step, steps, seconds), cancel).ToArray();
+
+    /// <summary>Throws with the field named unless the requests can share one pass (same size, frames and steps).</summary>
+    public static void CheckBatch(IReadOnlyList<GenerationSettings> requests)
     {
-        var plan = Plan(settings);
+        if (requests.Count == 0) throw new ArgumentException("a batch needs at least one request");
+        if (requests.Count > GenerationPlan.MaxBatch) throw new ArgumentException($"a batch takes at most {GenerationPlan.MaxBatch} requests, got {requests.Count}");
+        var a = requests[0].Validated();
+        foreach (var r in requests.Skip(1))
+        {
+            r.Validated();
+            if ((r.Width, r.Height, r.Frames) != (a.Width, a.Height, a.Frames))
+                throw new ArgumentException($"requests in one batch must share the size: {a.Width}x{a.Height}x{a.Frames} and {r.Width}x{r.Height}x{r.Frames}");
+            if (r.Steps != a.Steps) throw new ArgumentException($"requests in one batch must share the steps: {a.Steps} and {r.Steps}");
+        }
+    }
+
+    /// <summary>The stages of one generation of B requests. Returns the result [B, 3, T, H, W] on the device, valid until
+    /// the next call. <paramref name="afterStep"/> gets (step, steps, seconds, a function that makes the preview of the
+    /// first request); <paramref name="previews"/>: that function will be called.</summary>
+    Tensor Run(IReadOnlyList<GenerationSettings> requests, bool previews, Action<int, int, double, Func<Tensor>> afterStep, CancellationToken cancel)
+    {
+        CheckBatch(requests);
+        var settings = requests[0];
+        int batch = requests.Count;
+        var plan = Plan(settings, batch);
         LastPlan = plan;
         _stages.Clear();
         // The last generation's sampler (its activations hold the pixel-space result) would sit beside the text
@@ -146,7 +202,7 @@ internal sealed class TextToImage : IFrameSource, IDisposable
         // A fitted preview projection needs the decoder: fit it now rather than beside the transformer.
         if (previews) _latent?.PrepareProjection(releaseDecoder: !keep);
 
-        // 1. Text: [cond; uncond] encoded in one batch.
+        // 1. Text: [cond × B; uncond × B] encoded in one batch.
         var clock = Stopwatch.StartNew();
         Gpu.ResetPeak();
         if (_encoder is null || _encoder.WeightBytes == 0 || _encoder.Streamed != plan.StreamTextEncoder)
@@ -155,7 +211,8 @@ internal sealed class TextToImage : IFrameSource, IDisposable
             _encoder = null;
             _encoder = T5Encoder.Load(Gpu, Folder.TextEncoder, plan.StreamTextEncoder);
         }
-        var text = TextConditioning.Encode(_tokenizer, _encoder, [settings.Prompt], settings.Negative, Folder.MaxLength, Folder.CleanCaption, releaseEncoder: !keep);
+        var text = TextConditioning.Encode(_tokenizer, _encoder, requests.Select(r => r.Prompt).ToArray(), requests.Select(r => r.Negative).ToArray(),
+            Folder.MaxLength, Folder.CleanCaption, releaseEncoder: !keep);
         if (!keep)
         {
             _encoder.Dispose();
@@ -163,12 +220,12 @@ internal sealed class TextToImage : IFrameSource, IDisposable
         }
         EndStage(plan.Stages[0].Name, clock);
 
-        // 2. Transformer: the sampler from noise to the sample (latents or pixels).
+        // 2. Transformer: the sampler from noise to the sample (latents or pixels), each request with its own guidance.
         RectifiedFlowSampler sampler;
         try
         {
             _transformer ??= PtDitModel.Load(Gpu, Folder.Transformer);
-            sampler = _sampler = new RectifiedFlowSampler(_transformer, 1, t, h, w, Folder.MaxLength, settings.Cfg);
+            sampler = _sampler = new RectifiedFlowSampler(_transformer, batch, t, h, w, Folder.MaxLength, requests.Select(r => r.Cfg).ToArray());
             sampler.SetText(text.Embeddings, text.Mask);
         }
         finally { text.Dispose(); }
@@ -181,8 +238,13 @@ internal sealed class TextToImage : IFrameSource, IDisposable
             TransformScale = (float)Folder.TransformScale,
         };
         var schedule = new RectifiedFlowSchedule(options, settings.Height, settings.Width, settings.Frames);
-        var noise = GaussianNoise.Generate(unchecked((ulong)settings.Seed), sampler.Z.Elements);
-        Func<Tensor> preview = _latent is null ? () => sampler.Estimate.Reshape(3, t * h, w) : () => _latent.Preview(sampler.Estimate);
+        // Each request's noise from its own seed, as when it is generated alone.
+        long perSample = sampler.Z.Elements / batch;
+        var noise = new float[sampler.Z.Elements];
+        for (int b = 0; b < batch; b++) GaussianNoise.Generate(unchecked((ulong)requests[b].Seed), perSample).CopyTo(noise, b * perSample);
+        Func<Tensor> preview = _latent is null
+            ? () => sampler.Estimate.Slice(0, 1).Reshape(3, t * h, w)
+            : () => _latent.Preview(sampler.Estimate.Slice(0, 1));
         var stepClock = Stopwatch.StartNew();
         sampler.Sample(schedule, noise, done =>
         {
@@ -194,7 +256,7 @@ internal sealed class TextToImage : IFrameSource, IDisposable
         {
             // Pixel space: the sample is the image; the transformer is released at the next generation if it must be.
             EndStage(plan.Stages[1].Name, clock);
-            return sampler.Z.Reshape(3, t, h, w);
+            return sampler.Z.Reshape(batch, 3, t, h, w);
         }
         var latents = sampler.Z.ToArray();
         long[] shape = sampler.Z.Shape;
@@ -207,8 +269,9 @@ internal sealed class TextToImage : IFrameSource, IDisposable
         }
         EndStage(plan.Stages[1].Name, clock);
 
-        // 3. VAE: latents to pixels.
-        var image = _latent.Decode(latents, shape, plan.VaeDecode, releaseDecoder: !keep);
+        // 3. VAE: latents to pixels, in the tiles one request alone would be decoded in (so the batch changes no pixel).
+        var decode = batch == 1 ? plan.VaeDecode : Plan(settings).VaeDecode;
+        var image = _latent.Decode(latents, shape, decode, releaseDecoder: !keep);
         EndStage(plan.Stages[2].Name, clock);
         return image;
     }

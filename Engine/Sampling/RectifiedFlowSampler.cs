@@ -6,30 +6,39 @@ namespace T2X.Vulkan.Sampling;
 /// <summary>
 /// The official rectified-flow sampling loop on the device (docs/ptdit.md §10): each step runs the predictor on
 /// [z; z] with [cond; uncond] text (one batch of 2B), combines the first in_channels outputs with classifier-free
-/// guidance and takes an Euler step. One command buffer holds a whole step and is resubmitted; between steps only the
-/// timestep sinusoid and dt are rewritten. Prepared once per (size, batch, text length, guidance) and reusable.
+/// guidance (one scale per sample) and takes an Euler step. One command buffer holds a whole step and is resubmitted;
+/// between steps only the timestep sinusoid and dt are rewritten. Prepared once per (size, batch, text length) and
+/// reusable. The B samples never mix: each is what the same request sampled alone gives, to the bit.
 /// </summary>
 internal sealed class RectifiedFlowSampler : IDisposable
 {
     public PtDitModel Model { get; }
     public int Batch { get; }
-    public double Guidance { get; }
+    /// <summary>The classifier-free guidance scale of each sample.</summary>
+    public IReadOnlyList<double> Guidance { get; private set; } = [];
     /// <summary>The latents z [B, C, F, H, W]: the noise at the start, the sample at the end.</summary>
     public Tensor Z { get; }
     /// <summary>After each step, the estimate of the clean sample, x̂0 = z + t_next·v (previews; equals z after the last step).</summary>
     public Tensor Estimate { get; }
 
     readonly PtDitRun _run;
-    readonly Tensor _dt, _estimateDt;
+    readonly Tensor _dt, _estimateDt, _guidance;
     readonly Sequence _step;
     readonly List<IDisposable> _owned = [];
 
+    /// <summary>A sampler whose samples all use one guidance scale.</summary>
     public RectifiedFlowSampler(PtDitModel model, int batch, int frames, int height, int width, int textLength, double guidance)
+        : this(model, batch, frames, height, width, textLength, Enumerable.Repeat(guidance, Math.Max(batch, 0)).ToArray()) { }
+
+    /// <summary>A sampler with one guidance scale per sample (<paramref name="guidance"/> holds <paramref name="batch"/> values).</summary>
+    public RectifiedFlowSampler(PtDitModel model, int batch, int frames, int height, int width, int textLength, IReadOnlyList<double> guidance)
     {
         var c = model.Config;
         if (c.OutChannels < c.InChannels)
             throw new ArgumentException($"the sampler uses the first in_channels = {c.InChannels} output channels, but out_channels is {c.OutChannels}");
-        (Model, Batch, Guidance) = (model, batch, guidance);
+        if (batch < 1) throw new ArgumentException($"batch must be at least 1, got {batch}");
+        if (guidance.Count != batch) throw new ArgumentException($"{guidance.Count} guidance scales for a batch of {batch}");
+        (Model, Batch) = (model, batch);
         var gpu = model.Gpu;
         try
         {
@@ -38,20 +47,30 @@ internal sealed class RectifiedFlowSampler : IDisposable
             Estimate = OwnTensor(Tensor.Create(gpu, DType.F32, batch, c.InChannels, frames, height, width));
             _dt = OwnTensor(Tensor.CreateHostVisible(gpu, DType.F32, 1));   // rewritten before every step
             _estimateDt = OwnTensor(Tensor.CreateHostVisible(gpu, DType.F32, 1));
+            _guidance = OwnTensor(Tensor.CreateHostVisible(gpu, DType.F32, batch));
+            SetGuidance(guidance);
             _step = Own(new Sequence(gpu));
             _step.Copy(Z, _run.Latents.Slice(0, batch));       // x_in = [z; z]: conditional half first
             _step.Copy(Z, _run.Latents.Slice(batch, batch));
             _run.RecordForward(_step);
             // x̂0 = z_next + t_next·v, formed by the same Euler kernel from a copy of z_next.
-            EulerCfg.Record(_step, Z, _run.Output, _dt, (float)guidance);
+            EulerCfg.Record(_step, Z, _run.Output, _dt, _guidance);
             _step.Copy(Z, Estimate);
-            EulerCfg.Record(_step, Estimate, _run.Output, _estimateDt, (float)guidance);
+            EulerCfg.Record(_step, Estimate, _run.Output, _estimateDt, _guidance);
         }
         catch
         {
             Dispose();
             throw;
         }
+    }
+
+    /// <summary>Sets each sample's guidance scale (B values) for the next <see cref="Sample"/>.</summary>
+    public void SetGuidance(IReadOnlyList<double> guidance)
+    {
+        if (guidance.Count != Batch) throw new ArgumentException($"{guidance.Count} guidance scales for a batch of {Batch}");
+        _guidance.Upload(guidance.Select(g => (float)g).ToArray());
+        Guidance = guidance.ToArray();
     }
 
     T Own<T>(T d) where T : IDisposable { _owned.Add(d); return d; }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using T2X.Vulkan;
 using T2X.Vulkan.Files;
 using T2X.Vulkan.Imaging;
@@ -23,11 +22,7 @@ public static class GenerateCommand
 
     public static int Run(Args a)
     {
-        if (a.Flag("help"))
-        {
-            Console.WriteLine(Usage);
-            return 0;
-        }
+        if (a.Help(Usage)) return 0;
         string? from = a.Option("from");
         string? promptOption = a.Option("prompt");
         string? negative = a.Option("negative-prompt");
@@ -149,24 +144,10 @@ public static class GenerateCommand
             throw new UsageException($"{folder}: t2x writes {(extension == ".png" ? "PNG" : "GIF")}, not {ext}: give a {extension} file or a folder " +
                                      "(create a folder whose name has a dot first)");
         Directory.CreateDirectory(folder);
-        return Enumerable.Range(0, count).Select(i => Path.Combine(folder, $"{Slug(s.Prompt)}-{s.Seed + i}{extension}")).ToArray();
+        return Enumerable.Range(0, count).Select(i => Path.Combine(folder, $"{OutputNames.Slug(s.Prompt)}-{s.Seed + i}{extension}")).ToArray();
     }
 
-    static string Slug(string prompt)
-    {
-        var sb = new StringBuilder();
-        foreach (char ch in prompt.ToLowerInvariant())
-        {
-            if (char.IsAsciiLetterOrDigit(ch)) sb.Append(ch);
-            else if (sb.Length > 0 && sb[^1] != '-') sb.Append('-');
-            if (sb.Length >= 60) break;
-        }
-        var slug = sb.ToString().Trim('-');
-        // A prompt without letters or digits ("", "  ", "!?") is named by a hash of it, so different ones do not collide.
-        return slug.Length > 0 ? slug : "t2x-" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(prompt)))[..8].ToLowerInvariant();
-    }
-
-    static string Bar(int step, int total)
+    internal static string Bar(int step, int total)
     {
         int filled = (int)Math.Round(20.0 * step / total);
         return "[" + new string('#', filled) + new string('.', 20 - filled) + "]";

@@ -6,18 +6,19 @@ namespace T2X.Tests.Kernels;
 
 public sealed class EulerCfgTests : GpuTest
 {
-    static void Step(double[] z, float[] o, int b, int c, int cout, int spatial, double dt, double g)
+    static void Step(double[] z, float[] o, int b, int c, int cout, int spatial, double dt, float[] guidance)
     {
         for (int bi = 0; bi < b; bi++)
             for (int ci = 0; ci < c; ci++)
                 for (int sp = 0; sp < spatial; sp++)
                 {
                     double cond = o[((long)bi * cout + ci) * spatial + sp], unc = o[((long)(b + bi) * cout + ci) * spatial + sp];
-                    z[((long)bi * c + ci) * spatial + sp] += dt * (unc + g * (cond - unc));
+                    z[((long)bi * c + ci) * spatial + sp] += dt * (unc + guidance[bi] * (cond - unc));
                 }
     }
 
-    // One recorded sequence submitted twice with only dt rewritten in between, as the sampler does.
+    // One recorded sequence submitted twice with only dt rewritten in between, as the sampler does; every sample of
+    // the batch has its own guidance scale (a batch of different requests).
     [TestCase(1, 4, 8, 1, 6, 10)]
     [TestCase(2, 4, 8, 3, 5, 7)]
     [TestCase(3, 3, 3, 1, 1, 1)]
@@ -27,13 +28,14 @@ public sealed class EulerCfgTests : GpuTest
         int spatial = f * h * w;
         var z0 = Check.Randn(rng, (long)b * c * spatial);
         var o = Check.Randn(rng, 2L * b * cout * spatial);
-        const float guidance = 4f;
+        var guidance = Enumerable.Range(0, b).Select(i => 4f - 1.5f * i).ToArray();
         using var s = new Scratch(Gpu);
         var Z = s.F32(z0, b, c, f, h, w);
         var O = s.F32(o, 2 * b, cout, f, h, w);
         var Dt = s.F32([0.016949f], 1);
+        var G = s.F32(guidance, b);
         using var seq = new Sequence(Gpu);
-        EulerCfg.Record(seq, Z, O, Dt, guidance);
+        EulerCfg.Record(seq, Z, O, Dt, G);
         seq.Run();
         Dt.Upload([0.064516f]);
         seq.Run();
@@ -43,14 +45,18 @@ public sealed class EulerCfgTests : GpuTest
         Check.Close(Z.ToArray(), want, 1e-6, "euler_cfg");
     }
 
-    [Test]
-    public void RejectsOutputWithoutBothHalves()
+    // A model output without both halves (conditional and unconditional) of every sample, or one guidance scale for
+    // several samples, is refused with the shape named.
+    [TestCase(2, 2, "modelOutput must be [4,")]
+    [TestCase(4, 1, "one scale per sample (2)")]
+    public void RejectsMismatchedShapes(int outputRows, int scales, string message)
     {
         using var s = new Scratch(Gpu);
         var Z = s.Empty(DType.F32, 2, 4, 1, 4, 4);
-        var O = s.Empty(DType.F32, 2, 8, 1, 4, 4);
+        var O = s.Empty(DType.F32, outputRows, 8, 1, 4, 4);
         var Dt = s.Empty(DType.F32, 1);
-        var ex = Assert.Throws<ArgumentException>(() => Run(seq => EulerCfg.Record(seq, Z, O, Dt, 4f)));
-        Assert.That(ex!.Message, Does.Contain("modelOutput must be [4,").Or.Contain("modelOutput must be [4, "));
+        var G = s.F32(Enumerable.Repeat(4f, scales).ToArray(), scales);
+        var ex = Assert.Throws<ArgumentException>(() => Run(seq => EulerCfg.Record(seq, Z, O, Dt, G)));
+        Assert.That(ex!.Message, Does.Contain(message));
     }
 }

@@ -31,10 +31,16 @@ public sealed class TextConditioning : IDisposable
     /// through the caption cleaner and the negative prompt is lower-cased and stripped; without it both pass unchanged.
     /// </summary>
     public static IReadOnlyList<string> PrepareTexts(IReadOnlyList<string> prompts, string negativePrompt, bool cleanCaption)
+        => PrepareTexts(prompts, Enumerable.Repeat(negativePrompt, prompts.Count).ToArray(), cleanCaption);
+
+    /// <summary>As above with one negative prompt per prompt (a batch of different requests).</summary>
+    public static IReadOnlyList<string> PrepareTexts(IReadOnlyList<string> prompts, IReadOnlyList<string> negativePrompts, bool cleanCaption)
     {
+        if (negativePrompts.Count != prompts.Count)
+            throw new ArgumentException($"{negativePrompts.Count} negative prompts for {prompts.Count} prompts");
         var texts = new List<string>();
         foreach (var p in prompts) texts.Add(cleanCaption ? CaptionCleaner.Clean(p) : p);
-        for (int i = 0; i < prompts.Count; i++) texts.Add(cleanCaption ? CaptionCleaner.LowerStrip(negativePrompt) : negativePrompt);
+        foreach (var n in negativePrompts) texts.Add(cleanCaption ? CaptionCleaner.LowerStrip(n) : n);
         return texts;
     }
 
@@ -48,9 +54,15 @@ public sealed class TextConditioning : IDisposable
     /// </summary>
     public static TextConditioning Encode(T5Tokenizer tokenizer, T5Encoder encoder, IReadOnlyList<string> prompts,
         string negativePrompt = "", int maxLength = 200, bool cleanCaption = true, bool? releaseEncoder = null)
+        => Encode(tokenizer, encoder, prompts, Enumerable.Repeat(negativePrompt, prompts.Count).ToArray(), maxLength, cleanCaption, releaseEncoder);
+
+    /// <summary>Tokenizes and encodes [prompts; negative prompts], one negative prompt per prompt (rows B + i: request
+    /// i's negative prompt), as one batch of 2B rows.</summary>
+    public static TextConditioning Encode(T5Tokenizer tokenizer, T5Encoder encoder, IReadOnlyList<string> prompts,
+        IReadOnlyList<string> negativePrompts, int maxLength = 200, bool cleanCaption = true, bool? releaseEncoder = null)
     {
         if (prompts.Count == 0) throw new ArgumentException("no prompt to encode");
-        var texts = PrepareTexts(prompts, negativePrompt, cleanCaption);
+        var texts = PrepareTexts(prompts, negativePrompts, cleanCaption);
         var tokens = tokenizer.EncodeBatch(texts, maxLength);
         var gpu = encoder.Gpu;
         var embeddings = encoder.Encode(tokens.InputIds, tokens.AttentionMask, texts.Count, maxLength);
