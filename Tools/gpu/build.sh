@@ -15,6 +15,8 @@ rm -rf "$stage" && mkdir -p "$stage/app" "$stage/vulkan"
 clock=$SECONDS
 dotnet publish Host/Host.csproj -c Release -r linux-x64 --self-contained -o "$stage/app" -nologo -v:q -p:DebugType=none
 dotnet publish Tools/gpu/Runner/Runner.csproj -c Release -r linux-x64 --self-contained -o "$stage/app" -nologo -v:q -p:DebugType=none
+# Debugger support and the crash dumper are not needed there.
+rm -f "$stage/app/libmscordaccore.so" "$stage/app/libmscordbi.so" "$stage/app/createdump"
 echo "published in $((SECONDS - clock)) s: $(du -sh "$stage/app" | cut -f1) uncompressed"
 
 lib=/usr/lib/x86_64-linux-gnu
