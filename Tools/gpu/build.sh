@@ -4,7 +4,8 @@
 #   app/      t2x and t2x-gpu-runner (the NUnit suite without the SDK), published self-contained for linux-x64 into one
 #             folder (they share the runtime), with the test data and the PyTorch scripts beside them
 #   vulkan/   this machine's Vulkan loader (libvulkan.so.1, Debian's libvulkan1) and the Khronos validation layer
-#             (libVkLayer_khronos_validation.so and its manifest, library_path made relative: use VK_LAYER_PATH)
+#             (libVkLayer_khronos_validation.so and its manifest, library_path made relative: use VK_LAYER_PATH);
+#             vulkan/glvnd: libGLdispatch.so.0 and libGLX.so.0 (libglvnd0), for an NVIDIA ICD on a machine without glvnd
 # The device call's working tree is limited to 64 MiB (carried paths included): the archive is xz-compressed and its
 # size printed; the script fails if it is over 60 MiB.
 #   bash Tools/gpu/build.sh            then, on the device: carry ["gpu-carry"], command "bash Tools/gpu/proof.sh"
@@ -24,6 +25,9 @@ cp -L "$lib/libvulkan.so.1" "$stage/vulkan/libvulkan.so.1"
 cp "$lib/libVkLayer_khronos_validation.so" "$stage/vulkan/"
 sed 's|"library_path": *"[^"]*"|"library_path": "./libVkLayer_khronos_validation.so"|' \
   /usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json > "$stage/vulkan/VkLayer_khronos_validation.json"
+# glvnd's dispatch library, which NVIDIA's ICD (libGLX_nvidia.so.0) links: proof.sh adds it only where the machine lacks it.
+mkdir -p "$stage/vulkan/glvnd"
+cp -L "$lib/libGLdispatch.so.0" "$lib/libGLX.so.0" "$stage/vulkan/glvnd/"
 { echo "built $(date -u +%FT%TZ) from $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo '+changes')"
   dpkg-query -W libvulkan1 vulkan-validationlayers 2>/dev/null || true; } > "$stage/BUILD"
 

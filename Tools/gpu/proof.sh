@@ -62,6 +62,10 @@ rm -rf "$x" && mkdir -p "$x" && tar -C "$x" -xJf "$archive" || { say "cannot unp
 say "unpacked $(cat "$x/BUILD" | head -1)"
 export LD_LIBRARY_PATH="$x/vulkan${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export VK_LAYER_PATH="$x/vulkan"
+if ! ldconfig -p 2>/dev/null | grep -q 'libGLdispatch.so.0'; then
+  export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$x/vulkan/glvnd"
+  say "no glvnd on this machine: the carried libGLdispatch.so.0 and libGLX.so.0 are on LD_LIBRARY_PATH"
+fi
 # The NVIDIA ICD: where the device README says it may be, if the loader's default folders lack it.
 if ! ls /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json >/dev/null 2>&1 \
    && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
