@@ -74,11 +74,15 @@ if ! ls /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.jso
 fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 t2x=$x/app/t2x runner=$x/app/t2x-gpu-runner
-python=$(command -v python3 || echo /usr/bin/python3)
-if "$python" -c "import torch" 2>/dev/null; then
+# The python that holds torch: python3 on PATH (the GPU machine's CUDA PyTorch), else Debian's /usr/bin/python3.
+python=
+for p in "$(command -v python3)" /usr/bin/python3; do
+  if [ -n "$p" ] && "$p" -c "import torch" 2>/dev/null; then python=$p; break; fi
+done
+if [ -n "$python" ]; then
   torch_device=$("$python" -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
 else
-  torch_device=none
+  torch_device=none python=$(command -v python3 || echo /usr/bin/python3)
 fi
 say "python: $python, torch device: $torch_device"
 
@@ -110,7 +114,7 @@ step bench 90 bash -c "\"$t2x\" bench --json --only gemm,attention $bq | tee -a 
 if [ "$torch_device" != none ]; then
   step torch-peer 60 bash -c "PYTHONUNBUFFERED=1 \"$python\" Tools/gpu/torch_peer.py --device $torch_device $bq | tee -a \"$OUT/bench.jsonl\""
 else
-  say "SKIP torch-peer: no torch for $python"
+  say "SKIP torch-peer: no python3 with torch"
 fi
 
 # --- 4. the released-width PT-DiT layer at 512² and 1024², beside torch ------------------------------------------------
