@@ -19,6 +19,14 @@ import argparse, json, statistics, time
 import torch
 
 
+def sdpa(q, k, v):
+    """scaled_dot_product_attention (PyTorch 2); on an older torch (Debian's 1.13, for the local check) the plain math."""
+    f = getattr(torch.nn.functional, "scaled_dot_product_attention", None)
+    if f is not None:
+        return f(q, k, v)
+    return torch.softmax(q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5, dim=-1) @ v
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -71,13 +79,13 @@ def main():
     for label, dtype in ([("f32", torch.float32), ("bf16", torch.bfloat16)]):
         for batch in ([1] if a.quick else [1, 2]):
             q, k, v = (torch.randn(batch * windows, heads, wt, dim, generator=g).to(dev, dtype) for _ in range(3))
-            s = seconds(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v))
+            s = seconds(lambda: sdpa(q, k, v))
             row(op="window_attention", batch=batch, tokens=side * side, keys=wt, heads=heads, head_dim=dim, dtype=label,
                 seconds=s, gflops=round(4.0 * windows * batch * wt * wt * dim * heads / s / 1e9, 2))
         for keys in [64, 200]:
             q = torch.randn(1, heads, side * side, dim, generator=g).to(dev, dtype)
             k, v = (torch.randn(1, heads, keys, dim, generator=g).to(dev, dtype) for _ in range(2))
-            s = seconds(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v))
+            s = seconds(lambda: sdpa(q, k, v))
             row(op="attention", batch=1, tokens=side * side, keys=keys, heads=heads, head_dim=dim, dtype=label,
                 seconds=s, gflops=round(4.0 * side * side * keys * dim * heads / s / 1e9, 2))
     if cuda and not a.quick:
