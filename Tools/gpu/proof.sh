@@ -62,7 +62,7 @@ rm -rf "$x" && mkdir -p "$x" && tar -C "$x" -xJf "$archive" || { say "cannot unp
 say "unpacked $(cat "$x/BUILD" | head -1)"
 export LD_LIBRARY_PATH="$x/vulkan${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export VK_LAYER_PATH="$x/vulkan"
-if ! ldconfig -p 2>/dev/null | grep -q 'libGLdispatch.so.0'; then
+if ! { ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -q 'libGLdispatch.so.0'; then
   export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$x/vulkan/glvnd"
   say "no glvnd on this machine: the carried libGLdispatch.so.0 and libGLX.so.0 are on LD_LIBRARY_PATH"
 fi
@@ -87,7 +87,7 @@ fi
 say "python: $python, torch device: $torch_device"
 
 if [ "$quick" = 1 ]; then
-  tests=${T2X_PROOF_TESTS:-'^T2X\.Tests\.Kernels\.(GemmTests|AttentionTests)\.'}
+  tests=${T2X_PROOF_TESTS:-'^T2X\.Tests\.Kernels\.(GemmTests|AttentionTests)\b'}
   layers=2 px=256 nsteps=2 bq=--quick
 else
   tests=${T2X_PROOF_TESTS:-'^T2X\.Tests\.(Kernels|Models)\.'}

@@ -63,7 +63,7 @@ public static class Program
         {
             for (var t = test; t is not null; t = t.Parent)
                 if (t.RunState == RunState.Explicit) return false;
-            return !test.IsSuite && (pattern is null || pattern.IsMatch(test.FullName));
+            return pattern is null || pattern.IsMatch(test.FullName);   // a matching fixture selects its tests
         }
 
         public override TNode AddToXml(TNode parentNode, bool recursive) =>
