@@ -85,6 +85,8 @@ else
   torch_device=none python=$(command -v python3 || echo /usr/bin/python3)
 fi
 say "python: $python, torch device: $torch_device"
+# The tests' PyTorch cross-check (BuiltinModelTests: the GPU trainer's port) uses the same python.
+[ "$torch_device" = none ] || export T2X_PYTHON=$python
 
 if [ "$quick" = 1 ]; then
   tests=${T2X_PROOF_TESTS:-'^T2X\.Tests\.Kernels\.(GemmTests|AttentionTests)\b'}
@@ -119,7 +121,7 @@ fi
 
 # --- 4. the released-width PT-DiT layer at 512² and 1024², beside torch ------------------------------------------------
 : > "$OUT/ptdit.jsonl"
-[ "$torch_device" = none ] || export T2X_PYTHON=$python T2X_TORCH_DEVICE=$torch_device
+[ "$torch_device" = none ] || export T2X_TORCH_DEVICE=$torch_device
 step ptdit $([ "$quick" = 1 ] && echo 480 || echo 110) bash -c "\"$t2x\" bench --json --only ptdit $bq | tee -a \"$OUT/ptdit.jsonl\""
 
 # --- 5. a 30-step 1024² sample on the random released-width model --------------------------------------------------
