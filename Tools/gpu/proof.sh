@@ -98,7 +98,7 @@ fi
 
 # The sample case (CPU work, ~1.2 GB at 28 layers) is written in the background while the tests run.
 case_dir=$(mktemp -d /tmp/t2x-sample-case-XXXX)
-( timeout 240 "$runner" sample-case "$case_dir" --layers "$layers" --text 200 > "$OUT/.case.log" 2>&1; echo $? > "$OUT/.case.rc" ) &
+timeout 240 "$runner" sample-case "$case_dir" --layers "$layers" --text 200 > "$OUT/.case.log" 2>&1 &
 case_pid=$!
 
 # --- 1. the device -------------------------------------------------------------------------------------------------
@@ -112,9 +112,9 @@ T2X_VALIDATION=1 step tests $([ "$quick" = 1 ] && echo 300 || echo 210) \
 
 # --- 3. GEMM and attention, beside torch -----------------------------------------------------------------------------
 : > "$OUT/bench.jsonl"
-step bench 90 bash -c "\"$t2x\" bench --json --only gemm,attention $bq | tee -a \"$OUT/bench.jsonl\""
+step bench 90 bash -o pipefail -c "\"$t2x\" bench --json --only gemm,attention $bq | tee -a \"$OUT/bench.jsonl\""
 if [ "$torch_device" != none ]; then
-  step torch-peer 60 bash -c "PYTHONUNBUFFERED=1 \"$python\" Tools/gpu/torch_peer.py --device $torch_device $bq | tee -a \"$OUT/bench.jsonl\""
+  step torch-peer 60 bash -o pipefail -c "PYTHONUNBUFFERED=1 \"$python\" Tools/gpu/torch_peer.py --device $torch_device $bq | tee -a \"$OUT/bench.jsonl\""
 else
   say "SKIP torch-peer: no python3 with torch"
 fi
@@ -122,18 +122,19 @@ fi
 # --- 4. the released-width PT-DiT layer at 512² and 1024², beside torch ------------------------------------------------
 : > "$OUT/ptdit.jsonl"
 [ "$torch_device" = none ] || export T2X_TORCH_DEVICE=$torch_device
-step ptdit $([ "$quick" = 1 ] && echo 480 || echo 110) bash -c "\"$t2x\" bench --json --only ptdit $bq | tee -a \"$OUT/ptdit.jsonl\""
+step ptdit $([ "$quick" = 1 ] && echo 480 || echo 110) bash -o pipefail -c "\"$t2x\" bench --json --only ptdit $bq | tee -a \"$OUT/ptdit.jsonl\""
 
 # --- 5. a 30-step 1024² sample on the random released-width model --------------------------------------------------
 while kill -0 "$case_pid" 2>/dev/null && [ $((budget - (SECONDS - start))) -gt 30 ]; do sleep 1; done
+kill "$case_pid" 2>/dev/null   # timeout passes it on to the writer
+wait "$case_pid"; case_rc=$?
 cat "$OUT/.case.log" >> "$log" 2>/dev/null
-if [ "$(cat "$OUT/.case.rc" 2>/dev/null)" = 0 ]; then
+if [ "$case_rc" = 0 ]; then
   step sample 200 "$t2x" sample --transformer "$case_dir/transformer" --inputs "$case_dir/inputs.safetensors" \
     --output "$case_dir/latents.safetensors" --force --steps "$nsteps" --cfg 4.5 --height "$px" --width "$px" --seed 1
 else
   say "SKIP sample: the sample case was not written ($(cat "$OUT/.case.log" 2>/dev/null | tail -2))"
 fi
-kill "$case_pid" 2>/dev/null
 rm -rf "$case_dir"
 
 # --- summary.json ----------------------------------------------------------------------------------------------------
@@ -177,6 +178,6 @@ json.dump(s, open(os.path.join(out, "summary.json"), "w"), indent=1)
 print("summary:", json.dumps({"device": s["device"], "tests": s["tests"] if isinstance(s["tests"], str) else {k: s["tests"][k] for k in ("passed", "failed", "skipped")},
       "sample": s["sample"], "estimated_30_step_1024_s": s["estimated_30_step_1024_s"], "steps": [(x["step"], x["rc"], x["seconds"]) for x in s["steps"]], "total_s": s["total_s"]}))
 PY
-rm -f "$OUT/.case.log" "$OUT/.case.rc"
+rm -f "$OUT/.case.log"
 mv "$steps" "$OUT/steps.jsonl" 2>/dev/null
 say "done in $((SECONDS - start)) s; files in $OUT: $(ls "$OUT" | tr '\n' ' ')"
