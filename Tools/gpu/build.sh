@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=gpu-carry stage=gpu-carry/stage
-rm -rf "$stage" && mkdir -p "$stage/app" "$stage/vulkan"
+# gpu-carry/ holds the archive alone: the device call carries the whole folder.
+rm -rf "$out" && mkdir -p "$stage/app" "$stage/vulkan"
 clock=$SECONDS
 dotnet publish Host/Host.csproj -c Release -r linux-x64 --self-contained -o "$stage/app" -nologo -v:q -p:DebugType=none
 dotnet publish Tools/gpu/Runner/Runner.csproj -c Release -r linux-x64 --self-contained -o "$stage/app" -nologo -v:q -p:DebugType=none

@@ -13,7 +13,7 @@
 #      weights) with its PyTorch peer on CUDA (T2X_TORCH_DEVICE=cuda, T2X_PYTHON=python3) -> ptdit.jsonl
 #   5. `t2x sample` 30 steps at 1024² on a random released-width bf16 PT-DiT (28 layers; written by t2x-gpu-runner
 #      sample-case in the background from the start) -> the sampling seconds in summary.json
-# Everything goes to $OUT (default /tmp/proof-out): proof.log (all output), summary.json, tests.json, tests.xml,
+# It unpacks into gpu-unpacked/ (ignored, not carried). Everything goes to $OUT (default /tmp/proof-out): proof.log (all output), summary.json, tests.json, tests.xml,
 # bench.jsonl, ptdit.jsonl. At most 8 files come back from a device call: keep it so.
 # Local check (lavapipe, the same steps, smaller): T2X_PROOF_QUICK=1 bash Tools/gpu/proof.sh
 #   quick: only GemmTests and AttentionTests, `bench --quick`, torch peer --quick on cpu, ptdit --quick (512² f32, slow on
@@ -57,7 +57,9 @@ step() {
 carry=$repo/gpu-carry
 archive=$carry/t2x-gpu.tar.xz
 [ -f "$archive" ] || { say "no $archive: run bash Tools/gpu/build.sh first"; exit 2; }
-x=$carry/x
+# Unpacked inside the repository (the tests find their data from there) but outside gpu-carry/, which a device call
+# carries whole: an unpacked copy there would push it over the 64 MiB limit.
+x=$repo/gpu-unpacked
 rm -rf "$x" && mkdir -p "$x" && tar -C "$x" -xJf "$archive" || { say "cannot unpack $archive"; exit 2; }
 say "unpacked $(cat "$x/BUILD" | head -1)"
 export LD_LIBRARY_PATH="$x/vulkan${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
