@@ -64,7 +64,7 @@ public sealed class PtDitBench : IBench
                 var t = MeasureTorch(layer, engine.Output, repeats);
                 row.With("torch_layer_s", t.LayerSeconds).With("ratio", engine.LayerSeconds / t.LayerSeconds)
                    .With("torch_rel_error", t.RelError).With("torch_check", t.RelError <= TorchTolerance ? "pass" : $"FAIL (> {TorchTolerance})")
-                   .With("torch_blas", t.Blas).With("torch_threads", t.Threads).With("torch_version", t.Version);
+                   .With("torch_blas", t.Blas).With("torch_threads", t.Threads).With("torch_version", t.Version).With("torch_device", t.Device);
             }
             yield return row;
         }
@@ -127,7 +127,7 @@ public sealed class PtDitBench : IBench
     }
 
     /// <summary>PyTorch's figures for one case (see ptdit_layer.py).</summary>
-    public sealed record TorchLayer(double LayerSeconds, double RelError, string Blas, int Threads, string Version);
+    public sealed record TorchLayer(double LayerSeconds, double RelError, string Blas, int Threads, string Version, string Device = "cpu");
 
     /// <summary>Writes the case's weights and inputs and the engine's output, and runs Tools/Benchmarks/ptdit_layer.py
     /// on them under Debian's PyTorch (<see cref="SystemPyTorch"/>).</summary>
@@ -149,14 +149,15 @@ public sealed class PtDitBench : IBench
             ]);
             string script = Path.Combine(AppContext.BaseDirectory, "Tools", "Benchmarks", "ptdit_layer.py");
             var (code, stdout, stderr) = SystemPyTorch.Run([script, "--weights", weights, "--case", inputs,
-                "--heads", $"{c.NumHeads}", "--window", $"{c.CompressRatios[1]}", "--repeats", $"{repeats}", "--threads", $"{Environment.ProcessorCount}"]);
+                "--heads", $"{c.NumHeads}", "--window", $"{c.CompressRatios[1]}", "--repeats", $"{repeats}", "--threads", $"{Environment.ProcessorCount}", "--device", SystemPyTorch.Device]);
             if (code != 0) throw new InvalidOperationException($"{script} failed (exit {code}):\n{stderr}");
             using var json = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
             var r = json.RootElement;
             string blas = r.GetProperty("blas").GetString()!;
             if (r.GetProperty("blas_threads").ValueKind == JsonValueKind.Number) blas += $", {r.GetProperty("blas_threads").GetInt32()} threads";
             return new TorchLayer(r.GetProperty("layer_s").GetDouble(), r.GetProperty("rel_error").GetDouble(), blas,
-                r.GetProperty("threads").GetInt32(), r.GetProperty("torch").GetString()!);
+                r.GetProperty("threads").GetInt32(), r.GetProperty("torch").GetString()!,
+                r.TryGetProperty("device", out var d) ? d.GetString()! : "cpu");
         }
         finally
         {

@@ -12,7 +12,10 @@ against the engine's, then times the per-layer cost as the bench times the engin
 with --threads intra-op threads. Prints one JSON line: rel_error (|torch - engine| / |engine|, whole output), layer_s,
 the forward seconds, the torch version and the BLAS library torch's matrix products ran on, with its kernel and threads.
 
-  /usr/bin/python3 ptdit_layer.py --weights W.safetensors --case C.safetensors --heads 16 --window 8 [--repeats 3] [--threads 2]
+--device cuda (the bench passes T2X_TORCH_DEVICE, default cpu) runs the same model on a CUDA GPU, float32 without TF32,
+each timed call followed by torch.cuda.synchronize(); blas then names cuBLAS and the GPU.
+
+  /usr/bin/python3 ptdit_layer.py --weights W.safetensors --case C.safetensors --heads 16 --window 8 [--repeats 3] [--threads 2] [--device cpu|cuda]
 """
 import argparse, ctypes, json, os, statistics, sys, time
 
@@ -37,15 +40,17 @@ def blas():
     return (info[0].strip() if info else "unknown"), None
 
 
-def median_seconds(actions, repeats):
+def median_seconds(actions, repeats, sync=lambda: None):
     """Median seconds of each action after a warm-up call, the actions taking turns (as Benches.Medians does)."""
     for action in actions:
         action()
+    sync()
     times = [[] for _ in actions]
     for _ in range(repeats):
         for action, seconds in zip(actions, times):
             start = time.perf_counter()
             action()
+            sync()
             seconds.append(time.perf_counter() - start)
     return [statistics.median(t) for t in times]
 
@@ -58,10 +63,18 @@ def main():
     p.add_argument("--window", type=int, required=True, help="window side in tokens (compress_ratios[1] = [2])")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    device = torch.device(a.device)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
 
     weights, case = read_safetensors(a.weights), read_safetensors(a.case)
+    case = {k: v.to(device) for k, v in case.items()}
     x = case["latents"][:, :, 0]  # one frame: train.py's PtDit takes [B, C, H, W]
     t, text, mask = case["timestep"], case["text"], case["mask"]
     layers = 1 + max(int(k.split(".")[1]) for k in weights if k.startswith("transformer_blocks."))
@@ -73,18 +86,18 @@ def main():
         m = PtDit(c)
         keep = lambda k: not k.startswith("transformer_blocks.") or int(k.split(".")[1]) < n
         m.load_state_dict({k: v for k, v in weights.items() if keep(k)}, strict=True)
-        return m.eval()
+        return m.eval().to(device)
 
     with torch.no_grad():
         full, one = model(layers), model(1)
         out, want = full(x, t, text, mask).double(), case["output"][:, :, 0].double()
         rel_error = ((out - want).norm() / want.norm()).item()
-        one_s, full_s = median_seconds([lambda: one(x, t, text, mask), lambda: full(x, t, text, mask)], a.repeats)
-    library, blas_threads = blas()
+        one_s, full_s = median_seconds([lambda: one(x, t, text, mask), lambda: full(x, t, text, mask)], a.repeats, sync)
+    library, blas_threads = (f"cuBLAS on {torch.cuda.get_device_name(device)}", None) if cuda else blas()
     print(json.dumps({
         "rel_error": rel_error, "layer_s": (full_s - one_s) / (layers - 1),
         "forward_1_s": one_s, f"forward_{layers}_s": full_s, "layers": layers,
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": library, "blas_threads": blas_threads,
+        "torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads(), "blas": library, "blas_threads": blas_threads,
     }))
 
 
