@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages T2X.Vulkan needs when they are missing (with sudo when not root):
 # the Vulkan loader, Mesa's lavapipe (Vulkan on any CPU), the validation layer, glslc (shader compiler),
-# cmake (runs shaders.cmake), OpenBLAS (benchmark baseline), GLFW + Xvfb (viewer and its test).
+# cmake (runs shaders.cmake), OpenBLAS (benchmark baseline), GLFW + Xvfb (viewer and its test), chromium (the serve
+# page test) and python3-torch (the cross-checks against PyTorch and the bench's PyTorch baseline).
 # On Debian 12 lavapipe comes from bookworm-backports (Mesa 25): measured side by side with Debian 12's Mesa 22.3
 # (Tools/compare-mesa.sh) it runs bf16/f16 GEMMs 15-25% and attention up to 25% faster and offers the machine's
 # memory as one heap (22.3: 2 GiB). T2X_MESA=stock keeps the distribution's Mesa.
 set -euo pipefail
-need=(mesa-vulkan-drivers libvulkan1 vulkan-validationlayers glslc cmake libopenblas0 libglfw3 xvfb xauth chromium)
+need=(mesa-vulkan-drivers libvulkan1 vulkan-validationlayers glslc cmake libopenblas0 libglfw3 xvfb xauth chromium python3-torch)
 command -v dotnet >/dev/null 2>&1 || { echo "the .NET 10 SDK is required (https://dotnet.microsoft.com/download; Debian/Ubuntu package dotnet-sdk-10.0)" >&2; exit 1; }
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
