@@ -242,7 +242,7 @@ public sealed class ImageGenerator : IDisposable
             {
                 last = seconds;
                 if (preview is null) progress?.Report(new GenerationProgress(step, total, seconds, null));
-            }, preview, cancel)[0];
+            }, preview, cancel).Frames[0];
             return new GeneratedImage(new RgbImage(settings.Width, settings.Height, rgb), settings, pipeline.Metadata(settings));
         }
         catch (Exception e) when (e is not OperationCanceledException)

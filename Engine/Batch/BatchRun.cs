@@ -130,7 +130,7 @@ public static class BatchRun
         {
             var started = Stopwatch.StartNew();
             IReadOnlyList<IReadOnlyList<byte[]>> images;
-            try { images = p.GenerateBatch(batch.Select(j => j.Request).ToArray(), null, cancel); }
+            try { images = p.GenerateBatch(batch.Select(j => j.Request).ToArray(), null, cancel).Images; }
             catch (Exception e) when (e is not OperationCanceledException && batch.Count > 1)
             {
                 foreach (var j in batch) Generate(p, worker, [j]);   // one bad request (or too little memory for many) costs only itself

@@ -56,9 +56,13 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
     /// pixels within <paramref name="budgetBytes"/> of device memory, for <paramref name="batch"/> requests of that size
     /// made together. Throws (ArgumentException) when the model cannot make that size.</summary>
     public static GenerationPlan Make(ModelFolder folder, int width, int height, int frames, long budgetBytes, int batch = 1)
+        => Make(ModelParts.Read(folder), width, height, frames, budgetBytes, batch);
+
+    /// <summary>As <see cref="Make(ModelFolder, int, int, int, long, int)"/> with the model's configs already read.</summary>
+    internal static GenerationPlan Make(ModelParts parts, int width, int height, int frames, long budgetBytes, int batch = 1)
     {
         if (batch < 1 || batch > MaxBatch) throw new ArgumentException($"batch must be between 1 and {MaxBatch}, got {batch}");
-        var parts = ModelParts.Read(folder);
+        var folder = parts.Folder;
         int latentFrames = parts.CheckSize(width, height, frames);
         int f = parts.PixelsPerLatent;
         var (text, streamedBytes) = TextEncoderStage(parts.T5, folder.TextEncoder, folder.MaxLength, batch);
@@ -97,13 +101,16 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
     /// 1 when even one does not fit (the single generation then warns about the budget as it always has).
     /// </summary>
     public static int ChooseBatch(ModelFolder folder, int width, int height, int frames, long budgetBytes, int limit)
+        => ChooseBatch(ModelParts.Read(folder), width, height, frames, budgetBytes, limit);
+
+    internal static int ChooseBatch(ModelParts parts, int width, int height, int frames, long budgetBytes, int limit)
     {
         if (limit < 1) throw new ArgumentException($"batch limit must be at least 1, got {limit}");
-        var single = Make(folder, width, height, frames, budgetBytes);
+        var single = Make(parts, width, height, frames, budgetBytes);
         int best = 1;
         for (int b = 2; b <= Math.Min(limit, MaxBatch); b++)
         {
-            var plan = Make(folder, width, height, frames, budgetBytes, b);
+            var plan = Make(parts, width, height, frames, budgetBytes, b);
             if (!plan.Fits || !SameDecode(plan.VaeDecode, single.VaeDecode)) break;
             best = b;
         }

@@ -8,8 +8,21 @@ using T2X.Vulkan.Text;
 
 namespace T2X.Vulkan.Pipelines;
 
-/// <summary>What one stage of the last generation took: wall-clock seconds (loading included) and the device peak.</summary>
+/// <summary>What one stage of a generation took: wall-clock seconds (loading included) and the device peak.</summary>
 public sealed record StageRun(string Name, double Seconds, long PeakBytes);
+
+/// <summary>
+/// What one generation of B requests made and what it took: each request's frames as interleaved RGB bytes [H, W, 3],
+/// the same result as f32 [B, 3, T, H, W] in [−1, 1] (tests compare it bit for bit), the plan it followed and each
+/// stage's time and device peak.
+/// </summary>
+internal sealed record GenerationResult(IReadOnlyList<IReadOnlyList<byte[]>> Images, float[] Samples, GenerationPlan Plan, IReadOnlyList<StageRun> Stages)
+{
+    /// <summary>The first request's frames: the only request's outside a batch (one for an image).</summary>
+    public IReadOnlyList<byte[]> Frames => Images[0];
+    /// <summary>Latent models: the sampled latents [B, E, T, h, w] (host copy, as the VAE got them); null in pixel space.</summary>
+    public (float[] Values, long[] Shape)? Latents { get; init; }
+}
 
 /// <summary>
 /// Text to image (or video) on the device: caption cleaning → tokenizer → T5 encoder → PT-DiT rectified-flow sampler
@@ -26,37 +39,35 @@ internal sealed class TextToImage : IFrameSource, IDisposable
 {
     public Gpu Gpu { get; }
     public ModelFolder Folder { get; }
+    /// <summary>The model's configs, read once: every plan and size check uses them.</summary>
     public ModelParts Parts { get; }
     public string Model => Folder.Name;
     public string ModelHash => _hash.Value;
     /// <summary>Device memory the plans keep within (bytes): given, else the device's local heap.</summary>
     public long MemoryBudget { get; }
-    /// <summary>The plan and the stages of the last generation.</summary>
-    public GenerationPlan? LastPlan { get; private set; }
-    public IReadOnlyList<StageRun> LastStages => _stages;
-    /// <summary>Latent models: the sampled latents [B, E, T, h, w] of the last generation (host copy, as the VAE got them).</summary>
-    public (float[] Values, long[] Shape)? LastLatents { get; private set; }
-
     readonly T5Tokenizer _tokenizer;
     T5Encoder? _encoder;
     PtDitModel? _transformer;
     readonly LatentImage? _latent;   // latent models only
     RectifiedFlowSampler? _sampler;
     readonly Lazy<string> _hash;
-    readonly List<StageRun> _stages = [];
+    GenerationPlan? _plan;   // the last generation's: the next one of the same size reuses it
 
     /// <summary>Reads the model's configs and tokenizer and checks that the parts fit together; weights load when a
     /// generation needs them.</summary>
-    public TextToImage(Gpu gpu, ModelFolder folder, long? memoryBudget = null)
+    public TextToImage(Gpu gpu, ModelFolder folder, long? memoryBudget = null) : this(gpu, ModelParts.Read(folder), memoryBudget) { }
+
+    /// <summary>As <see cref="TextToImage(Gpu, ModelFolder, long?)"/> with the configs already read (and checked).</summary>
+    public TextToImage(Gpu gpu, ModelParts parts, long? memoryBudget = null)
     {
         if (memoryBudget is <= 0) throw new ArgumentException($"memory budget must be positive, got {memoryBudget} bytes");
         Gpu = gpu;
-        Folder = folder;
-        Parts = ModelParts.Read(folder);
+        Parts = parts;
+        Folder = parts.Folder;
         MemoryBudget = memoryBudget ?? (long)Math.Min(gpu.Info.DeviceLocalBytes, long.MaxValue);
-        _hash = new Lazy<string>(folder.Hash);
-        _tokenizer = T5Tokenizer.FromFolder(folder.Tokenizer);
-        if (Parts.Vae is not null) _latent = new LatentImage(gpu, folder.Vae!, Parts.Vae);
+        _hash = new Lazy<string>(Folder.Hash);
+        _tokenizer = T5Tokenizer.FromFolder(Folder.Tokenizer);
+        if (Parts.Vae is not null) _latent = new LatentImage(gpu, Folder.Vae!, Parts.Vae);
     }
 
     /// <summary>The settings the viewer starts from: the model's defaults, as a still image (the frame source shows images).</summary>
@@ -70,23 +81,23 @@ internal sealed class TextToImage : IFrameSource, IDisposable
     public GenerationPlan Plan(GenerationSettings settings, int batch = 1)
     {
         settings.Validated();
-        if (LastPlan is { } p && (p.Width, p.Height, p.Frames, p.Batch) == (settings.Width, settings.Height, settings.Frames, batch)) return p;
-        return GenerationPlan.Make(Folder, settings.Width, settings.Height, settings.Frames, MemoryBudget, batch);
+        if (_plan is { } p && (p.Width, p.Height, p.Frames, p.Batch) == (settings.Width, settings.Height, settings.Frames, batch)) return p;
+        return GenerationPlan.Make(Parts, settings.Width, settings.Height, settings.Frames, MemoryBudget, batch);
     }
 
     /// <summary>How many requests of this size one pass should take: the largest batch up to <paramref name="limit"/>
-    /// that fits the memory budget (<see cref="GenerationPlan.ChooseBatch"/>).</summary>
+    /// that fits the memory budget (<see cref="GenerationPlan.ChooseBatch(ModelFolder, int, int, int, long, int)"/>).</summary>
     public int ChooseBatch(GenerationSettings settings, int limit)
     {
         settings.Validated();
-        return GenerationPlan.ChooseBatch(Folder, settings.Width, settings.Height, settings.Frames, MemoryBudget, limit);
+        return GenerationPlan.ChooseBatch(Parts, settings.Width, settings.Height, settings.Frames, MemoryBudget, limit);
     }
 
     /// <summary>One still image for the viewer: a preview after every step, then the final image [3, H, W].</summary>
     public void Generate(GenerationSettings settings, Action<Frame> onFrame, CancellationToken cancel)
     {
         if (settings.Frames != 1) throw new ArgumentException($"the frame source makes still images; {settings.Frames} frames need GenerateFrames");
-        var image = Run([settings], previews: true, (step, steps, seconds, preview) => onFrame(new Frame(preview(), step, steps, seconds, IsFinal: false)), cancel);
+        var image = Run([settings], previews: true, (step, steps, seconds, preview) => onFrame(new Frame(preview(), step, steps, seconds, IsFinal: false)), cancel).Output;
         onFrame(new Frame(image.Reshape(3, settings.Height, settings.Width), settings.Steps, settings.Steps, 0, IsFinal: true));
     }
 
@@ -95,22 +106,23 @@ internal sealed class TextToImage : IFrameSource, IDisposable
     public byte[] GenerateRgb(GenerationSettings settings, Action<int, int, double>? progress = null, CancellationToken cancel = default)
     {
         if (settings.Frames != 1) throw new ArgumentException($"GenerateRgb makes one image; {settings.Frames} frames need GenerateFrames");
-        return GenerateFrames(settings, progress, cancel)[0];
+        return GenerateFrames(settings, progress, cancel).Frames[0];
     }
 
-    /// <summary>Runs one generation and returns every frame as interleaved RGB bytes [H, W, 3] (one for an image).</summary>
-    public IReadOnlyList<byte[]> GenerateFrames(GenerationSettings settings, Action<int, int, double>? progress = null, CancellationToken cancel = default)
-        => GenerateBatch([settings], progress, cancel)[0];
+    /// <summary>Runs one generation: its frames as interleaved RGB bytes [H, W, 3] (one for an image) in
+    /// <see cref="GenerationResult.Frames"/>, with the plan and the stages.</summary>
+    public GenerationResult GenerateFrames(GenerationSettings settings, Action<int, int, double>? progress = null, CancellationToken cancel = default)
+        => GenerateBatch([settings], progress, cancel);
 
     /// <summary>As <see cref="GenerateFrames(GenerationSettings, Action{int, int, double}?, CancellationToken)"/>, and after
     /// every step, when <paramref name="preview"/> is given, the step's clean-image estimate as the viewer shows it (a
     /// latent model's at latent resolution, its first frame for a video), read back as interleaved RGB bytes:
     /// (step, width, height, rgb). Called on the generating thread after <paramref name="progress"/>.</summary>
-    public IReadOnlyList<byte[]> GenerateFrames(GenerationSettings settings, Action<int, int, double>? progress, Action<int, int, int, byte[]>? preview,
-                                                CancellationToken cancel)
+    public GenerationResult GenerateFrames(GenerationSettings settings, Action<int, int, double>? progress, Action<int, int, int, byte[]>? preview,
+                                           CancellationToken cancel)
     {
         if (preview is null) return GenerateFrames(settings, progress, cancel);
-        var video = Run([settings], previews: true, (step, steps, seconds, estimate) =>
+        var pass = Run([settings], previews: true, (step, steps, seconds, estimate) =>
         {
             progress?.Invoke(step, steps, seconds);
             // [3, T·h, w], the frames one under the other: the first frame's rows.
@@ -119,8 +131,8 @@ internal sealed class TextToImage : IFrameSource, IDisposable
             var first = new float[3 * h * w];
             for (int c = 0; c < 3; c++) Array.Copy(values, (long)c * plane, first, (long)c * h * w, h * w);
             preview(step, w, h, Rgb8.FromPlanes(first, w, h));
-        }, cancel).ToArray();
-        return ToFrames([settings], video)[0];
+        }, cancel);
+        return Result([settings], pass);
     }
 
     /// <summary>
@@ -129,11 +141,19 @@ internal sealed class TextToImage : IFrameSource, IDisposable
     /// together. The requests must share size, frames and steps; prompts, negative prompts, seeds and guidance scales
     /// may differ. Rows never mix: each result is byte for byte what the request generated alone gives (the VAE
     /// decodes in the tiles a single request would use). Returns, per request, its frames as interleaved RGB bytes
-    /// [H, W, 3]; <paramref name="progress"/> gets (step, steps, seconds of that step) for the whole batch.
+    /// [H, W, 3] in <see cref="GenerationResult.Images"/>; <paramref name="progress"/> gets (step, steps, seconds of
+    /// that step) for the whole batch.
     /// </summary>
-    public IReadOnlyList<IReadOnlyList<byte[]>> GenerateBatch(IReadOnlyList<GenerationSettings> requests, Action<int, int, double>? progress = null,
+    public GenerationResult GenerateBatch(IReadOnlyList<GenerationSettings> requests, Action<int, int, double>? progress = null,
         CancellationToken cancel = default)
-        => ToFrames(requests, GenerateSamples(requests, progress, cancel));
+        => Result(requests, Run(requests, previews: false, (step, steps, seconds, _) => progress?.Invoke(step, steps, seconds), cancel));
+
+    /// <summary>A pass's result read back, as samples and as each request's frames.</summary>
+    static GenerationResult Result(IReadOnlyList<GenerationSettings> requests, Pass pass)
+    {
+        var samples = pass.Output.ToArray();
+        return new GenerationResult(ToFrames(requests, samples), samples, pass.Plan, pass.Stages) { Latents = pass.Latents };
+    }
 
     /// <summary>A batch's result f32 [B, 3, T, H, W] in [−1, 1] as each request's frames, interleaved RGB bytes [H, W, 3].</summary>
     static IReadOnlyList<IReadOnlyList<byte[]>> ToFrames(IReadOnlyList<GenerationSettings> requests, float[] video)
@@ -157,10 +177,6 @@ internal sealed class TextToImage : IFrameSource, IDisposable
         return result;
     }
 
-    /// <summary>The batch's result before it becomes bytes: f32 [B, 3, T, H, W] in [−1, 1] (tests compare it bit for bit).</summary>
-    internal float[] GenerateSamples(IReadOnlyList<GenerationSettings> requests, Action<int, int, double>? progress = null, CancellationToken cancel = default)
-        => Run(requests, previews: false, (step, steps, seconds, _) => progress?.Invoke(step, steps, seconds), cancel).ToArray();
-
     /// <summary>Throws with the field named unless the requests can share one pass (same size, frames and steps).</summary>
     public static void CheckBatch(IReadOnlyList<GenerationSettings> requests)
     {
@@ -176,17 +192,19 @@ internal sealed class TextToImage : IFrameSource, IDisposable
         }
     }
 
-    /// <summary>The stages of one generation of B requests. Returns the result [B, 3, T, H, W] on the device, valid until
-    /// the next call. <paramref name="afterStep"/> gets (step, steps, seconds, a function that makes the preview of the
+    /// <summary>One pass on the device: its result [B, 3, T, H, W] (valid until the next pass), the plan it followed, each
+    /// stage's time and peak, and a latent model's sampled latents (host copy).</summary>
+    readonly record struct Pass(Tensor Output, GenerationPlan Plan, IReadOnlyList<StageRun> Stages, (float[] Values, long[] Shape)? Latents);
+
+    /// <summary>The stages of one generation of B requests. <paramref name="afterStep"/> gets (step, steps, seconds, a function that makes the preview of the
     /// first request); <paramref name="previews"/>: that function will be called.</summary>
-    Tensor Run(IReadOnlyList<GenerationSettings> requests, bool previews, Action<int, int, double, Func<Tensor>> afterStep, CancellationToken cancel)
+    Pass Run(IReadOnlyList<GenerationSettings> requests, bool previews, Action<int, int, double, Func<Tensor>> afterStep, CancellationToken cancel)
     {
         CheckBatch(requests);
         var settings = requests[0];
         int batch = requests.Count;
-        var plan = Plan(settings, batch);
-        LastPlan = plan;
-        _stages.Clear();
+        var plan = _plan = Plan(settings, batch);
+        var stages = new List<StageRun>();
         // The last generation's sampler (its activations hold the pixel-space result) would sit beside the text
         // encoder's: the plan counts each stage's activations alone, so every generation starts without it.
         DropSampler();
@@ -218,7 +236,7 @@ internal sealed class TextToImage : IFrameSource, IDisposable
             _encoder.Dispose();
             _encoder = null;
         }
-        EndStage(plan.Stages[0].Name, clock);
+        EndStage(stages, plan.Stages[0].Name, clock);
 
         // 2. Transformer: the sampler from noise to the sample (latents or pixels), each request with its own guidance.
         RectifiedFlowSampler sampler;
@@ -255,30 +273,29 @@ internal sealed class TextToImage : IFrameSource, IDisposable
         if (_latent is null)
         {
             // Pixel space: the sample is the image; the transformer is released at the next generation if it must be.
-            EndStage(plan.Stages[1].Name, clock);
-            return sampler.Z.Reshape(batch, 3, t, h, w);
+            EndStage(stages, plan.Stages[1].Name, clock);
+            return new Pass(sampler.Z.Reshape(batch, 3, t, h, w), plan, stages, null);
         }
         var latents = sampler.Z.ToArray();
         long[] shape = sampler.Z.Shape;
-        LastLatents = (latents, shape);
         DropSampler();   // its activations would sit beside the decoder's
         if (!keep)
         {
             _transformer!.Dispose();
             _transformer = null;
         }
-        EndStage(plan.Stages[1].Name, clock);
+        EndStage(stages, plan.Stages[1].Name, clock);
 
         // 3. VAE: latents to pixels, in the tiles one request alone would be decoded in (so the batch changes no pixel).
         var decode = batch == 1 ? plan.VaeDecode : Plan(settings).VaeDecode;
         var image = _latent.Decode(latents, shape, decode, releaseDecoder: !keep);
-        EndStage(plan.Stages[2].Name, clock);
-        return image;
+        EndStage(stages, plan.Stages[2].Name, clock);
+        return new Pass(image, plan, stages, (latents, shape));
     }
 
-    void EndStage(string name, Stopwatch clock)
+    void EndStage(List<StageRun> stages, string name, Stopwatch clock)
     {
-        _stages.Add(new StageRun(name, clock.Elapsed.TotalSeconds, Gpu.PeakBytes));
+        stages.Add(new StageRun(name, clock.Elapsed.TotalSeconds, Gpu.PeakBytes));
         clock.Restart();
         Gpu.ResetPeak();
     }

@@ -111,7 +111,7 @@ public static class BatchCommand
             {
                 var gpu = new Gpu(new GpuOptions { Device = i });
                 gpus.Add(gpu);
-                workers.Add(new TextToImage(gpu, folder, budget));
+                workers.Add(new TextToImage(gpu, parts, budget));
             }
             _ = workers[0].ModelHash;   // a model folder that cannot be read whole fails now, not after the work
             string where = string.Join(", ", workers.Select((w, k) => $"worker {k}: [{w.Gpu.Info.Index}] {w.Gpu.Info.Name}"));

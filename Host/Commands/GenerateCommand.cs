@@ -61,10 +61,11 @@ public static class GenerateCommand
         };
         if (settings.Seed > long.MaxValue - (count - 1))
             throw new UsageException($"--seed {settings.Seed} with --count {count} runs past the largest seed, {long.MaxValue}");
+        var parts = ModelParts.Read(folder);
         try
         {
             settings.Validated();
-            ModelParts.Read(folder).CheckSize(settings.Width, settings.Height, settings.Frames);
+            parts.CheckSize(settings.Width, settings.Height, settings.Frames);
         }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
 
@@ -78,7 +79,7 @@ public static class GenerateCommand
                 Console.WriteLine($"device {probe.Info.Name}");
             }
             Console.WriteLine($"model {Terminal.Safe(folder.Name)} ({Terminal.Safe(folder.Root)}), {folder.Space} space, {settings.Steps} steps");
-            Console.WriteLine(GenerationPlan.Make(folder, settings.Width, settings.Height, settings.Frames, budget.Value).Format());
+            Console.WriteLine(GenerationPlan.Make(parts, settings.Width, settings.Height, settings.Frames, budget.Value).Format());
             return 0;
         }
 
@@ -91,7 +92,7 @@ public static class GenerateCommand
                 throw new UsageException($"{stale} is a frame of an earlier video under this name, which writing this one removes; use --force");
 
         using var gpu = new Gpu(new GpuOptions { Device = device });
-        using var pipeline = new TextToImage(gpu, folder, budget);
+        using var pipeline = new TextToImage(gpu, parts, budget);
         Console.Error.WriteLine($"model {Terminal.Safe(folder.Name)} ({Terminal.Safe(folder.Root)}) on {gpu.Info.Name}");
         _ = pipeline.ModelHash;   // a model folder that cannot be read whole fails now, not after the work
         var planned = pipeline.Plan(settings);
@@ -104,13 +105,14 @@ public static class GenerateCommand
             string size = video ? $"{s.Frames} frames of {s.Width}x{s.Height}" : $"{s.Width}x{s.Height}";
             Console.Error.WriteLine($"seed {s.Seed}: \"{Terminal.Safe(s.Prompt)}\" {size}, {s.Steps} steps, cfg {s.Cfg}");
             var clock = Stopwatch.StartNew();
-            var frames = pipeline.GenerateFrames(s, (step, total, seconds) =>
+            var result = pipeline.GenerateFrames(s, (step, total, seconds) =>
                 Console.Error.Write($"\r  step {step,3}/{total}  {Bar(step, total)}  {seconds:0.000} s/step "));
             Console.Error.WriteLine();
-            foreach (var stage in pipeline.LastStages)
+            foreach (var stage in result.Stages)
                 Console.Error.WriteLine($"  {stage.Name}: {stage.Seconds:0.00} s, device peak {GenerationPlan.FormatBytes(stage.PeakBytes)}");
-            var plan = pipeline.LastPlan!;
-            Console.Error.WriteLine($"  peak device memory {GenerationPlan.FormatBytes(pipeline.LastStages.Max(x => x.PeakBytes))} " +
+            var plan = result.Plan;
+            var frames = result.Frames;
+            Console.Error.WriteLine($"  peak device memory {GenerationPlan.FormatBytes(result.Stages.Max(x => x.PeakBytes))} " +
                                     $"(planned {GenerationPlan.FormatBytes(plan.PeakBytes)}, {(plan.KeepResident ? "stages kept loaded" : "stages released in turn")})");
             if (video) VideoFiles.Save(paths[i], frames, s.Width, s.Height, pipeline.Metadata(s), overwrite: force);
             else pipeline.Metadata(s).Save(paths[i], frames[0], s.Width, s.Height, overwrite: force);

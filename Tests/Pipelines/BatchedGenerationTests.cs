@@ -23,19 +23,20 @@ public sealed class BatchedGenerationTests : GpuTest
     {
         using var pipeline = new TextToImage(Gpu, ModelFolder.Open(dir));
         var requests = Requests(pipeline.Defaults);
-        var batched = pipeline.GenerateSamples(requests);
-        var plan = pipeline.LastPlan!;
+        var result = pipeline.GenerateBatch(requests);
+        var batched = result.Samples;
+        var plan = result.Plan;
         Assert.That(plan.Batch, Is.EqualTo(3));
         // The plan for three requests holds what they take: measured peak within the plan (allocations round up to
         // 256 bytes), and above what one request alone is planned to take.
-        long measured = pipeline.LastStages.Max(s => s.PeakBytes);
+        long measured = result.Stages.Max(s => s.PeakBytes);
         TestContext.Out.WriteLine($"batch of 3: measured peak {measured}, planned {plan.PeakBytes}; one alone planned {pipeline.Plan(requests[0]).PeakBytes}");
         Assert.That(measured, Is.LessThanOrEqualTo(plan.PeakBytes + 256L * plan.Stages.Sum(s => s.Tensors)));
         Assert.That(measured, Is.GreaterThan(pipeline.Plan(requests[0]).PeakBytes));
         long per = batched.Length / requests.Length;
         for (int i = 0; i < requests.Length; i++)
         {
-            var alone = pipeline.GenerateSamples([requests[i]]);
+            var alone = pipeline.GenerateBatch([requests[i]]).Samples;
             Assert.That(alone, Has.Length.EqualTo(per));
             var bits = batched.AsSpan((int)(i * per), (int)per).ToArray().Select(BitConverter.SingleToInt32Bits);
             Assert.That(bits, Is.EqualTo(alone.Select(BitConverter.SingleToInt32Bits)), $"request {i} batched differs from alone");
@@ -43,7 +44,7 @@ public sealed class BatchedGenerationTests : GpuTest
         // The requests differ from each other, so equality above is not the same image three times.
         Assert.That(batched.AsSpan(0, (int)per).ToArray(), Is.Not.EqualTo(batched.AsSpan((int)per, (int)per).ToArray()));
         // And the bytes that become PNGs: the batch API against the single one.
-        var images = pipeline.GenerateBatch(requests);
+        var images = pipeline.GenerateBatch(requests).Images;
         for (int i = 0; i < requests.Length; i++)
             Assert.That(images[i][0], Is.EqualTo(pipeline.GenerateRgb(requests[i])), $"request {i}: RGB bytes");
     }

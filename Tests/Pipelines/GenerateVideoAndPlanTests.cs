@@ -42,8 +42,9 @@ public sealed class GenerateVideoAndPlanTests : GpuTest
     public void FramesAreTheDecodedLatentsFrameByFrame()
     {
         using var pipeline = new TextToImage(Gpu, ModelFolder.Open(_model.Dir));
-        var frames = pipeline.GenerateFrames(Video);
-        var (latents, shape) = pipeline.LastLatents!.Value;
+        var result = pipeline.GenerateFrames(Video);
+        var frames = result.Frames;
+        var (latents, shape) = result.Latents!.Value;
         Assert.That(shape, Is.EqualTo(new long[] { 1, 4, 2, Size / 8, Size / 8 }));
         var sample = new VaeReference(_model.Vae, _model.VaeWeights).Decode(VaeReference.FromFloats(latents, shape));
         Assert.That((sample.T, sample.H, sample.W), Is.EqualTo((5, Size, Size)));
@@ -78,7 +79,7 @@ public sealed class GenerateVideoAndPlanTests : GpuTest
 
         // The frame PNGs are exactly what the pipeline makes in-process; each carries the generation and its index.
         using var pipeline = new TextToImage(Gpu, ModelFolder.Open(_model.Dir));
-        var frames = pipeline.GenerateFrames(Video);
+        var frames = pipeline.GenerateFrames(Video).Frames;
         for (int i = 0; i < 5; i++)
         {
             using var png = Image.Load<Rgb24>(pngs[i]);

@@ -79,8 +79,8 @@ public sealed class StagedPipelineTests : GpuTest
         {
             long before = Gpu.AllocatedBytes;   // what other tests left on the shared device
             using var pipeline = new TextToImage(Gpu, folder, budget);
-            var rgb = pipeline.GenerateRgb(settings);
-            return (rgb, pipeline.LastPlan!, pipeline.LastStages.Select(s => s with { PeakBytes = s.PeakBytes - before }).ToArray());
+            var result = pipeline.GenerateFrames(settings);
+            return (result.Frames[0], result.Plan, result.Stages.Select(s => s with { PeakBytes = s.PeakBytes - before }).ToArray());
         }
         var kept = Run(long.MaxValue / 2);
         var loose = kept.plan;
@@ -122,12 +122,12 @@ public sealed class StagedPipelineTests : GpuTest
         var settings = folder.Defaults with { Prompt = "a blue square", Seed = 2, Width = 64, Height = 64, Frames = 9, Steps = 1 };
         long before = Gpu.AllocatedBytes;
         using var pipeline = new TextToImage(Gpu, folder, memoryBudget: 1);   // every stage alone, T5 streamed
-        var frames = pipeline.GenerateFrames(settings);
-        Assert.That(frames, Has.Count.EqualTo(9));
-        var plan = pipeline.LastPlan!;
+        var result = pipeline.GenerateFrames(settings);
+        Assert.That(result.Frames, Has.Count.EqualTo(9));
+        var plan = result.Plan;
         var vae = plan.Stages[2];
         Assert.That(vae.Detail, Does.Contain("tiled"));
-        long measured = pipeline.LastStages[2].PeakBytes - before;
+        long measured = result.Stages[2].PeakBytes - before;
         TestContext.Out.WriteLine($"VAE stage: planned {vae.PeakBytes} (weights {vae.WeightBytesAtOnce}), measured {measured}");
         Assert.That(measured, Is.InRange(vae.PeakBytes * 9 / 10, vae.PeakBytes + 256L * vae.Tensors));
     }
