@@ -33,11 +33,12 @@ public sealed record ViewerOptions
 
 /// <summary>
 /// The live window: shows every sampler step of a generation as it forms, with a prompt field in the title.
-/// The window thread polls events and presents; a worker thread runs the frame source; frames pass through a
-/// <see cref="FrameMailbox"/>. Keys: Tab edits the prompt (Enter generates, Esc cancels the edit), Enter
-/// regenerates, R new seed, S saves the PNG, Esc/Q quit; dropping a t2x PNG reproduces it.
+/// The window thread polls events and presents; a <see cref="GenerationWorker"/> runs the frame source on its own
+/// thread; frames pass through a <see cref="FrameMailbox"/>. Keys: Tab edits the prompt (<see cref="PromptEditor"/>:
+/// Enter generates, Esc cancels the edit), Enter regenerates, R new seed, S saves the PNG, Esc/Q quit; dropping a t2x
+/// PNG reproduces it.
 /// </summary>
-internal sealed unsafe class ViewerApp : IDisposable
+internal sealed unsafe class ViewerApp : IViewerInput, IDisposable
 {
     static ViewerApp? _current;   // GLFW callbacks are static functions; there is one window
 
@@ -47,33 +48,23 @@ internal sealed unsafe class ViewerApp : IDisposable
     readonly Presenter _presenter;
     readonly FrameMailbox _mailbox;
     readonly IFrameSource _source;
-    readonly Thread _worker;
-
-    // Requests from the window thread to the worker: the newest one wins.
-    readonly object _requestLock = new();
-    (GenerationSettings Settings, int Generation, CancellationToken Cancel)? _request;
-    CancellationTokenSource _cancel = new();
-    int _generation;
-    bool _stopping;
-    volatile Exception? _failure;
+    readonly GenerationWorker _worker;
     readonly System.Diagnostics.Stopwatch _presentTime = new();
     double _longestPresent;
 
     GenerationSettings _settings;
-    bool _editing;
-    StringBuilder _edit = new();
-    int _cursor;
+    readonly PromptEditor _prompt = new();
     string _status = "";
     bool _minimized, _redraw, _drawPending, _finalShown, _resizeDone, _screenshotWritten;
     int _previews, _finals, _redraws;
-    readonly Queue<string> _script;
+    readonly ScriptedInput _script;
     string _title = "";
     IReadOnlyList<string> _validation = [];
 
     ViewerApp(ViewerOptions options, Func<Gpu, (IFrameSource Source, GenerationSettings Settings)> open)
     {
         _options = options;
-        _script = new Queue<string>(options.Script);
+        _script = new ScriptedInput(options.Script);
         if (Glfw.VulkanSupported() == 0)
             throw new NotSupportedException("GLFW found no Vulkan loader: install the Debian package libvulkan1");
         var extensions = Glfw.RequiredInstanceExtensions();
@@ -116,8 +107,7 @@ internal sealed unsafe class ViewerApp : IDisposable
         Glfw.SetWindowIconifyCallback(_window, &OnIconify);
         Glfw.SetDropCallback(_window, &OnDrop);
         Glfw.SetWindowRefreshCallback(_window, &OnRefresh);
-        _worker = new Thread(WorkerLoop) { Name = "t2x sampler", IsBackground = true };
-        _worker.Start();
+        _worker = new GenerationWorker(_source, _mailbox, Glfw.PostEmptyEvent);
     }
 
     /// <summary>Opens the window, runs until it is closed (or the final image was shown with --exit-after-final).
@@ -178,18 +168,17 @@ internal sealed unsafe class ViewerApp : IDisposable
             // While a frame waits for the device (queued behind a sampler step), look again soon.
             if (_drawPending) Glfw.WaitEventsTimeout(0.02);
             else Glfw.WaitEvents();
-            if (_failure is { } failure)
+            if (_worker.TakeFailure() is { } failure)
             {
                 // Headless runs end as every command does (Host/Errors: one line, the exit code of the failure).
                 if (_options.ExitAfterFinal) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
                 Console.Error.WriteLine($"t2x view: generation failed: {Terminal.Safe(failure.Message)}");
                 _status = "generation failed: " + failure.Message;
-                _failure = null;
             }
             Draw();
             PlayScript();
             UpdateTitle();
-            if (_options.ExitAfterFinal && _finalShown && _script.Count == 0) break;
+            if (_options.ExitAfterFinal && _finalShown && _script.IsDone) break;
         }
         Console.WriteLine($"presented {_previews + _finals} frames: {_previews} previews + {(_finals == 1 ? "final" : $"{_finals} finals")}" +
                           $" ({_mailbox.Dropped} dropped, {_redraws} redraws; {_presentTime.Elapsed.TotalMilliseconds / Math.Max(1, _previews + _finals + _redraws):0.0} ms per present, longest {_longestPresent:0.0} ms)");
@@ -201,38 +190,7 @@ internal sealed unsafe class ViewerApp : IDisposable
         _settings = settings;
         _finalShown = false;
         _status = "";
-        lock (_requestLock)
-        {
-            _cancel.Cancel();
-            _cancel = new CancellationTokenSource();
-            _request = (settings, ++_generation, _cancel.Token);
-            Monitor.PulseAll(_requestLock);
-        }
-    }
-
-    void WorkerLoop()
-    {
-        while (true)
-        {
-            (GenerationSettings Settings, int Generation, CancellationToken Cancel) job;
-            lock (_requestLock)
-            {
-                while (_request is null && !_stopping) Monitor.Wait(_requestLock);
-                if (_stopping) return;
-                job = _request!.Value;
-                _request = null;
-            }
-            try
-            {
-                _source.Generate(job.Settings, f => _mailbox.Publish(f, job.Generation, job.Settings, job.Cancel), job.Cancel);
-            }
-            catch (OperationCanceledException) { }
-            catch (Exception e)
-            {
-                _failure = e;
-                Glfw.PostEmptyEvent();
-            }
-        }
+        _worker.Start(settings);
     }
 
     /// <summary>Presents the newest frame when there is one not shown yet, or again after a resize or restore.</summary>
@@ -260,7 +218,7 @@ internal sealed unsafe class ViewerApp : IDisposable
                 Console.WriteLine($"screenshot: {_options.Screenshot} ({shot.Width}x{shot.Height})");
             }
             if (!fresh) _redraws++;
-            else if (info.IsFinal) { _finals++; _finalShown |= info.Generation == _generation; }
+            else if (info.IsFinal) { _finals++; _finalShown |= info.Generation == _worker.Generation; }
             else _previews++;
             if (fresh && !info.IsFinal && _options.ResizeAfterFirstPreview is { } size && !_resizeDone)
             {
@@ -276,15 +234,12 @@ internal sealed unsafe class ViewerApp : IDisposable
     void UpdateTitle()
     {
         string title;
-        if (_editing)
-        {
-            string text = _edit.ToString();
-            title = $"t2x view — prompt: {text[.._cursor]}|{text[_cursor..]}   (Enter: generate, Esc: cancel)";
-        }
+        if (_prompt.IsEditing)
+            title = $"t2x view — prompt: {_prompt.WithCursor}   (Enter: generate, Esc: cancel)";
         else
         {
             var info = _mailbox.Newest;
-            string progress = info is null || info.Generation != _generation ? "starting"
+            string progress = info is null || info.Generation != _worker.Generation ? "starting"
                 : info.IsFinal ? $"done, {info.Steps} steps"
                 : $"step {info.Step}/{info.Steps}, {info.SecondsPerStep:0.00} s/step";
             title = $"t2x view — \"{_settings.Prompt}\" — seed {_settings.Seed} — {progress}" +
@@ -295,28 +250,14 @@ internal sealed unsafe class ViewerApp : IDisposable
         Glfw.SetTitle(_window, title);
     }
 
-    void OnKeyPress(int key, int mods)
+    public void KeyPressed(int key, int mods)
     {
         bool control = (mods & Glfw.ModControl) != 0;
         if (control && key == Glfw.Keys.S) { Save(); return; }
         if (control && key == Glfw.Keys.R) { NewSeed(); return; }
-        if (_editing)
+        if (_prompt.IsEditing)
         {
-            switch (key)
-            {
-                case Glfw.Keys.Enter or Glfw.Keys.KeypadEnter:
-                    _editing = false;
-                    Generate(_settings with { Prompt = _edit.ToString() });
-                    break;
-                case Glfw.Keys.Escape: _editing = false; break;
-                case Glfw.Keys.Backspace when _cursor > 0: _edit.Remove(--_cursor, 1); break;
-                case Glfw.Keys.Delete when _cursor < _edit.Length: _edit.Remove(_cursor, 1); break;
-                case Glfw.Keys.Left when _cursor > 0: _cursor--; break;
-                case Glfw.Keys.Right when _cursor < _edit.Length: _cursor++; break;
-                case Glfw.Keys.Home: _cursor = 0; break;
-                case Glfw.Keys.End: _cursor = _edit.Length; break;
-                case Glfw.Keys.U when control: _edit.Clear(); _cursor = 0; break;
-            }
+            if (PromptKeyOf(key, control) is { } edit && _prompt.Press(edit) is { } prompt) Generate(_settings with { Prompt = prompt });
             return;
         }
         switch (key)
@@ -325,13 +266,23 @@ internal sealed unsafe class ViewerApp : IDisposable
             case Glfw.Keys.Enter or Glfw.Keys.KeypadEnter: Generate(_settings); break;
             case Glfw.Keys.R: NewSeed(); break;
             case Glfw.Keys.S: Save(); break;
-            case Glfw.Keys.Tab:
-                _editing = true;
-                _edit = new StringBuilder(_settings.Prompt);
-                _cursor = _edit.Length;
-                break;
+            case Glfw.Keys.Tab: _prompt.Begin(_settings.Prompt); break;
         }
     }
+
+    static PromptKey? PromptKeyOf(int key, bool control) => key switch
+    {
+        Glfw.Keys.Enter or Glfw.Keys.KeypadEnter => PromptKey.Submit,
+        Glfw.Keys.Escape => PromptKey.Cancel,
+        Glfw.Keys.Backspace => PromptKey.Backspace,
+        Glfw.Keys.Delete => PromptKey.Delete,
+        Glfw.Keys.Left => PromptKey.Left,
+        Glfw.Keys.Right => PromptKey.Right,
+        Glfw.Keys.Home => PromptKey.Home,
+        Glfw.Keys.End => PromptKey.End,
+        Glfw.Keys.U when control => PromptKey.ClearLine,
+        _ => null,
+    };
 
     void NewSeed() => Generate(_settings with { Seed = Random.Shared.NextInt64(0, 1L << 53) });
 
@@ -373,45 +324,13 @@ internal sealed unsafe class ViewerApp : IDisposable
     /// <summary>Plays scripted input once the current generation's final image is on screen.</summary>
     void PlayScript()
     {
-        int generation = _generation;
-        while (_finalShown && generation == _generation && _script.TryDequeue(out var action))
-        {
-            Console.WriteLine($"script: {action}");
-            int colon = action.IndexOf(':');
-            string kind = colon < 0 ? action : action[..colon], arg = colon < 0 ? "" : action[(colon + 1)..];
-            switch (kind)
-            {
-                case "drop": OnDropFile(arg); break;
-                case "type":
-                    foreach (var rune in arg.EnumerateRunes()) TypeRune(rune);
-                    break;
-                case "key":
-                    bool control = arg.StartsWith("ctrl+");
-                    string name = control ? arg[5..] : arg;
-                    int key = name switch
-                    {
-                        "enter" => Glfw.Keys.Enter, "esc" => Glfw.Keys.Escape, "tab" => Glfw.Keys.Tab,
-                        "backspace" => Glfw.Keys.Backspace, "delete" => Glfw.Keys.Delete, "left" => Glfw.Keys.Left,
-                        "right" => Glfw.Keys.Right, "home" => Glfw.Keys.Home, "end" => Glfw.Keys.End,
-                        _ when name.Length == 1 && char.IsAsciiLetter(name[0]) => char.ToUpperInvariant(name[0]),
-                        _ => throw new ArgumentException($"--script: unknown key '{name}'"),
-                    };
-                    OnKeyPress(key, control ? Glfw.ModControl : 0);
-                    break;
-                default: throw new ArgumentException($"--script: unknown action '{action}' (expected key:NAME, type:TEXT or drop:FILE)");
-            }
-        }
+        int generation = _worker.Generation;
+        _script.Play(this, () => _finalShown && generation == _worker.Generation);
     }
 
-    void TypeRune(Rune rune)
-    {
-        if (!_editing) return;
-        string text = rune.ToString();
-        _edit.Insert(_cursor, text);
-        _cursor += text.Length;
-    }
+    public void Typed(Rune rune) => _prompt.Type(rune);
 
-    void OnDropFile(string path)
+    public void Dropped(string path)
     {
         try
         {
@@ -431,13 +350,13 @@ internal sealed unsafe class ViewerApp : IDisposable
     [UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
     static void OnKey(IntPtr window, int key, int scancode, int action, int mods)
     {
-        if (action != Glfw.Release) _current?.OnKeyPress(key, mods);
+        if (action != Glfw.Release) _current?.KeyPressed(key, mods);
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
     static void OnChar(IntPtr window, uint codepoint)
     {
-        if (_current is { } app && Rune.IsValid(codepoint)) app.TypeRune(new Rune(codepoint));
+        if (_current is { } app && Rune.IsValid(codepoint)) app.Typed(new Rune(codepoint));
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
@@ -468,24 +387,12 @@ internal sealed unsafe class ViewerApp : IDisposable
     static void OnDrop(IntPtr window, int count, byte** paths)
     {
         if (_current is not { } app || count < 1) return;
-        app.OnDropFile(Marshal.PtrToStringUTF8((IntPtr)paths[0])!);
+        app.Dropped(Marshal.PtrToStringUTF8((IntPtr)paths[0])!);
     }
 
     public void Dispose()
     {
-        lock (_requestLock)
-        {
-            _stopping = true;
-            _cancel.Cancel();
-            Monitor.PulseAll(_requestLock);
-        }
-        _mailbox.Paused = true;
-        // The source observes the cancellation between steps; a step of a big model may take a while.
-        if (!_worker.Join(TimeSpan.FromSeconds(1)))
-        {
-            Console.WriteLine("waiting for the sampler to finish its current step");
-            _worker.Join();
-        }
+        _worker.Dispose();
         _current = null;
         _mailbox.Dispose();     // first: it waits for the presenter's last frame
         _presenter.Dispose();
