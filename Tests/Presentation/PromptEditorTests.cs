@@ -41,28 +41,17 @@ public sealed class PromptEditorTests
         Assert.That(editor.Cursor, Is.EqualTo(editor.Text.Length), "a character outside the BMP advances the cursor past both halves");
     }
 
-    [Test]
-    public void BackspaceAndDeleteRemoveOneCharacterOnEitherSide()
+    /// <summary>The field "abcd" after these keys (<see cref="PromptKey"/> names), the cursor shown as a bar.</summary>
+    [TestCase("Left Backspace", ExpectedResult = "ab|d")]
+    [TestCase("Left Backspace Delete", ExpectedResult = "ab|")]
+    [TestCase("Home Delete Right", ExpectedResult = "b|cd")]
+    [TestCase("Right Delete", ExpectedResult = "abcd|", Description = "at the end: nothing to the right")]
+    [TestCase("Home Left Backspace", ExpectedResult = "|abcd", Description = "at the start: nothing to the left")]
+    public string EditingKeys(string keys)
     {
         var editor = Editing("abcd");
-        editor.Press(PromptKey.Left);
-        editor.Press(PromptKey.Backspace);
-        Assert.That(editor.WithCursor, Is.EqualTo("ab|d"));
-        editor.Press(PromptKey.Delete);
-        Assert.That(editor.WithCursor, Is.EqualTo("ab|"));
-    }
-
-    [Test]
-    public void KeysAtEitherEndDoNothing()
-    {
-        var editor = Editing("ab");
-        editor.Press(PromptKey.Right);
-        editor.Press(PromptKey.Delete);
-        Assert.That(editor.WithCursor, Is.EqualTo("ab|"));
-        editor.Press(PromptKey.Home);
-        editor.Press(PromptKey.Left);
-        editor.Press(PromptKey.Backspace);
-        Assert.That(editor.WithCursor, Is.EqualTo("|ab"));
+        foreach (var key in keys.Split(' ')) editor.Press(Enum.Parse<PromptKey>(key));
+        return editor.WithCursor;
     }
 
     [Test]
