@@ -36,7 +36,7 @@ public sealed record StagePlan(string Name, string Detail, IReadOnlyList<WeightG
 /// fit: T5-XXL's 9.5 GB of fp16 weights alone exceed an 8 GB device.</item>
 /// </list>
 /// Activation estimates follow the allocations of T5Encoder.Encode, PtDitRun + RectifiedFlowSampler and the VAE
-/// decoder's own estimates for the decode it will run (<see cref="VaeDecoder.Plan(VaeConfig, long[], VaeTiling, long)"/>);
+/// decoder's own estimates for the decode it will run (<see cref="VaePlan.Choose"/>);
 /// the pipeline tests check them against the measured device peak.
 /// </summary>
 public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long BudgetBytes, bool KeepResident, bool StreamTextEncoder,
@@ -167,8 +167,8 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         return new StagePlan("transformer (PT-DiT)", detail, Groups(read), bytes, bytes, floats * 4 + carried);
     }
 
-    /// <summary>VAE decoder: decoder.* and post_quant_conv.* in the kernels' layouts (<see cref="VaeDecoder.DeviceWeightBytes"/>,
-    /// folded time-tap copies included). Activations: the decode <see cref="VaeDecoder.Plan(VaeConfig, long[], VaeTiling, long)"/>
+    /// <summary>VAE decoder: decoder.* and post_quant_conv.* in the kernels' layouts (<see cref="VaeWeights.DeviceBytes"/>,
+    /// folded time-tap copies included). Activations: the decode <see cref="VaePlan.Choose"/>
     /// chooses with <paramref name="freeBytes"/> left beside the weights (plain, the official tiles, or smaller tiles),
     /// or the image uploaded after it when that is larger.</summary>
     static (StagePlan stage, VaePlan decode) VaeStage(VaeConfig c, string dir, int frames, int h, int w, long freeBytes, int batch)
@@ -178,9 +178,9 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         var keys = c.Keys().ToList();
         var missing = keys.Where(k => !infos.ContainsKey(k.name)).ToList();
         if (missing.Count > 0) throw new InvalidDataException($"VAE '{dir}': the checkpoint lacks {missing.Count} tensors, e.g. {string.Join(", ", missing.Take(3).Select(m => m.name))}");
-        long device = VaeDecoder.DeviceWeightBytes(c);
+        long device = VaeWeights.DeviceBytes(c);
         long[] shape = [batch, c.EmbedDim, frames, h, w];
-        var decode = VaeDecoder.Plan(c, shape, VaeTiling.Auto, freeBytes - device);
+        var decode = VaePlan.Choose(c, shape, VaeTiling.Auto, freeBytes - device);
         long image = 3L * batch * c.OutputFrames(frames) * h * c.SpatialFactor * w * c.SpatialFactor * 4;
         long activations = Math.Max(decode.ActivationBytes(shape), image);
         var t = decode.Tiles;

@@ -91,7 +91,7 @@ public sealed class VaeDecoderTests : GpuTest
         Gpu.ResetPeak();
         long before = Gpu.AllocatedBytes;
         _decoder!.Decode(latents, shape, VaeTiling.Off);
-        long measured = Gpu.PeakBytes - before, estimate = VaeDecoder.PlainDecodeBytes(_decoder.Config, shape);
+        long measured = Gpu.PeakBytes - before, estimate = VaePlan.PlainDecodeBytes(_decoder.Config, shape);
         Assert.That(estimate, Is.GreaterThanOrEqualTo(measured), "estimate below the measured peak");
         Assert.That(estimate, Is.LessThanOrEqualTo(measured * 5 / 4), "estimate far above the measured peak");
     }
@@ -106,8 +106,8 @@ public sealed class VaeDecoderTests : GpuTest
         var big = VaeTestModel.Tiny with { TileSampleMinSize = 64 };
         using var vae = VaeDecoder.Create(Gpu, big, new MemorySource(_weights!));
         long[] shape = [1, 4, 1, 7, 6];
-        Assert.That(VaeDecoder.UsesTiles(big, shape, VaeTiling.Auto), Is.False, "the official rule decodes 7x6 plainly");
-        vae.MemoryLimit = VaeDecoder.PlainDecodeBytes(big, shape) - 1;
+        Assert.That(VaePlan.UsesTiles(big, shape, VaeTiling.Auto), Is.False, "the official rule decodes 7x6 plainly");
+        vae.MemoryLimit = VaePlan.PlainDecodeBytes(big, shape) - 1;
         var messages = new List<string>();
         var latents = Check.Randn(new Random(12), 4 * 7 * 6, 0.5);
         var got = vae.Decode(latents, shape, VaeTiling.Auto, messages.Add);
@@ -127,27 +127,27 @@ public sealed class VaeDecoderTests : GpuTest
     {
         var c = VaeConfig.Released;
         long[] image512 = [1, 4, 1, 64, 64], image1024 = [1, 4, 1, 128, 128];
-        long plain512 = VaeDecoder.PlainDecodeBytes(c, image512);
-        Assert.That(VaeDecoder.PlainDecodeBytes(c, image1024), Is.GreaterThan(3 * plain512), "1024² needs more than 512²");
+        long plain512 = VaePlan.PlainDecodeBytes(c, image512);
+        Assert.That(VaePlan.PlainDecodeBytes(c, image1024), Is.GreaterThan(3 * plain512), "1024² needs more than 512²");
         // Enough memory: the official decision and its message.
-        var p = VaeDecoder.Plan(c, image512, VaeTiling.Auto, plain512);
+        var p = VaePlan.Choose(c, image512, VaeTiling.Auto, plain512);
         Assert.That((p.Tiled, p.Fallback, p.Message), Is.EqualTo((false, false, "VAE: plain decode")));
-        long tiled1024 = VaeDecoder.TiledDecodeBytes(c, image1024);   // official tiles of 64: 512² decodes, plus the tiles and the image
+        long tiled1024 = VaePlan.TiledDecodeBytes(c, image1024);   // official tiles of 64: 512² decodes, plus the tiles and the image
         Assert.That(tiled1024, Is.GreaterThan(plain512).And.LessThan(plain512 + 100_000_000));
-        p = VaeDecoder.Plan(c, image1024, VaeTiling.Auto, tiled1024);
+        p = VaePlan.Choose(c, image1024, VaeTiling.Auto, tiled1024);
         Assert.That((p.Tiled, p.Fallback, p.Tiles.TileLatentMinSize), Is.EqualTo((true, false, 64)));
         // Short by one byte: 512² falls back to tiles of half the size, 32 latents every 28.
-        p = VaeDecoder.Plan(c, image512, VaeTiling.Auto, plain512 - 1);
+        p = VaePlan.Choose(c, image512, VaeTiling.Auto, plain512 - 1);
         Assert.That((p.Tiled, p.Fallback, p.Tiles.TileLatentMinSize, p.Tiles.TileLatentStride), Is.EqualTo((true, true, 32, 28)));
         Assert.That(p.Message, Does.Contain("a plain decode needs about"));
-        p = VaeDecoder.Plan(c, image1024, VaeTiling.Auto, VaeDecoder.TiledDecodeBytes(c with { TileSampleMinSize = 128 }, image1024));
+        p = VaePlan.Choose(c, image1024, VaeTiling.Auto, VaePlan.TiledDecodeBytes(c with { TileSampleMinSize = 128 }, image1024));
         Assert.That((p.Fallback, p.Tiles.TileLatentMinSize), Is.EqualTo((true, 16)));
         Assert.That(p.Message, Does.Contain("a decode in the official tiles needs about"));
         // Off and On ignore memory.
-        Assert.That(VaeDecoder.Plan(c, image1024, VaeTiling.Off, 1000).Tiled, Is.False);
-        Assert.That(VaeDecoder.Plan(c, image1024, VaeTiling.On, 1000).Fallback, Is.False);
+        Assert.That(VaePlan.Choose(c, image1024, VaeTiling.Off, 1000).Tiled, Is.False);
+        Assert.That(VaePlan.Choose(c, image1024, VaeTiling.On, 1000).Fallback, Is.False);
         // Not even tiles of 8 latents fit: those are tried (the allocation then says what is short).
-        p = VaeDecoder.Plan(c, image1024, VaeTiling.Auto, 1000);
+        p = VaePlan.Choose(c, image1024, VaeTiling.Auto, 1000);
         Assert.That((p.Fallback, p.Tiles.TileLatentMinSize), Is.EqualTo((true, 8)));
         Assert.That(p.Message, Does.Contain("even tiles of 8 latents need about").And.Contain("trying those"));
     }
@@ -157,7 +157,7 @@ public sealed class VaeDecoderTests : GpuTest
     [Test]
     public void FreeMemoryIsTheHostsOnCpuDevices()
     {
-        long free = VaeDecoder.FreeBytes(Gpu);
+        long free = VaePlan.FreeBytes(Gpu);
         Assert.That(free, Is.GreaterThan(_decoder!.WeightBytes));
         if (Gpu.Info.IsCpu) Assert.That(free, Is.Not.EqualTo((long)Gpu.Info.DeviceLocalBytes - Gpu.AllocatedBytes));
     }
@@ -173,14 +173,14 @@ public sealed class VaeDecoderTests : GpuTest
     public void AutoFollowsTheOfficialRule()
     {
         var c = VaeConfig.Released;
-        Assert.That(VaeDecoder.UsesTiles(c, [1, 4, 1, 64, 64], VaeTiling.Auto), Is.False, "64x64x1 decodes plainly (the official code would crash)");
-        Assert.That(VaeDecoder.UsesTiles(c, [1, 4, 8, 64, 64], VaeTiling.Auto), Is.False);
-        Assert.That(VaeDecoder.UsesTiles(c, [1, 4, 1, 65, 8], VaeTiling.Auto), Is.True);
-        Assert.That(VaeDecoder.UsesTiles(c, [1, 4, 1, 8, 65], VaeTiling.Auto), Is.True);
-        Assert.That(VaeDecoder.UsesTiles(c, [1, 4, 9, 8, 8], VaeTiling.Auto), Is.True);
-        Assert.That(VaeDecoder.UsesTiles(c with { UseTiling = false }, [1, 4, 9, 128, 128], VaeTiling.Auto), Is.False);
-        Assert.That(VaeDecoder.UsesTiles(c, [1, 4, 1, 8, 8], VaeTiling.On), Is.True);
-        Assert.That(VaeDecoder.UsesTiles(c, [1, 4, 9, 128, 128], VaeTiling.Off), Is.False);
+        Assert.That(VaePlan.UsesTiles(c, [1, 4, 1, 64, 64], VaeTiling.Auto), Is.False, "64x64x1 decodes plainly (the official code would crash)");
+        Assert.That(VaePlan.UsesTiles(c, [1, 4, 8, 64, 64], VaeTiling.Auto), Is.False);
+        Assert.That(VaePlan.UsesTiles(c, [1, 4, 1, 65, 8], VaeTiling.Auto), Is.True);
+        Assert.That(VaePlan.UsesTiles(c, [1, 4, 1, 8, 65], VaeTiling.Auto), Is.True);
+        Assert.That(VaePlan.UsesTiles(c, [1, 4, 9, 8, 8], VaeTiling.Auto), Is.True);
+        Assert.That(VaePlan.UsesTiles(c with { UseTiling = false }, [1, 4, 9, 128, 128], VaeTiling.Auto), Is.False);
+        Assert.That(VaePlan.UsesTiles(c, [1, 4, 1, 8, 8], VaeTiling.On), Is.True);
+        Assert.That(VaePlan.UsesTiles(c, [1, 4, 9, 128, 128], VaeTiling.Off), Is.False);
     }
 
     [Test]

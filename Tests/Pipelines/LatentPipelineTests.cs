@@ -90,7 +90,7 @@ public sealed class LatentPipelineTests : GpuTest
         var reference = new VaeReference(VaeTestModel.Tiny, _vaeWeights);
         var z = VaeReference.FromFloats(latents, zShape);
         // 4 x 4 latents fit the tiny VAE's 4-latent tile: the official rule decodes plainly.
-        Assert.That(VaeDecoder.UsesTiles(VaeTestModel.Tiny, zShape, VaeTiling.Auto), Is.False);
+        Assert.That(VaePlan.UsesTiles(VaeTestModel.Tiny, zShape, VaeTiling.Auto), Is.False);
         var want = reference.Decode(z).D.Select(v => Math.Clamp(v, -1, 1)).ToArray();
         Assert.That(Check.MaxAbsError(a.image, want), Is.LessThan(1e-4));
         Assert.That(want.Any(v => v > -1 && v < 1), Is.True, "some values inside the clamp range");

@@ -13,6 +13,7 @@ public enum VaeTiling { Auto, On, Off }
 /// [B·T, H·W, C] rows; the causal 3-D convolutions are the implicit-GEMM <see cref="Conv3d"/> kernel. Each block runs
 /// as its own submit and frees its temporaries, so device memory stays near two activations of the largest level.
 /// The tiled path (<see cref="VaeTiles"/>) decodes tiles with the same plain decode and blends on the host.
+/// The weights' layouts are <see cref="VaeWeights"/>'s; which path a decode takes and the memory it needs, <see cref="VaePlan"/>'s.
 /// </summary>
 public sealed class VaeDecoder : IDisposable
 {
@@ -46,65 +47,9 @@ public sealed class VaeDecoder : IDisposable
     public static VaeDecoder Create(Gpu gpu, VaeConfig config, ITensorSource source)
     {
         CheckpointKeys.Verify(source, config.Keys().ToList(), allowUnexpected: true, what: "VAE checkpoint");
-        var uploads = DeviceTensors(config, source).Select(t => (t.name, t.read, DType.F32, t.shape));
+        var uploads = VaeWeights.Tensors(config, source).Select(t => (t.name, t.read, DType.F32, t.shape));
         return new VaeDecoder(gpu, config, DeviceWeights.Upload(gpu, uploads));
     }
-
-    /// <summary>Device bytes the decoder's weights take once loaded (as <see cref="WeightBytes"/>), from the config alone:
-    /// every tensor in its kernel layout, the folded time-tap copies included, each rounded up to the 256-byte
-    /// alignment DeviceWeights gives it (an upper bound, exact up to the padding after a buffer's last tensor).</summary>
-    public static long DeviceWeightBytes(VaeConfig config) =>
-        DeviceTensors(config, null).Sum(t => (t.shape.Aggregate(1L, (x, y) => x * y) * DType.F32.Size() + 255) / 256 * 256);
-
-    /// <summary>The f32 tensors the decoder holds on the device: name, shape and how to read them from the checkpoint
-    /// (<paramref name="source"/> null: shapes only, for <see cref="DeviceWeightBytes"/>).</summary>
-    static List<(string name, long[] shape, Func<HostTensor> read)> DeviceTensors(VaeConfig config, ITensorSource? source)
-    {
-        var uploads = new List<(string, long[], Func<HostTensor>)>();
-        void Add(string name, long[] shape, Func<HostTensor> read) => uploads.Add((name, shape, read));
-        HostTensor Read(string name) => source!.Read(name);
-        foreach (var (name, shape) in config.Keys())
-        {
-            if (!name.EndsWith(".conv.weight", StringComparison.Ordinal))
-            {
-                if (!name.EndsWith(".conv.bias", StringComparison.Ordinal)) Add(name, shape, () => Read(name).To(DType.F32));
-                continue;
-            }
-            string p = name[..^".conv.weight".Length];
-            if (p.StartsWith("decoder.mid.attn_1.", StringComparison.Ordinal)) continue;   // fused below
-            long cout = shape[0], cin = shape[1];
-            bool gemm = shape[2] * shape[3] * shape[4] == 1 && p != "post_quant_conv";
-            if (gemm)
-            {
-                Add(p + ".w", [cout, cin], () => Reshape(Read(name).To(DType.F32), cout, cin));
-                Add(p + ".b", [cout], () => Read(p + ".conv.bias").To(DType.F32));
-            }
-            else
-            {
-                bool asGemm = AsGemm(p, cin);
-                Func<HostTensor, HostTensor> pack = asGemm ? Conv3d.PackGemmWeight : Conv3d.PackWeight;
-                long[] packedShape(long kt) => asGemm ? [cout, kt, shape[3], shape[4], cin] : [kt, shape[3], shape[4], cin, (cout + 3) / 4 * 4];
-                Add(p + ".w", packedShape(shape[2]), () => pack(Read(name)));
-                // Causal convs with time taps also get their folded kernel, for images (all taps read frame 0).
-                if (shape[2] > 1) Add(p + ".wf", packedShape(1), () => pack(Conv3d.FoldTime(Read(name))));
-                if (asGemm) Add(p + ".b", [cout], () => Read(p + ".conv.bias").To(DType.F32));
-                else Add(p + ".b", [(cout + 3) / 4 * 4], () => Conv3d.PackBias(Read(p + ".conv.bias")));
-            }
-        }
-        // Mid attention: q, k, v fused into one GEMM [3C, C]; proj_out a GEMM with the residual.
-        const string a = "decoder.mid.attn_1";
-        long c = config.Width(config.Levels - 1);
-        Add(a + ".qkv.w", [3 * c, c], () => Concat(new[] { "q", "k", "v" }.Select(n => Read($"{a}.{n}.conv.weight")), 3 * c, c));
-        Add(a + ".qkv.b", [3 * c], () => Concat(new[] { "q", "k", "v" }.Select(n => Read($"{a}.{n}.conv.bias")), 3 * c));
-        Add(a + ".proj_out.w", [c, c], () => Reshape(Read(a + ".proj_out.conv.weight").To(DType.F32), c, c));
-        Add(a + ".proj_out.b", [c], () => Read(a + ".proj_out.conv.bias").To(DType.F32));
-        return uploads;
-    }
-
-    static HostTensor Reshape(HostTensor t, params long[] shape) => new(t.DType, shape, t.Bytes);
-
-    static HostTensor Concat(IEnumerable<HostTensor> parts, params long[] shape)
-        => HostTensor.FromFloat32(parts.SelectMany(p => p.ToFloat32()).ToArray(), shape);
 
     /// <summary>The device memory a decode may use (null: the device-local heap less what this process already holds).
     /// Tests set small numbers to exercise the fallback to tiles.</summary>
@@ -129,124 +74,13 @@ public sealed class VaeDecoder : IDisposable
         return new VaeVolume(sample.ToArray(), sample.Shape);
     }
 
-    /// <summary>How this device decodes latents of this shape: <see cref="Plan(VaeConfig, long[], VaeTiling, long)"/> with
-    /// the free memory (<see cref="MemoryLimit"/>, else <see cref="FreeBytes"/>).</summary>
+    /// <summary>How this device decodes latents of this shape: <see cref="VaePlan.Choose"/> with the free memory
+    /// (<see cref="MemoryLimit"/>, else <see cref="VaePlan.FreeBytes"/>).</summary>
     public VaePlan Plan(long[] shape, VaeTiling tiling)
     {
         CheckLatents(shape);
-        return Plan(Config, shape, tiling, MemoryLimit ?? FreeBytes(Gpu));
+        return VaePlan.Choose(Config, shape, tiling, MemoryLimit ?? VaePlan.FreeBytes(Gpu));
     }
-
-    /// <summary>Memory left for activations: the device-local heap less what this process holds on it; on CPU devices
-    /// (lavapipe, docs/lavapipe.md §6: its heap reports 2 GiB but buffers are host memory and larger totals allocate fine) the host's
-    /// available memory.</summary>
-    public static long FreeBytes(Gpu gpu)
-    {
-        if (!gpu.Info.IsCpu) return (long)gpu.Info.DeviceLocalBytes - gpu.AllocatedBytes;
-        try
-        {
-            var line = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemAvailable:", StringComparison.Ordinal));
-            if (line is not null) return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-        return GC.GetGCMemoryInfo().TotalAvailableMemoryBytes - Environment.WorkingSet;
-    }
-
-    /// <summary>
-    /// The decode path for latents of this shape with <paramref name="freeBytes"/> of memory left for activations.
-    /// On and Off obey. Auto takes the official decision (<see cref="UsesTiles"/>), then, when that decode's peak
-    /// (<see cref="PlainDecodeBytes"/>, <see cref="TiledDecodeBytes"/>) would not fit, halves the tile size
-    /// (tile_sample_min_size 512, 256, 128, 64: latent tiles of 64 … 8, same overlap) until it fits, or takes the
-    /// smallest. Smaller tiles keep GroupNorm and attention tile-local over less context, so such an image differs
-    /// from the official one.
-    /// </summary>
-    public static VaePlan Plan(VaeConfig c, long[] shape, VaeTiling tiling, long freeBytes)
-    {
-        bool tiled = UsesTiles(c, shape, tiling);
-        string official = tiled
-            ? $"VAE: tiled decode (latent tiles of {c.TileLatentMinSize}, stride {c.TileLatentStride}, time chunks of {c.TileLatentMinSizeT})"
-            : "VAE: plain decode";
-        var plan = new VaePlan(tiled, c, official, Fallback: false);
-        long need = plan.ActivationBytes(shape);
-        if (tiling != VaeTiling.Auto || need <= freeBytes) return plan;
-        string shortBy = $"VAE: a {(tiled ? "decode in the official tiles" : "plain decode")} needs about {Mb(need)} of device memory and {Mb(freeBytes)} is free";
-        // Halve while the tiles still join up exactly (stride × spatial factor = kept pixels, as 56 · 8 = 448).
-        VaeConfig? smallest = null;
-        for (var t = c with { TileSampleMinSize = c.TileSampleMinSize / 2 };
-             t.TileLatentMinSize >= 1 && t.TileLatentStride >= 1 && t.TileLatentStride * t.SpatialFactor == t.TileKeep;
-             t = t with { TileSampleMinSize = t.TileSampleMinSize / 2 })
-        {
-            smallest = t;
-            long tileNeed = TiledDecodeBytes(t, shape);
-            if (tileNeed <= freeBytes)
-                return new VaePlan(true, t, $"{shortBy}; decoding in tiles of {t.TileLatentMinSize} latents instead (about {Mb(tileNeed)}; " +
-                    "tile-local normalisation makes the image differ slightly)", Fallback: true);
-        }
-        if (smallest is null) return new VaePlan(tiled, c, $"{shortBy}; no smaller tiles join up, trying anyway", Fallback: false);
-        return new VaePlan(true, smallest, $"{shortBy}; even tiles of {smallest.TileLatentMinSize} latents need about " +
-            $"{Mb(TiledDecodeBytes(smallest, shape))}: trying those", Fallback: true);
-    }
-
-    static string Mb(long bytes) => $"{Math.Max(0, bytes) / 1_000_000.0:F0} MB";
-
-    /// <summary>Device bytes a tiled decode (tiles and time chunks of config <paramref name="c"/>) holds at its peak
-    /// besides the weights: one tile's plain decode, the decoded tiles of a time chunk and the joined sample.</summary>
-    public static long TiledDecodeBytes(VaeConfig c, long[] shape)
-    {
-        long b = shape[0], t = Math.Min(shape[2], c.TileLatentMinSizeT), h = shape[3], w = shape[4];
-        long tile = PlainDecodeBytes(c, [b, shape[1], t, Math.Min(h, c.TileLatentMinSize), Math.Min(w, c.TileLatentMinSize)]);
-        long tilesOfAChunk = 0;
-        foreach (int r in VaeTiles.Starts((int)h, c.TileLatentStride))
-            foreach (int q in VaeTiles.Starts((int)w, c.TileLatentStride))
-                tilesOfAChunk += b * VaeConfig.OutChannels * c.OutputFrames(t) * c.SpatialFactor * Math.Min(c.TileLatentMinSize, h - r) * c.SpatialFactor * Math.Min(c.TileLatentMinSize, w - q) * 4;
-        long sample = b * VaeConfig.OutChannels * c.OutputFrames(shape[2]) * h * c.SpatialFactor * w * c.SpatialFactor * 4;
-        return tile + tilesOfAChunk + sample;
-    }
-
-    /// <summary>
-    /// Device bytes a plain decode of latents [B, E, T, h, w] holds at its peak besides the weights: the uploaded
-    /// latents plus the largest set of tensors one step of <see cref="DecodeOnDevice"/> keeps alive (its input, its
-    /// temporaries and its output), each rounded up to 256 bytes. It follows the steps below one for one.
-    /// </summary>
-    public static long PlainDecodeBytes(VaeConfig c, long[] shape)
-    {
-        static long Buf(long floats) => (floats * 4 + 255) / 256 * 256;
-        long peak = 0;
-        void Step(params long[] tensors) => peak = Math.Max(peak, tensors.Sum(Buf));
-        long b = shape[0], frames = shape[2], h = shape[3], w = shape[4], top = c.Width(c.Levels - 1);
-        long p = b * frames * h * w;
-        void Res(long cin, long cout) => Step(p * cin, p * cin, p * cout, p * cout, cin != cout ? p * cout : 0, p * cout);
-        Step(p * c.ZChannels);                                   // post_quant_conv (beside the latents)
-        Step(p * c.ZChannels, p * top);                          // conv_in
-        Res(top, top);                                           // mid.block_1
-        Step(p * top, p * top, p * top, p * top, h * w * h * w, top * h * w, p * top, p * top);   // mid.attn_1
-        Res(top, top);                                           // mid.block_2
-        long cur = top;
-        for (int level = c.Levels - 1; level >= 0; level--)
-        {
-            for (int i = 0; i <= c.NumResBlocks; i++) { Res(cur, c.Width(level)); cur = c.Width(level); }
-            string up = c.DecoderSpatialUpsample[level];
-            if (up.Length == 0) continue;
-            if (up == "Spatial2xTime2x3DUpsample") frames = 2 * frames - 1;
-            h *= 2; w *= 2;
-            long next = b * frames * h * w;
-            Step(p * cur, next * cur, next * cur);
-            p = next;
-        }
-        Step(p * cur, p * cur, p * VaeConfig.OutChannels);     // norm_out, conv_out
-        return Buf(shape.Aggregate(1L, (x, y) => x * y)) + peak;
-    }
-
-    /// <summary>Whether the official rule (or the user's On/Off) decodes latents of this shape [B, E, T, h, w] in tiles.</summary>
-    public static bool UsesTiles(VaeConfig c, long[] shape, VaeTiling tiling) => tiling switch
-    {
-        VaeTiling.On => true,
-        VaeTiling.Off => false,
-        // Official: tiles when use_tiling and the latent exceeds one tile; below that the official code crashes
-        // (UnboundLocalError, docs/vae.md, quirk V1) and we decode plainly, as Open-Sora-Plan does.
-        _ => c.UseTiling && (shape[4] > c.TileLatentMinSize || shape[3] > c.TileLatentMinSize || shape[2] > c.TileLatentMinSizeT),
-    };
 
     /// <summary>The sample shape of a plain decode of latents of this shape (the tiled one agrees when the latent tile
     /// stride times the spatial factor equals the kept pixels per tile, as in the released 56 · 8 = 448).</summary>
@@ -372,18 +206,13 @@ public sealed class VaeDecoder : IDisposable
         return y;
     });
 
-    /// <summary>The wide convolutions (channel-last, Cin a multiple of 8) run as implicit GEMMs; the narrow ends
-    /// (post_quant_conv on channel-first latents, conv_in from the 4 latent channels, conv_out into 3 channel-first
-    /// samples) on the direct kernel.</summary>
-    static bool AsGemm(string p, long cin) => p is not ("post_quant_conv" or "decoder.conv_out") && cin % 8 == 0;
-
     void Conv(string p, Sequence seq, Tensor x, bool xFirst, Tensor y, bool yFirst, Tensor? residual = null, float inDiv = 1f)
     {
         // Frame 0 of every causal conv reads only frame 0 through all its time taps (the padding replicates it), so the
         // folded kernel computes it in a third of the work: all of an image, the first frame of a video.
         long frames = xFirst ? x.Dim(2) : x.Dim(1);
         bool folds = _w.Contains(p + ".wf");
-        if (AsGemm(p, xFirst ? x.Dim(1) : x.Dim(-1)))
+        if (VaeWeights.AsGemm(p, xFirst ? x.Dim(1) : x.Dim(-1)))
         {
             if (!folds) Conv3d.RecordGemm(seq, x, _w[p + ".w"], _w[p + ".b"], y, residual);
             else
@@ -417,14 +246,6 @@ public sealed class VaeDecoder : IDisposable
     }
 
     public void Dispose() => _w.Dispose();
-}
-
-/// <summary>How a decode runs: plainly or in the tiles of <paramref name="Tiles"/> (the decoder's config, or one with
-/// smaller tiles when memory forced a <paramref name="Fallback"/>), and a one-line message saying so.</summary>
-public sealed record VaePlan(bool Tiled, VaeConfig Tiles, string Message, bool Fallback)
-{
-    /// <summary>Device bytes this decode of latents of <paramref name="shape"/> holds at its peak besides the weights.</summary>
-    public long ActivationBytes(long[] shape) => Tiled ? VaeDecoder.TiledDecodeBytes(Tiles, shape) : VaeDecoder.PlainDecodeBytes(Tiles, shape);
 }
 
 /// <summary>A device tensor with its own buffer, freed on Dispose.</summary>
