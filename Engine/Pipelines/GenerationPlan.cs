@@ -3,6 +3,7 @@ using System.Text;
 using T2X.Vulkan.Models.PtDit;
 using T2X.Vulkan.Models.T5;
 using T2X.Vulkan.Models.Vae;
+using T2X.Vulkan.Sampling;
 using T2X.Vulkan.Weights;
 
 namespace T2X.Vulkan.Pipelines;
@@ -35,8 +36,8 @@ public sealed record StagePlan(string Name, string Detail, IReadOnlyList<WeightG
 /// the sum. T5's blocks are streamed (one block's weights on the device at a time) when the whole encoder would not
 /// fit: T5-XXL's 9.5 GB of fp16 weights alone exceed an 8 GB device.</item>
 /// </list>
-/// Activation estimates follow the allocations of T5Encoder.Encode, PtDitRun + RectifiedFlowSampler and the VAE
-/// decoder's own estimates for the decode it will run (<see cref="VaePlan.Choose"/>);
+/// Activations: the transformer's measured from the sampler's arenas (nothing allocated); T5's follow the allocations
+/// of T5Encoder.Encode; the VAE's are the decoder's own estimates for the decode it will run (<see cref="VaePlan.Choose"/>);
 /// the pipeline tests check them against the measured device peak.
 /// </summary>
 public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long BudgetBytes, bool KeepResident, bool StreamTextEncoder,
@@ -146,25 +147,18 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
     }
 
     /// <summary>PT-DiT: every checkpoint key the model reads (q|k|v fused on upload, same bytes; the stored position
-    /// table stays on the host). Activations: the recorded run at batch 2 (CFG) + the sampler's latents + the text.</summary>
+    /// table stays on the host). Activations: the sampler's arenas as they would be allocated (the recorded run at
+    /// batch 2 for guidance, the sampler's latents; <see cref="RectifiedFlowSampler.ActivationBytes"/>) + the text.</summary>
     static StagePlan TransformerStage(PtDitConfig c, string dir, int frames, int h, int w, int textLength, long carried, int batch)
     {
         using var source = Checkpoint.OpenFolder(dir);
         var infos = source.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var read = PtDitKeys.Expected(c).Where(k => infos.ContainsKey(k.Name)).Select(k => infos[k.Name]).ToList();
         long bytes = read.Where(t => t.Name != PtDitKeys.PosEmbedBuffer).Sum(Bytes);
-        var l = new PtDitLayout(c, 2 * batch, frames, h / c.PatchSize, w / c.PatchSize, textLength);
-        long B = l.B, T = l.Tokens, D = c.Dim, L = l.L, rows = B * T, k = l.Proxies, latent = (long)frames * h * w;
-        long floats = B * c.InChannels * latent + B * c.OutChannels * latent                  // run latents, output
-            + B * 256 + B * L * c.CaptionChannels + B * L + T * D + 1 * rows                   // sinusoid, text, mask, position, shifted ids
-            + 2 * B * L * D + (long)c.NumLayers * B * L * 2 * D + 3 * B * D + 6 * B * D        // caption, context, text k|v, temb
-            + (6 + 3 + 2) * B * D                                                              // modulation
-            + rows * c.InChannels * c.PatchSize * c.PatchSize + rows * D * 2 + rows * 3 * D + rows * D * 2 + rows * c.FfDim + rows * D * 2
-            + B * T * c.PatchSize * c.PatchSize * c.OutChannels                                // final tokens
-            + B * k * D * 3 + B * k * 3 * D + B * k * 2 * D                                    // proxies, norm, o; q|k|v; k|v
-            + 2L * batch * c.InChannels * latent + 2 + batch;                                  // sampler z, estimate, dt, guidance
+        long T = new PtDitLayout(c, 2 * batch, frames, h / c.PatchSize, w / c.PatchSize, textLength).Tokens;
+        long activations = RectifiedFlowSampler.ActivationBytes(c, batch, frames, h, w, textLength);
         string detail = $"{c.NumLayers} blocks, dim {c.Dim}, latents {frames}×{h}×{w}, {T} tokens × 2 (guidance)" + (batch > 1 ? $" × {batch} requests" : "");
-        return new StagePlan("transformer (PT-DiT)", detail, Groups(read), bytes, bytes, floats * 4 + carried);
+        return new StagePlan("transformer (PT-DiT)", detail, Groups(read), bytes, bytes, activations + carried);
     }
 
     /// <summary>VAE decoder: decoder.* and post_quant_conv.* in the kernels' layouts (<see cref="VaeWeights.DeviceBytes"/>,

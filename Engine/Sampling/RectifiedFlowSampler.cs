@@ -43,11 +43,8 @@ internal sealed class RectifiedFlowSampler : IDisposable
         try
         {
             _run = Own(model.Prepare(2 * batch, frames, height, width, textLength));
-            Z = OwnTensor(Tensor.Create(gpu, DType.F32, batch, c.InChannels, frames, height, width));
-            Estimate = OwnTensor(Tensor.Create(gpu, DType.F32, batch, c.InChannels, frames, height, width));
-            _dt = OwnTensor(Tensor.CreateHostVisible(gpu, DType.F32, 1));   // rewritten before every step
-            _estimateDt = OwnTensor(Tensor.CreateHostVisible(gpu, DType.F32, 1));
-            _guidance = OwnTensor(Tensor.CreateHostVisible(gpu, DType.F32, batch));
+            Own(TensorArena.Allocate(gpu, arena => Allocate(arena, c, batch, frames, height, width), out var tensors));
+            (Z, Estimate, _dt, _estimateDt, _guidance) = tensors;
             SetGuidance(guidance);
             _step = Own(new Sequence(gpu));
             _step.Copy(Z, _run.Latents.Slice(0, batch));       // x_in = [z; z]: conditional half first
@@ -74,7 +71,19 @@ internal sealed class RectifiedFlowSampler : IDisposable
     }
 
     T Own<T>(T d) where T : IDisposable { _owned.Add(d); return d; }
-    Tensor OwnTensor(Tensor t) { _owned.Add(t.Buffer); return t; }
+
+    /// <summary>z and the estimate [B, C, F, H, W]; dt, the estimate's dt and the guidance scales, rewritten before every
+    /// step, in host-visible memory.</summary>
+    static (Tensor Z, Tensor Estimate, Tensor Dt, Tensor EstimateDt, Tensor Guidance) Allocate(TensorArena arena, PtDitConfig c, int batch,
+        int frames, int height, int width)
+        => (arena.F32(batch, c.InChannels, frames, height, width), arena.F32(batch, c.InChannels, frames, height, width),
+            arena.NewHostVisible(DType.F32, 1), arena.NewHostVisible(DType.F32, 1), arena.NewHostVisible(DType.F32, batch));
+
+    /// <summary>Device bytes a sampler of this size allocates, its forward pass at batch 2B included (measured, nothing
+    /// allocated): what a memory plan counts.</summary>
+    public static long ActivationBytes(PtDitConfig c, int batch, int frames, int height, int width, int textLength)
+        => PtDitRun.ActivationBytes(c, 2 * batch, frames, height, width, textLength)
+         + TensorArena.MeasureBytes(arena => Allocate(arena, c, batch, frames, height, width));
 
     /// <summary>The text of the 2B rows [cond; uncond], from device tensors: embeddings [2B, L, caption_channels], mask [2B, L].</summary>
     public void SetText(Tensor embeddings, Tensor mask) => _run.SetText(embeddings, mask);

@@ -18,6 +18,16 @@ public sealed class Tensor
             throw new ArgumentException($"tensor [{string.Join(",", shape)}] {dtype} at offset {offset} does not fit in a buffer of {buffer.Size} bytes");
     }
 
+    Tensor(DType dtype, long[] shape)
+    {
+        Buffer = null!;
+        DType = dtype;
+        Shape = shape;
+    }
+
+    /// <summary>A shape and dtype with no memory behind it: what a measuring <see cref="TensorArena"/> hands out.</summary>
+    internal static Tensor Unbacked(DType dtype, long[] shape) => new(dtype, shape);
+
     /// <summary>Allocates a tensor in its own buffer.</summary>
     public static Tensor Create(Gpu gpu, DType dtype, params long[] shape)
     {

@@ -59,7 +59,7 @@ public sealed class PtDitModel : IDisposable
 
 /// <summary>
 /// The recorded forward pass of a <see cref="PtDitModel"/> at one size: device inputs and outputs, the activations
-/// (allocated once, reused by every block and call), a text sequence (caption projection and every block's text
+/// (allocated once from one <see cref="TensorArena"/>, reused by every block and call), a text sequence (caption projection and every block's text
 /// keys/values, run when the text changes) and the forward sequence (run per call; only the timestep sinusoid
 /// changes between sampler steps).
 /// </summary>
@@ -96,12 +96,9 @@ public sealed class PtDitRun : IDisposable
         var gpu = model.Gpu;
         try
         {
-            Latents = Tensor.Create(gpu, DType.F32, batch, c.InChannels, frames, height, width);
-            Own(Latents.Buffer);
-            Output = Tensor.Create(gpu, DType.F32, batch, c.OutChannels, frames, height, width);
-            Own(Output.Buffer);
-            Act = new PtDitActivations(gpu, Layout, model.Mode);
-            _owned.Add(Act);
+            var layout = Layout;
+            Own(TensorArena.Allocate(gpu, arena => Allocate(arena, layout, frames, height, width, model.Mode), out var tensors));
+            (Latents, Output, Act) = tensors;
             UploadConstants();
             _textSequence = Own(new Sequence(gpu));
             RecordText(_textSequence);
@@ -114,6 +111,23 @@ public sealed class PtDitRun : IDisposable
     }
 
     T Own<T>(T d) where T : IDisposable { _owned.Add(d); return d; }
+
+    /// <summary>Input latents [B, C, F, H, W], output [B, out_channels, F, H, W] and the activations, from one arena.</summary>
+    static (Tensor Latents, Tensor Output, PtDitActivations Act) Allocate(TensorArena arena, PtDitLayout l, int frames, int height, int width,
+        AttentionMode mode)
+    {
+        var c = l.Config;
+        var latents = arena.F32(l.B, c.InChannels, frames, height, width);
+        var output = arena.F32(l.B, c.OutChannels, frames, height, width);
+        return (latents, output, new PtDitActivations(arena, l, mode));
+    }
+
+    /// <summary>Device bytes a run of this size allocates (measured, nothing allocated): what a memory plan counts.</summary>
+    internal static long ActivationBytes(PtDitConfig c, int batch, int frames, int height, int width, int textLength, AttentionMode mode = AttentionMode.Proxy)
+    {
+        var l = new PtDitLayout(c, batch, frames, height / c.PatchSize, width / c.PatchSize, textLength);
+        return TensorArena.MeasureBytes(arena => Allocate(arena, l, frames, height, width, mode));
+    }
 
     /// <summary>The position table in window order, and the token → rolled-row batch ids of the shifted windows.</summary>
     void UploadConstants()
@@ -128,7 +142,7 @@ public sealed class PtDitRun : IDisposable
         else
             grid = PtDitEmbeddings.PositionTable(L.F, L.H, L.W, c.Dim, c.PosInterpolationScale);
         Act.Position.Upload(PtDitEmbeddings.ToWindowOrder(grid, L.F, L.H, L.W, c.Dim, window));
-        Act.ShiftedRowSample.Buffer.Upload<int>(L.ShiftedRowSample());
+        Act.ShiftedRowSample.Buffer.Upload<int>(L.ShiftedRowSample(), Act.ShiftedRowSample.Offset);
     }
 
     /// <summary>Uploads the text [B, L, caption_channels] and its mask [B, L] (empty: keep all) and runs the text sequence.</summary>
