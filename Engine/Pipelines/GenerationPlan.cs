@@ -36,8 +36,8 @@ public sealed record StagePlan(string Name, string Detail, IReadOnlyList<WeightG
 /// the sum. T5's blocks are streamed (one block's weights on the device at a time) when the whole encoder would not
 /// fit: T5-XXL's 9.5 GB of fp16 weights alone exceed an 8 GB device.</item>
 /// </list>
-/// Activations: the transformer's measured from the sampler's arenas (nothing allocated); T5's follow the allocations
-/// of T5Encoder.Encode; the VAE's are the decoder's own estimates for the decode it will run (<see cref="VaePlan.Choose"/>);
+/// Activations: T5's scratch and the transformer's measured from their arenas (nothing allocated); the VAE's are the
+/// decoder's own estimates for the decode it will run (<see cref="VaePlan.Choose"/>);
 /// the pipeline tests check them against the measured device peak.
 /// </summary>
 public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long BudgetBytes, bool KeepResident, bool StreamTextEncoder,
@@ -121,7 +121,8 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
     static bool SameDecode(VaePlan? a, VaePlan? b) => a is null ? b is null : b is not null && a.Tiled == b.Tiled && a.Tiles == b.Tiles;
 
     /// <summary>T5: the embedding and final norm, each block (fused q|k|v, o, the feed-forward, norms); the relative
-    /// position table stays on the host. Activations: Encode's scratch for [cond; uncond] at max_length + its output.
+    /// position table stays on the host. Activations: Encode's scratch for [cond; uncond] at max_length, measured from
+    /// its arena (<see cref="T5Encoder.ScratchBytes"/>), + its output.
     /// Also returns the weight bytes on the device at once when the blocks are streamed (the embedding and final norm + the largest block).</summary>
     static (StagePlan stage, long streamedBytes) TextEncoderStage(T5Config c, string dir, int maxLength, int batch)
     {
@@ -137,11 +138,9 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         long outside = device.Where(t => T5Encoder.BlockOf(t.Name) is null).Sum(Bytes);
         long block = device.GroupBy(t => T5Encoder.BlockOf(t.Name) ?? -1).Where(g => g.Key >= 0).Select(g => g.Sum(Bytes)).DefaultIfEmpty(0).Max();
 
-        long rows = 2L * batch * maxLength, D = c.DModel, inner = c.InnerDim, F = c.DFf;
-        long scratch = rows * 4 + rows * 4 + (long)c.NumHeads * maxLength * maxLength * 4   // ids, mask, position bias
-                     + 2 * rows * D * 4 + rows * 3 * inner * 4 + rows * inner * 4              // x, h, q|k|v, context
-                     + 2 * rows * F * 4;                                                        // up, hidden
-        long output = rows * D * 4 + rows * 4;                                                 // embeddings + mask
+        long rows = 2L * batch * maxLength;
+        long scratch = T5Encoder.ScratchBytes(c, 2 * batch, maxLength);
+        long output = rows * c.DModel * 4 + rows * 4;                                          // embeddings + mask
         string detail = $"{c.NumLayers} blocks, d_model {c.DModel}, {maxLength} tokens × [prompt; negative]" + (batch > 1 ? $" × {batch} requests" : "");
         return (new StagePlan("text encoder (T5)", detail, Groups(names.Select(n => infos[n])), all, all, scratch + output), outside + block);
     }

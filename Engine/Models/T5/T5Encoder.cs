@@ -154,25 +154,17 @@ public sealed class T5Encoder : IDisposable
             keyMask[i] = mask[i];
         }
 
-        int D = c.DModel, inner = c.InnerDim, F = c.DFf, H = c.NumHeads;
+        int D = c.DModel, inner = c.InnerDim, H = c.NumHeads;
         long rows = (long)batch * length;
-        var scratch = new List<Tensor>();
-        Tensor New(DType t, params long[] shape) { var x = Tensor.Create(_gpu, t, shape); scratch.Add(x); return x; }
         var output = Tensor.Create(_gpu, DType.F32, batch, length, D);
+        TensorArena? scratch = null;
         try
         {
-            var idsT = New(DType.I32, batch, length);
+            scratch = TensorArena.Allocate(_gpu, arena => AllocateScratch(arena, c, batch, length), out var t);
+            var (idsT, maskT, bias, x, h, qkv, context, up, hidden) = t;
             idsT.Buffer.Upload<int>(ids32, idsT.Offset);
-            var maskT = New(DType.F32, batch, length);
             maskT.Upload(keyMask);
-            var bias = New(DType.F32, H, length, length);
             bias.Upload(PositionBias(length));
-            var x = New(DType.F32, batch, length, D);
-            var h = New(DType.F32, batch, length, D);
-            var qkv = New(DType.F32, batch, length, 3L * inner);
-            var context = New(DType.F32, batch, length, inner);
-            var up = New(DType.F32, rows, F);
-            var hidden = New(DType.F32, rows, F);
             float eps = (float)c.LayerNormEpsilon;
 
             var seq = new Sequence(_gpu);
@@ -229,9 +221,25 @@ public sealed class T5Encoder : IDisposable
         }
         finally
         {
-            foreach (var t in scratch) t.Buffer.Dispose();
+            scratch?.Dispose();
         }
     }
+
+    /// <summary>Encode's scratch for [batch, length]: ids, key mask, position bias [heads, length, length], x, h, q|k|v,
+    /// context, and the feed-forward's up and hidden rows.</summary>
+    static (Tensor Ids, Tensor Mask, Tensor Bias, Tensor X, Tensor H, Tensor Qkv, Tensor Context, Tensor Up, Tensor Hidden) AllocateScratch(
+        TensorArena arena, T5Config c, int batch, int length)
+    {
+        long rows = (long)batch * length;
+        return (arena.New(DType.I32, batch, length), arena.F32(batch, length), arena.F32(c.NumHeads, length, length),
+            arena.F32(batch, length, c.DModel), arena.F32(batch, length, c.DModel), arena.F32(batch, length, 3L * c.InnerDim),
+            arena.F32(batch, length, c.InnerDim), arena.F32(rows, c.DFf), arena.F32(rows, c.DFf));
+    }
+
+    /// <summary>Device bytes Encode's scratch takes for [batch, length] (measured, nothing allocated): what a memory
+    /// plan counts.</summary>
+    internal static long ScratchBytes(T5Config c, int batch, int length)
+        => TensorArena.MeasureBytes(arena => AllocateScratch(arena, c, batch, length));
 
     /// <summary>P[h, i, j] = relative_attention_bias[bucket(j − i), h] for a sequence of the given length.</summary>
     float[] PositionBias(int length)
