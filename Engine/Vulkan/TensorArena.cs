@@ -93,7 +93,8 @@ public sealed class TensorArena : IDisposable
             start = 0;
         }
         pool.Used = start + bytes;
-        pool.Sizes[^1] = Math.Max(4, pool.Used);   // an empty tensor still gets a valid (non-zero) range
+        // Whole alignment units, at least one: what a driver rounds a buffer to is then what the plan counts.
+        pool.Sizes[^1] = Math.Max(Align, (pool.Used + Align - 1) / Align * Align);
         pool.Tensors++;
         if (_gpu is null) return Tensor.Unbacked(dtype, shape);
         int index = pool.Sizes.Count - 1;

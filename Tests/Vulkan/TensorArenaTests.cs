@@ -18,13 +18,14 @@ public sealed class TensorArenaTests : GpuTest
         Assert.That(measuring.IsMeasuring, Is.True);
         Assert.That(Gpu.AllocatedBytes, Is.EqualTo(before), "a measuring arena allocates nothing");
         Assert.That(shapes.B.Shape, Is.EqualTo(new long[] { 7, 11, 2 }));
-        // Device pool: 60 bytes, then 616 at offset 256, then 52 at offset 1024; host-visible pool: 4 bytes.
-        Assert.That((measuring.Bytes, measuring.Tensors, measuring.Buffers), Is.EqualTo((1024L + 52 + 4, 4, 2)));
+        // Device pool: 60 bytes, then 616 at offset 256, then 52 at offset 1024, rounded up to 1280; host-visible pool:
+        // 4 bytes, rounded up to 256.
+        Assert.That((measuring.Bytes, measuring.Tensors, measuring.Buffers), Is.EqualTo((1280L + 256, 4, 2)));
 
         using (var arena = TensorArena.Allocate(Gpu, Allocate, out var t))
         {
             Assert.That(arena.Bytes, Is.EqualTo(measuring.Bytes));
-            Assert.That(Gpu.AllocatedBytes - before, Is.InRange(arena.Bytes, arena.Bytes + 2 * 256), "two buffers (driver rounding aside)");
+            Assert.That(Gpu.AllocatedBytes - before, Is.InRange(arena.Bytes, arena.Bytes + 2 * 4096), "two buffers (lavapipe: exactly; other drivers may round further)");
             Assert.That(t.B.Buffer, Is.SameAs(t.A.Buffer), "one device buffer");
             Assert.That((t.A.Offset, t.B.Offset, t.Ids.Offset), Is.EqualTo((0ul, 256ul, 1024ul)));
             Assert.That(t.Step.Buffer, Is.Not.SameAs(t.A.Buffer));
