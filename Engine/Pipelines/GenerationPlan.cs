@@ -36,9 +36,9 @@ public sealed record StagePlan(string Name, string Detail, IReadOnlyList<WeightG
 /// the sum. T5's blocks are streamed (one block's weights on the device at a time) when the whole encoder would not
 /// fit: T5-XXL's 9.5 GB of fp16 weights alone exceed an 8 GB device.</item>
 /// </list>
-/// Activations: T5's scratch and the transformer's measured from their arenas (nothing allocated); the VAE's are the
-/// decoder's own estimates for the decode it will run (<see cref="VaePlan.Choose"/>);
-/// the pipeline tests check them against the measured device peak.
+/// Activations: T5's scratch and the transformer's measured from their arenas, the VAE's from its decode's own steps
+/// for the decode it will run (<see cref="VaePlan.Choose"/>); nothing is allocated. The pipeline tests check them
+/// against the measured device peak.
 /// </summary>
 public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long BudgetBytes, bool KeepResident, bool StreamTextEncoder,
     int Width, int Height, int Frames, int LatentFrames)

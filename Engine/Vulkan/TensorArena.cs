@@ -60,6 +60,9 @@ public sealed class TensorArena : IDisposable
 
     static ulong BufferLimit(Gpu? gpu) => gpu is null ? MaxBufferBytes : Math.Min(gpu.Info.MaxStorageBufferRange, MaxBufferBytes);
 
+    /// <summary>What a buffer of its own for <paramref name="bytes"/> counts: whole alignment units, at least one.</summary>
+    public static long BufferBytes(ulong bytes) => (long)Math.Max(Align, (bytes + Align - 1) / Align * Align);
+
     public bool IsMeasuring => _gpu is null;
 
     /// <summary>Bytes the arena's buffers take (measuring: would take).</summary>
@@ -94,7 +97,7 @@ public sealed class TensorArena : IDisposable
         }
         pool.Used = start + bytes;
         // Whole alignment units, at least one: what a driver rounds a buffer to is then what the plan counts.
-        pool.Sizes[^1] = Math.Max(Align, (pool.Used + Align - 1) / Align * Align);
+        pool.Sizes[^1] = (ulong)BufferBytes(pool.Used);
         pool.Tensors++;
         if (_gpu is null) return Tensor.Unbacked(dtype, shape);
         int index = pool.Sizes.Count - 1;

@@ -108,103 +108,91 @@ public sealed class VaeDecoder : IDisposable
         CheckLatents(latents.Shape);
         long b = latents.Dim(0), t = latents.Dim(2), h = latents.Dim(3), w = latents.Dim(4);
         var c = Config;
+        long top = c.Width(c.Levels - 1);
         // post_quant_conv on channel-first latents divided by the scale factor, written channel-last.
-        var x = Step(seq =>
-        {
-            var y = New(b, t, h, w, c.ZChannels);
-            Conv("post_quant_conv", seq, latents, true, y.T, false, inDiv: (float)c.ScaleFactor);
-            seq.Run();
-            return y;
-        });
-        x = Step(x, (seq, xi) => { var y = New(b, t, h, w, c.Width(c.Levels - 1)); Conv("decoder.conv_in", seq, xi, false, y.T, false); seq.Run(); return y; });
-        x = ResBlock("decoder.mid.block_1", x);
+        var x = Step(null, [b, t, h, w, c.ZChannels], NoTemporaries,
+            (seq, _, _, y) => Conv("post_quant_conv", seq, latents, true, y, false, inDiv: (float)c.ScaleFactor));
+        x = Step(x, [b, t, h, w, top], NoTemporaries, (seq, xi, _, y) => Conv("decoder.conv_in", seq, xi, false, y, false));
+        x = ResBlock("decoder.mid.block_1", x, top);
         x = MidAttention(x);
-        x = ResBlock("decoder.mid.block_2", x);
+        x = ResBlock("decoder.mid.block_2", x, top);
         for (int level = c.Levels - 1; level >= 0; level--)
         {
-            for (int i = 0; i <= c.NumResBlocks; i++) x = ResBlock($"decoder.up.{level}.block.{i}", x);
+            for (int i = 0; i <= c.NumResBlocks; i++) x = ResBlock($"decoder.up.{level}.block.{i}", x, c.Width(level));
             if (c.DecoderSpatialUpsample[level] == "SpatialUpsample2x") x = Up($"decoder.up.{level}.upsample", UpsampleKind.Nearest2x, x);
             else if (c.DecoderSpatialUpsample[level] == "Spatial2xTime2x3DUpsample") x = Up($"decoder.up.{level}.upsample", UpsampleKind.Spatial2xTime2x, x);
         }
-        return Step(x, (seq, xi) =>
+        var s = x.Shape;
+        return Step(x, [s[0], VaeConfig.OutChannels, s[1], s[2], s[3]], arena => arena.F32(s), (seq, xi, n, y) =>
         {
-            var s = xi.Shape;
-            using var n = New(s);
-            GroupNorm.Record(seq, Rows(xi), _w["decoder.norm_out.weight"], _w["decoder.norm_out.bias"], Rows(n.T), c.NormNumGroups, (float)c.NormEps, silu: true);
-            var y = New(s[0], VaeConfig.OutChannels, s[1], s[2], s[3]);
-            Conv("decoder.conv_out", seq, n.T, false, y.T, true);
-            seq.Run();
-            return y;
+            GroupNorm.Record(seq, Rows(xi), _w["decoder.norm_out.weight"], _w["decoder.norm_out.bias"], Rows(n), c.NormNumGroups, (float)c.NormEps, silu: true);
+            Conv("decoder.conv_out", seq, n, false, y, true);
         });
     }
 
-    /// <summary>ResnetBlock3D: conv2(silu(norm2(conv1(silu(norm1(x)))))) + shortcut(x).</summary>
-    OwnedTensor ResBlock(string p, OwnedTensor x) => Step(x, (seq, xi) =>
+    /// <summary>ResnetBlock3D: conv2(silu(norm2(conv1(silu(norm1(x)))))) + shortcut(x), with a 1x1x1 nin_shortcut where
+    /// the width changes (as <see cref="VaeConfig.Keys"/> has it).</summary>
+    OwnedTensor ResBlock(string p, OwnedTensor x, long cout)
     {
-        var s = xi.Shape;
-        long cout = _w[p + ".norm2.weight"].Elements;
+        var s = x.Shape;
         long[] outShape = [s[0], s[1], s[2], s[3], cout];
+        bool hasShortcut = s[4] != cout;
         var c = Config;
-        using var n1 = New(s);
-        GroupNorm.Record(seq, Rows(xi), _w[p + ".norm1.weight"], _w[p + ".norm1.bias"], Rows(n1.T), c.NormNumGroups, (float)c.NormEps, silu: true);
-        using var h = New(outShape);
-        Conv(p + ".conv1", seq, n1.T, false, h.T, false);
-        using var n2 = New(outShape);
-        GroupNorm.Record(seq, Rows(h.T), _w[p + ".norm2.weight"], _w[p + ".norm2.bias"], Rows(n2.T), c.NormNumGroups, (float)c.NormEps, silu: true);
-        using var shortcut = _w.Contains(p + ".nin_shortcut.w") ? New(outShape) : null;
-        if (shortcut is not null)
-            Gemm.Record(seq, xi.Reshape(xi.Rows, s[4]), _w[p + ".nin_shortcut.w"], _w[p + ".nin_shortcut.b"], shortcut.T.Reshape(xi.Rows, cout));
-        var y = New(outShape);
-        Conv(p + ".conv2", seq, n2.T, false, y.T, false, residual: shortcut?.T ?? xi);
-        seq.Run();
-        return y;
-    });
+        return Step(x, outShape,
+            arena => (N1: arena.F32(s), H: arena.F32(outShape), N2: arena.F32(outShape), Shortcut: hasShortcut ? arena.F32(outShape) : null),
+            (seq, xi, t, y) =>
+            {
+                GroupNorm.Record(seq, Rows(xi), _w[p + ".norm1.weight"], _w[p + ".norm1.bias"], Rows(t.N1), c.NormNumGroups, (float)c.NormEps, silu: true);
+                Conv(p + ".conv1", seq, t.N1, false, t.H, false);
+                GroupNorm.Record(seq, Rows(t.H), _w[p + ".norm2.weight"], _w[p + ".norm2.bias"], Rows(t.N2), c.NormNumGroups, (float)c.NormEps, silu: true);
+                if (t.Shortcut is not null)
+                    Gemm.Record(seq, xi.Reshape(xi.Rows, s[4]), _w[p + ".nin_shortcut.w"], _w[p + ".nin_shortcut.b"], t.Shortcut.Reshape(xi.Rows, cout));
+                Conv(p + ".conv2", seq, t.N2, false, y, false, residual: t.Shortcut ?? xi);
+            });
+    }
 
     /// <summary>CausalConv3dAttnBlock: single-head attention over the positions of each frame, x + proj_out(o).
     /// The head is the whole width (512 in the release), too wide for the fused Attention kernel's registers, so each
     /// frame runs S = Q·Kᵀ (GEMM), a row softmax with the scale C^-½, and O = P·V as a GEMM against Vᵀ: Vᵀ = Wv·normᵀ
     /// comes from a GEMM without bias, and v's bias is added to O (rows of P sum to 1).</summary>
-    OwnedTensor MidAttention(OwnedTensor x) => Step(x, (seq, xi) =>
+    OwnedTensor MidAttention(OwnedTensor x)
     {
         const string a = "decoder.mid.attn_1";
-        var s = xi.Shape;
+        var s = x.Shape;
         long frames = s[0] * s[1], n = s[2] * s[3], c = s[4];
-        using var norm = New(s);
-        GroupNorm.Record(seq, Rows(xi), _w[a + ".norm.weight"], _w[a + ".norm.bias"], Rows(norm.T), Config.NormNumGroups, (float)Config.NormEps, silu: false);
-        var qkvW = _w[a + ".qkv.w"];
-        var qkvB = _w[a + ".qkv.b"];
-        var rowsOfNorm = norm.T.Reshape(frames * n, c);
-        using var q = New(frames * n, c);
-        using var k = New(frames * n, c);
-        Gemm.Record(seq, rowsOfNorm, qkvW.Slice(0, c), qkvB.Slice(0, c), q.T);
-        Gemm.Record(seq, rowsOfNorm, qkvW.Slice(c, c), qkvB.Slice(c, c), k.T);
-        using var scores = New(n, n);
-        using var vt = New(c, n);
-        using var o = New(frames * n, c);
-        for (long f = 0; f < frames; f++)
-        {
-            Gemm.Record(seq, q.T.Slice(f * n, n), k.T.Slice(f * n, n), null, scores.T);
-            Softmax.Record(seq, scores.T, (float)(1 / Math.Sqrt(c)));
-            Gemm.Record(seq, qkvW.Slice(2 * c, c), rowsOfNorm.Slice(f * n, n), null, vt.T);
-            Gemm.Record(seq, scores.T, vt.T, qkvB.Slice(2 * c, c), o.T.Slice(f * n, n));
-        }
-        var y = New(s);
-        Gemm.Record(seq, o.T, _w[a + ".proj_out.w"], _w[a + ".proj_out.b"], y.T.Reshape(frames * n, c), residual: xi.Reshape(frames * n, c));
-        seq.Run();
-        return y;
-    });
+        return Step(x, s,
+            arena => (Norm: arena.F32(s), Q: arena.F32(frames * n, c), K: arena.F32(frames * n, c), Scores: arena.F32(n, n), Vt: arena.F32(c, n),
+                      O: arena.F32(frames * n, c)),
+            (seq, xi, t, y) =>
+            {
+                GroupNorm.Record(seq, Rows(xi), _w[a + ".norm.weight"], _w[a + ".norm.bias"], Rows(t.Norm), Config.NormNumGroups, (float)Config.NormEps, silu: false);
+                var qkvW = _w[a + ".qkv.w"];
+                var qkvB = _w[a + ".qkv.b"];
+                var rowsOfNorm = t.Norm.Reshape(frames * n, c);
+                Gemm.Record(seq, rowsOfNorm, qkvW.Slice(0, c), qkvB.Slice(0, c), t.Q);
+                Gemm.Record(seq, rowsOfNorm, qkvW.Slice(c, c), qkvB.Slice(c, c), t.K);
+                for (long f = 0; f < frames; f++)
+                {
+                    Gemm.Record(seq, t.Q.Slice(f * n, n), t.K.Slice(f * n, n), null, t.Scores);
+                    Softmax.Record(seq, t.Scores, (float)(1 / Math.Sqrt(c)));
+                    Gemm.Record(seq, qkvW.Slice(2 * c, c), rowsOfNorm.Slice(f * n, n), null, t.Vt);
+                    Gemm.Record(seq, t.Scores, t.Vt, qkvB.Slice(2 * c, c), t.O.Slice(f * n, n));
+                }
+                Gemm.Record(seq, t.O, _w[a + ".proj_out.w"], _w[a + ".proj_out.b"], y.Reshape(frames * n, c), residual: xi.Reshape(frames * n, c));
+            });
+    }
 
     /// <summary>SpatialUpsample2x or Spatial2xTime2x3DUpsample: the 2x resampling, then its causal conv.</summary>
-    OwnedTensor Up(string p, UpsampleKind kind, OwnedTensor x) => Step(x, (seq, xi) =>
+    OwnedTensor Up(string p, UpsampleKind kind, OwnedTensor x)
     {
-        var s = xi.Shape;
-        using var u = New(s[0], Upsample.Frames(kind, s[1]), 2 * s[2], 2 * s[3], s[4]);
-        Upsample.Record(seq, kind, xi, u.T);
-        var y = New(u.T.Shape);
-        Conv(p + ".conv", seq, u.T, false, y.T, false);
-        seq.Run();
-        return y;
-    });
+        var s = x.Shape;
+        long[] upShape = [s[0], Upsample.Frames(kind, s[1]), 2 * s[2], 2 * s[3], s[4]];
+        return Step(x, upShape, arena => arena.F32(upShape), (seq, xi, u, y) =>
+        {
+            Upsample.Record(seq, kind, xi, u);
+            Conv(p + ".conv", seq, u, false, y, false);
+        });
+    }
 
     void Conv(string p, Sequence seq, Tensor x, bool xFirst, Tensor y, bool yFirst, Tensor? residual = null, float inDiv = 1f)
     {
@@ -230,22 +218,68 @@ public sealed class VaeDecoder : IDisposable
 
     static Tensor Rows(Tensor t) => t.Reshape(t.Dim(0), t.Elements / (t.Dim(0) * t.Dim(-1)), t.Dim(-1));
 
-    OwnedTensor New(params long[] shape) => new(Tensor.Create(Gpu, DType.F32, shape));
+    static object? NoTemporaries(TensorArena arena) => null;
 
-    /// <summary>One step in its own sequence (the step runs it before its temporaries go), then frees the step's input.</summary>
-    OwnedTensor Step(OwnedTensor input, Func<Sequence, Tensor, OwnedTensor> record)
+    /// <summary>
+    /// One step of the decode in its own submit: its temporaries from one arena, freed when the step ends, and its
+    /// output in a buffer of its own, which the next step takes as input and frees (<paramref name="input"/> null: the
+    /// first step, which reads the caller's latents). A measuring decoder records nothing: it counts the step's bytes.
+    /// </summary>
+    OwnedTensor Step<T>(OwnedTensor? input, long[] outShape, Func<TensorArena, T> temporaries, Action<Sequence, Tensor, T, Tensor> record)
     {
-        try { return Step(seq => record(seq, input.T)); }
-        finally { input.Dispose(); }
+        try
+        {
+            if (_meter is not null)
+            {
+                var output = Tensor.Unbacked(DType.F32, outShape);
+                long inputBytes = input is null ? 0 : TensorArena.BufferBytes(input.T.Bytes);
+                _meter.Peak = Math.Max(_meter.Peak, inputBytes + TensorArena.MeasureBytes(arena => temporaries(arena)) + TensorArena.BufferBytes(output.Bytes));
+                return new OwnedTensor(output);
+            }
+            using var scratch = TensorArena.Allocate(Gpu, temporaries, out var t);
+            var y = new OwnedTensor(Tensor.Create(Gpu, DType.F32, outShape));
+            try
+            {
+                using var seq = new Sequence(Gpu);
+                record(seq, input?.T!, t, y.T);
+                seq.Run();
+                return y;
+            }
+            catch
+            {
+                y.Dispose();
+                throw;
+            }
+        }
+        finally { input?.Dispose(); }
     }
 
-    OwnedTensor Step(Func<Sequence, OwnedTensor> record)
+    /// <summary>The largest step of a measured decode.</summary>
+    sealed class DecodeMeter { public long Peak; }
+
+    readonly DecodeMeter? _meter;
+
+    /// <summary>A decoder with no device and no weights: its decode runs the steps only to count their bytes.</summary>
+    VaeDecoder(VaeConfig config)
     {
-        using var seq = new Sequence(Gpu);
-        return record(seq);
+        Gpu = null!;
+        Config = config;
+        _w = null!;
+        _meter = new DecodeMeter();
     }
 
-    public void Dispose() => _w.Dispose();
+    /// <summary>Device bytes a plain decode of latents [B, E, T, h, w] holds at its peak besides the weights, measured by
+    /// running its steps without a device: the uploaded latents plus the largest step (its input, its temporaries and
+    /// its output), each buffer in whole alignment units.</summary>
+    internal static long MeasurePlainDecode(VaeConfig config, long[] shape)
+    {
+        var measuring = new VaeDecoder(config);
+        var latents = Tensor.Unbacked(DType.F32, shape);
+        measuring.DecodeOnDevice(latents).Dispose();
+        return TensorArena.BufferBytes(latents.Bytes) + measuring._meter!.Peak;
+    }
+
+    public void Dispose() => _w?.Dispose();
 }
 
 /// <summary>A device tensor with its own buffer, freed on Dispose.</summary>
@@ -254,5 +288,5 @@ public sealed class OwnedTensor(Tensor t) : IDisposable
     public Tensor T { get; } = t;
     public long[] Shape => T.Shape;
     public float[] ToArray() => T.ToArray();
-    public void Dispose() => T.Buffer.Dispose();
+    public void Dispose() => T.Buffer?.Dispose();   // a measuring decoder's tensors have no buffer
 }

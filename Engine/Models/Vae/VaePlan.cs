@@ -75,39 +75,9 @@ public sealed record VaePlan(bool Tiled, VaeConfig Tiles, string Message, bool F
         return tile + tilesOfAChunk + sample;
     }
 
-    /// <summary>
-    /// Device bytes a plain decode of latents [B, E, T, h, w] holds at its peak besides the weights: the uploaded
-    /// latents plus the largest set of tensors one step of <see cref="VaeDecoder.DecodeOnDevice"/> keeps alive (its input,
-    /// its temporaries and its output), each rounded up to 256 bytes. It follows the decoder's steps one for one.
-    /// </summary>
-    public static long PlainDecodeBytes(VaeConfig c, long[] shape)
-    {
-        static long Buf(long floats) => (floats * 4 + 255) / 256 * 256;
-        long peak = 0;
-        void Step(params long[] tensors) => peak = Math.Max(peak, tensors.Sum(Buf));
-        long b = shape[0], frames = shape[2], h = shape[3], w = shape[4], top = c.Width(c.Levels - 1);
-        long p = b * frames * h * w;
-        void Res(long cin, long cout) => Step(p * cin, p * cin, p * cout, p * cout, cin != cout ? p * cout : 0, p * cout);
-        Step(p * c.ZChannels);                                   // post_quant_conv (beside the latents)
-        Step(p * c.ZChannels, p * top);                          // conv_in
-        Res(top, top);                                           // mid.block_1
-        Step(p * top, p * top, p * top, p * top, h * w * h * w, top * h * w, p * top, p * top);   // mid.attn_1
-        Res(top, top);                                           // mid.block_2
-        long cur = top;
-        for (int level = c.Levels - 1; level >= 0; level--)
-        {
-            for (int i = 0; i <= c.NumResBlocks; i++) { Res(cur, c.Width(level)); cur = c.Width(level); }
-            string up = c.DecoderSpatialUpsample[level];
-            if (up.Length == 0) continue;
-            if (up == "Spatial2xTime2x3DUpsample") frames = 2 * frames - 1;
-            h *= 2; w *= 2;
-            long next = b * frames * h * w;
-            Step(p * cur, next * cur, next * cur);
-            p = next;
-        }
-        Step(p * cur, p * cur, p * VaeConfig.OutChannels);     // norm_out, conv_out
-        return Buf(shape.Aggregate(1L, (x, y) => x * y)) + peak;
-    }
+    /// <summary>Device bytes a plain decode of latents [B, E, T, h, w] holds at its peak besides the weights, measured
+    /// from the decode's own steps (<see cref="VaeDecoder.MeasurePlainDecode"/>; nothing is allocated).</summary>
+    public static long PlainDecodeBytes(VaeConfig c, long[] shape) => VaeDecoder.MeasurePlainDecode(c, shape);
 
     /// <summary>Whether the official rule (or the user's On/Off) decodes latents of this shape [B, E, T, h, w] in tiles.</summary>
     public static bool UsesTiles(VaeConfig c, long[] shape, VaeTiling tiling) => tiling switch
