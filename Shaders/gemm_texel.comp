@@ -15,6 +15,7 @@
 // no faster; 16-bit weights halve the W gathers but pay as much again for the conversion.
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#define GEMM_TEXEL_EPILOGUE
 #include "gemm_common.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -112,7 +113,9 @@ void main() {
                 }
     }
 
+    float bias[COLS];
+    [[unroll]] for (uint c = 0; c < COLS; c++) bias[c] = gemm_bias(n_base + c * LANES + lane);
     [[unroll]] for (uint r = 0; r < ROWS; r++)
         [[unroll]] for (uint c = 0; c < COLS; c++)
-            gemm_store(m_base + r, n_base + c * LANES + lane, acc[r][c]);
+            gemm_store_biased(m_base + r, n_base + c * LANES + lane, acc[r][c] + bias[c]);
 }

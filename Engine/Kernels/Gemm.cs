@@ -46,7 +46,7 @@ public static class Gemm
 
     const int PushBytes = 23 * 4;
     static readonly KernelLayout TexelLayout = KernelLayout.Of(PushBytes,
-        Access.ReadTexel, Access.ReadTexel, Access.Read, Access.Read, Access.Read, Access.Write);
+        Access.ReadTexel, Access.ReadTexel, Access.Read, Access.ReadTexel, Access.ReadTexel, Access.Write);
     static readonly KernelLayout TiledLayout = KernelLayout.Of(PushBytes,
         Access.Read, Access.Read, Access.Read, Access.Read, Access.Read, Access.Write);
 
@@ -119,6 +119,8 @@ public static class Gemm
         ulong storageLimit = Math.Min(RowChunks.BindingLimit(gpu), MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
         ulong texelLimit = Math.Min((ulong)gpu.Info.MaxTexelBufferElements * 16, MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
         ulong inputLimit = texel ? texelLimit : storageLimit;
+        // y, residual and gate: storage buffers, the latter two R32F texel views in the texel variant.
+        ulong outputLimit = texel ? Math.Min(storageLimit, (ulong)gpu.Info.MaxTexelBufferElements * 4 - BindAlign) : storageLimit;
         // A convolution reads x around every output row, so x is bound whole and only y (and residual) are split.
         if (conv is not null && x.Bytes > inputLimit)
             throw new ArgumentException($"conv3d: x {x} ({x.Bytes} bytes) is larger than this device lets one {(texel ? "texel view" : "binding")} be ({inputLimit} bytes)");
@@ -127,11 +129,11 @@ public static class Gemm
         if (firstRow < 0 || rows < 0 || firstRow + rows > m) throw new ArgumentException($"gemm: rows [{firstRow}, {firstRow + rows}) lie outside the {m} rows of y {y}");
         // Texel: the grid's x runs over row blocks times the column group (see gemm_texel.comp N_GROUP); tiled: over columns.
         int nGroup = texel ? TexelColumnGroup(tileN, k, wSize, nChunk, n % nChunk) : 1;
-        long mChunk = ChunkLength(rows, Math.Min(xRowsLimit, storageLimit / (ulong)(n * 4)), tileM, "x and y rows of", conv is null ? x : y, nGroup);
+        long mChunk = ChunkLength(rows, Math.Min(xRowsLimit, outputLimit / (ulong)(n * 4)), tileM, "x and y rows of", conv is null ? x : y, nGroup);
         var kernel = texel
             ? gpu.Kernel("gemm_texel", TexelLayout, TexelLanes, TexelRowGroups, TexelCols, w.DType.ShaderCode(), convMode, nGroup)
             : gpu.Kernel("gemm_tiled", TiledLayout, TileM / ThreadM * (TileN / TiledThreadN(gpu.Info)), TileM, TileN, TileK, ThreadM, TiledThreadN(gpu.Info), w.DType.ShaderCode(), convMode);
-        if (gate is not null && gate.Bytes > storageLimit) throw new ArgumentException($"gemm: gate {gate} is larger than a binding may be");
+        if (gate is not null && gate.Bytes > outputLimit) throw new ArgumentException($"gemm: gate {gate} is larger than a binding may be");
 
         uint flags = (bias is not null ? 1u : 0u) | (residual is not null ? 2u : 0u) | (gate is not null ? 4u : 0u)
                    | (uint)epilogue << 8 | (uint)(bias?.DType.ShaderCode() ?? 0) << 16;
@@ -146,8 +148,12 @@ public static class Gemm
                 long yStart = (m0 * n + n0) * 4, yBytes = ((mc - 1) * n + nc) * 4;
                 var ya = Bind(y, yStart, yBytes);
                 var ba = bias is null ? ya : Bind(bias, n0 * bias.DType.Size(), nc * bias.DType.Size());
-                var ra = residual is null ? ya : Bind(residual, yStart, yBytes);
-                var ga = gate is null ? ya : Bind(gate, 0, (long)gate.Bytes);
+                // The texel variant reads residual and gate through R32F views (gemm_common.glsl GEMM_TEXEL_EPILOGUE).
+                // Without a residual or gate their binding repeats y, never read.
+                var epilogueView = texel ? Format.R32Sfloat : Format.Undefined;
+                (Arg arg, ulong skip) unread = (ya.arg with { TexelFormat = epilogueView }, ya.skip);
+                var ra = residual is null ? unread : Bind(residual, yStart, yBytes, epilogueView);
+                var ga = gate is null ? unread : Bind(gate, 0, (long)gate.Bytes, epilogueView);
                 // Offsets inside the bindings: 16-byte texels for the texel views, elements otherwise.
                 ulong xUnit = texel ? 16ul : 4ul, wUnit = texel ? 16ul : (ulong)wSize, bUnit = (ulong)(bias?.DType.Size() ?? 4);
                 var push = new Push()
