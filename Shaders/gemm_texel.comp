@@ -15,6 +15,7 @@
 // no faster; 16-bit weights halve the W gathers but pay as much again for the conversion.
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#define GEMM_TEXEL_EPILOGUE
 #include "gemm_common.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -23,6 +24,11 @@ layout(constant_id = 1) const uint ROW_GROUPS = 2;  // rows per workgroup = LANE
 layout(constant_id = 2) const uint COLS = 4;        // columns per lane; workgroup covers LANES * COLS columns
 layout(constant_id = 3) const uint W_DTYPE = DT_F32;
 layout(constant_id = 4) const bool CONV = false;
+// Workgroup order: the grid's x runs over row blocks in groups of N_GROUP column blocks (x = m_block·N_GROUP + j,
+// y = column group), so consecutive workgroups reuse one W panel of N_GROUP column blocks from the core's L2 while the
+// X rows stream past; Gemm.cs sizes the panel to fit. With columns fastest instead, every row block streamed all of W
+// (21 MB f32 at 1152 → 4608) from memory and the f32 GEMM ran 15-40% slower (docs/lavapipe.md §2).
+layout(constant_id = 5) const uint N_GROUP = 1;
 
 const uint ROWS = LANES * ROW_GROUPS;
 
@@ -77,8 +83,8 @@ void accumulate(uint xs, uint ws) {
 
 void main() {
     uint lane = gl_LocalInvocationID.x;
-    uint n_base = gl_WorkGroupID.x * (LANES * COLS);
-    uint m_base = gl_WorkGroupID.y * ROWS;
+    uint n_base = (gl_WorkGroupID.y * N_GROUP + gl_WorkGroupID.x % N_GROUP) * (LANES * COLS);
+    uint m_base = gl_WorkGroupID.x / N_GROUP * ROWS;
     uint steps = pc.K / 8u;
     uint w_texels_per_row = W_DTYPE == DT_F32 ? pc.K / 4u : pc.K / 8u;
 
@@ -107,7 +113,9 @@ void main() {
                 }
     }
 
+    float bias[COLS];
+    [[unroll]] for (uint c = 0; c < COLS; c++) bias[c] = gemm_bias(n_base + c * LANES + lane);
     [[unroll]] for (uint r = 0; r < ROWS; r++)
         [[unroll]] for (uint c = 0; c < COLS; c++)
-            gemm_store(m_base + r, n_base + c * LANES + lane, acc[r][c]);
+            gemm_store_biased(m_base + r, n_base + c * LANES + lane, acc[r][c] + bias[c]);
 }

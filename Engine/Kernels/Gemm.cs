@@ -31,6 +31,9 @@ public static class Gemm
     // Texel variant tiles: 8 lanes (one lavapipe subgroup), ROW_GROUPS·8 rows and COLS columns per lane.
     internal static int TexelRowGroups = 2, TexelCols = 4;
     const int TexelLanes = 8;
+    // The W panel that consecutive texel workgroups share (gemm_texel.comp N_GROUP): at most this many bytes, so that it
+    // stays in a core's L2 (1 MiB and more on the CPUs lavapipe runs on) beside the streaming X rows.
+    const long TexelPanelBytes = 448 * 1024;
     // Tiled variant: BM × BN tile, BK slice, TM × TN outputs per invocation.
     // 256 invocations (4 × 4 outputs each) where the device allows; Vulkan guarantees only 128, then 4 × 8 outputs each.
     const int TileM = 64, TileN = 64, TileK = 16, ThreadM = 4;
@@ -43,7 +46,7 @@ public static class Gemm
 
     const int PushBytes = 23 * 4;
     static readonly KernelLayout TexelLayout = KernelLayout.Of(PushBytes,
-        Access.ReadTexel, Access.ReadTexel, Access.Read, Access.Read, Access.Read, Access.Write);
+        Access.ReadTexel, Access.ReadTexel, Access.Read, Access.ReadTexel, Access.ReadTexel, Access.Write);
     static readonly KernelLayout TiledLayout = KernelLayout.Of(PushBytes,
         Access.Read, Access.Read, Access.Read, Access.Read, Access.Read, Access.Write);
 
@@ -111,23 +114,26 @@ public static class Gemm
         int tileM = texel ? TexelLanes * TexelRowGroups : TileM;
         int tileN = texel ? TexelLanes * TexelCols : TileN;
         int convMode = conv is null ? 0 : 1;
-        var kernel = texel
-            ? gpu.Kernel("gemm_texel", TexelLayout, TexelLanes, TexelRowGroups, TexelCols, w.DType.ShaderCode(), convMode)
-            : gpu.Kernel("gemm_tiled", TiledLayout, TileM / ThreadM * (TileN / TiledThreadN(gpu.Info)), TileM, TileN, TileK, ThreadM, TiledThreadN(gpu.Info), w.DType.ShaderCode(), convMode);
-
         // Chunk sizes: every binding of a dispatch stays within its limit (less the alignment slack), and the
         // grid within 65535 workgroups per dimension.
         ulong storageLimit = Math.Min(RowChunks.BindingLimit(gpu), MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
         ulong texelLimit = Math.Min((ulong)gpu.Info.MaxTexelBufferElements * 16, MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
         ulong inputLimit = texel ? texelLimit : storageLimit;
+        // y, residual and gate: storage buffers, the latter two R32F texel views in the texel variant.
+        ulong outputLimit = texel ? Math.Min(storageLimit, (ulong)gpu.Info.MaxTexelBufferElements * 4 - BindAlign) : storageLimit;
         // A convolution reads x around every output row, so x is bound whole and only y (and residual) are split.
         if (conv is not null && x.Bytes > inputLimit)
             throw new ArgumentException($"conv3d: x {x} ({x.Bytes} bytes) is larger than this device lets one {(texel ? "texel view" : "binding")} be ({inputLimit} bytes)");
         long nChunk = ChunkLength(n, inputLimit / (ulong)(k * wSize), tileN, "w", w);
         ulong xRowsLimit = conv is null ? inputLimit / (ulong)(k * 4) : ulong.MaxValue;
         if (firstRow < 0 || rows < 0 || firstRow + rows > m) throw new ArgumentException($"gemm: rows [{firstRow}, {firstRow + rows}) lie outside the {m} rows of y {y}");
-        long mChunk = ChunkLength(rows, Math.Min(xRowsLimit, storageLimit / (ulong)(n * 4)), tileM, "x and y rows of", conv is null ? x : y);
-        if (gate is not null && gate.Bytes > storageLimit) throw new ArgumentException($"gemm: gate {gate} is larger than a binding may be");
+        // Texel: the grid's x runs over row blocks times the column group (see gemm_texel.comp N_GROUP); tiled: over columns.
+        int nGroup = texel ? TexelColumnGroup(tileN, k, wSize, nChunk, n % nChunk) : 1;
+        long mChunk = ChunkLength(rows, Math.Min(xRowsLimit, outputLimit / (ulong)(n * 4)), tileM, "x and y rows of", conv is null ? x : y, nGroup);
+        var kernel = texel
+            ? gpu.Kernel("gemm_texel", TexelLayout, TexelLanes, TexelRowGroups, TexelCols, w.DType.ShaderCode(), convMode, nGroup)
+            : gpu.Kernel("gemm_tiled", TiledLayout, TileM / ThreadM * (TileN / TiledThreadN(gpu.Info)), TileM, TileN, TileK, ThreadM, TiledThreadN(gpu.Info), w.DType.ShaderCode(), convMode);
+        if (gate is not null && gate.Bytes > outputLimit) throw new ArgumentException($"gemm: gate {gate} is larger than a binding may be");
 
         uint flags = (bias is not null ? 1u : 0u) | (residual is not null ? 2u : 0u) | (gate is not null ? 4u : 0u)
                    | (uint)epilogue << 8 | (uint)(bias?.DType.ShaderCode() ?? 0) << 16;
@@ -142,8 +148,12 @@ public static class Gemm
                 long yStart = (m0 * n + n0) * 4, yBytes = ((mc - 1) * n + nc) * 4;
                 var ya = Bind(y, yStart, yBytes);
                 var ba = bias is null ? ya : Bind(bias, n0 * bias.DType.Size(), nc * bias.DType.Size());
-                var ra = residual is null ? ya : Bind(residual, yStart, yBytes);
-                var ga = gate is null ? ya : Bind(gate, 0, (long)gate.Bytes);
+                // The texel variant reads residual and gate through R32F views (gemm_common.glsl GEMM_TEXEL_EPILOGUE).
+                // Without a residual or gate their binding repeats y, never read.
+                var epilogueView = texel ? Format.R32Sfloat : Format.Undefined;
+                (Arg arg, ulong skip) unread = (ya.arg with { TexelFormat = epilogueView }, ya.skip);
+                var ra = residual is null ? unread : Bind(residual, yStart, yBytes, epilogueView);
+                var ga = gate is null ? unread : Bind(gate, 0, (long)gate.Bytes, epilogueView);
                 // Offsets inside the bindings: 16-byte texels for the texel views, elements otherwise.
                 ulong xUnit = texel ? 16ul : 4ul, wUnit = texel ? 16ul : (ulong)wSize, bUnit = (ulong)(bias?.DType.Size() ?? 4);
                 var push = new Push()
@@ -154,8 +164,10 @@ public static class Gemm
                 var cg = conv ?? default;
                 push.UInt((ulong)cg.T).UInt((ulong)cg.H).UInt((ulong)cg.W).UInt((ulong)cg.Cin)
                     .UInt((ulong)cg.Kt).UInt((ulong)cg.Kh).UInt((ulong)cg.Kw).UInt((ulong)cg.Pad);
-                seq.Dispatch(kernel, [xa.arg, wa.arg, ba.arg, ra.arg, ga.arg, ya.arg], push,
-                    Grid.Groups(nc, tileN), Grid.Groups(mc, tileM), 1,
+                var (gx, gy) = texel
+                    ? (Grid.Groups(mc, tileM) * (uint)nGroup, Grid.Groups(Grid.Groups(nc, tileN), nGroup))
+                    : (Grid.Groups(nc, tileN), Grid.Groups(mc, tileM));
+                seq.Dispatch(kernel, [xa.arg, wa.arg, ba.arg, ra.arg, ga.arg, ya.arg], push, gx, gy, 1,
                     label: conv is { } c ? $"conv3d {c.Cin}->{nc} {c.Kt}x{c.Kh}x{c.Kw} as gemm {mc}x{k}x{nc}" : $"gemm {mc}x{k}x{nc} {w.DType}");
             }
     }
@@ -169,10 +181,21 @@ public static class Gemm
         return wanted == Variant.Texel && texelFits ? Variant.Texel : Variant.Tiled;
     }
 
-    /// <summary>How many rows (of x or y) or columns (of w) one dispatch takes: all if they fit, else a multiple of the tile.</summary>
-    static long ChunkLength(long total, ulong fitting, int tile, string what, Tensor t)
+    /// <summary>How many column blocks of <paramref name="tileN"/> columns share one W panel in the texel variant: as
+    /// many as fit <see cref="TexelPanelBytes"/> (1 to 8) and divide the column blocks of every dispatch (chunks of
+    /// <paramref name="nChunk"/> columns, the last <paramref name="nLast"/> when not 0), so no workgroup idles.</summary>
+    static int TexelColumnGroup(int tileN, long k, int wSize, long nChunk, long nLast)
     {
-        long chunk = Math.Min(total, Math.Min((long)Math.Min(fitting, long.MaxValue), 65535L * tile));
+        long blocks = (nChunk + tileN - 1) / tileN, lastBlocks = (nLast + tileN - 1) / tileN;
+        for (int g = (int)Math.Clamp(TexelPanelBytes / (tileN * k * wSize), 1, 8); g > 1; g--)
+            if (blocks % g == 0 && lastBlocks % g == 0) return g;
+        return 1;
+    }
+
+    /// <summary>How many rows (of x or y) or columns (of w) one dispatch takes: all if they fit, else a multiple of the tile.</summary>
+    static long ChunkLength(long total, ulong fitting, int tile, string what, Tensor t, int workgroupsPerTile = 1)
+    {
+        long chunk = Math.Min(total, Math.Min((long)Math.Min(fitting, long.MaxValue), 65535L / workgroupsPerTile * tile));
         if (chunk < total && chunk >= tile) chunk -= chunk % tile;
         if (chunk < 1) throw new ArgumentException($"gemm: a single row of {what} {t} is larger than this device lets one binding be");
         return chunk;

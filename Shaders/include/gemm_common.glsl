@@ -39,32 +39,46 @@ int conv_source(uint m, uint dt, uint di, uint dj) {
 
 layout(std430, binding = 2) readonly buffer BiasF32 { float bias_f32[]; };
 layout(std430, binding = 2) readonly buffer BiasU16 { uint16_t bias_u16[]; };
+// The texel variant reads the residual and the gate through R32F texel views: on lavapipe a storage-buffer load at a
+// different address per lane is a loop over the lanes, a texel load one gather (docs/lavapipe.md §1).
+#ifdef GEMM_TEXEL_EPILOGUE
+layout(binding = 3, r32f) readonly uniform imageBuffer residual_view;
+layout(binding = 4, r32f) readonly uniform imageBuffer gate_view;
+float load_residual(uint i) { return imageLoad(residual_view, int(i)).x; }
+float load_gate(uint i) { return imageLoad(gate_view, int(i)).x; }
+#else
 layout(std430, binding = 3) readonly buffer Residual { float residual[]; };
 layout(std430, binding = 4) readonly buffer Gate { float gate[]; };
+float load_residual(uint i) { return residual[i]; }
+float load_gate(uint i) { return gate[i]; }
+#endif
 layout(std430, binding = 5) buffer Y { float y[]; };
 
-float load_bias(uint n) {
+// The bias of column n (0 without a bias); n past the chunk reads the last column (its output is not stored).
+float gemm_bias(uint n) {
+    if ((pc.flags & 1u) == 0u) return 0.0;
     uint dtype = (pc.flags >> 16) & 0xffu;
-    uint i = pc.b_off + n;
+    uint i = pc.b_off + min(n, pc.N - 1u);
     if (dtype == DT_F32) return bias_f32[i];
     uint bits = uint(bias_u16[i]);
     return dtype == DT_F16 ? unpackHalf2x16(bits).x : bf16_to_f32(bits);
 }
 
-// Writes one output element; (m, n) are chunk-local and may lie outside the chunk (then nothing happens).
-void gemm_store(uint m, uint n, float acc) {
+// Writes one output element from its biased sum v = acc + bias; (m, n) are chunk-local and may lie outside the chunk
+// (then nothing happens). The texel variant adds each lane's bias once per column, not once per output.
+void gemm_store_biased(uint m, uint n, float v) {
     if (m >= pc.M || n >= pc.N) return;
-    float v = acc;
-    if ((pc.flags & 1u) != 0u) v += load_bias(n);
     uint epi = (pc.flags >> 8) & 0xffu;
     if (epi == EPI_GELU) v = gelu_tanh(v);
     else if (epi == EPI_SILU) v = silu(v);
     uint yi = m * pc.ldy + n;
     float g = 1.0;
     if ((pc.flags & 4u) != 0u)
-        g = gate[pc.g_off + (((pc.m0 + m) / pc.gate_div) % pc.gate_rows) * pc.ldy + pc.n0 + n];
+        g = load_gate(pc.g_off + (((pc.m0 + m) / pc.gate_div) % pc.gate_rows) * pc.ldy + pc.n0 + n);
     // residual may alias y (in-place X += ...): this invocation reads the element before it writes it.
-    if ((pc.flags & 2u) != 0u) v = residual[pc.r_off + yi] + g * v;
+    if ((pc.flags & 2u) != 0u) v = load_residual(pc.r_off + yi) + g * v;
     else v = g * v;
     y[pc.y_off + yi] = v;
 }
+
+void gemm_store(uint m, uint n, float acc) { gemm_store_biased(m, n, acc + gemm_bias(n)); }
