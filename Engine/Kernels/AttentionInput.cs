@@ -85,12 +85,12 @@ static class AttentionSetup
 
     /// <summary>
     /// A vec4 texel view of an input and the texel index of its row 0's head-0 channel. The view starts at the
-    /// tensor's offset rounded down to 256 bytes (the largest minTexelBufferOffsetAlignment Vulkan allows).
+    /// tensor's offset rounded down to the device's offset alignment.
     /// </summary>
     public static (Arg arg, int baseTexel, int strideTexels) Texels(string op, string name, Gpu gpu, AttentionInput x)
     {
         var t = x.Tensor;
-        ulong start = t.Offset & ~255ul;
+        ulong start = t.Offset / gpu.Info.OffsetAlignment * gpu.Info.OffsetAlignment;
         ulong range = t.Offset + t.Bytes - start;
         if (range / 16 > gpu.Info.MaxTexelBufferElements)
             throw new ArgumentException($"{op}: {name} spans {range / 16} texels, more than this device's maxTexelBufferElements ({gpu.Info.MaxTexelBufferElements})");

@@ -10,10 +10,10 @@ public static class BroadcastAdd
     static readonly KernelLayout Layout = KernelLayout.Of(8, Access.ReadTexel, Access.ReadTexel, Access.Write);
 
     public static void Record(Sequence seq, Tensor a, Tensor b, Tensor y)
-        => Record(seq, a, b, y, RowChunks.BindingLimit(seq.Gpu));
+        => Record(seq, a, b, y, BindingLimits.Of(seq.Gpu));
 
-    /// <summary>As Record, with the bytes per binding given (tests force the chunked path with a small limit).</summary>
-    internal static void Record(Sequence seq, Tensor a, Tensor b, Tensor y, ulong maxBindingBytes)
+    /// <summary>As Record, with the binding limits given (tests force the chunked path with a small limit).</summary>
+    internal static void Record(Sequence seq, Tensor a, Tensor b, Tensor y, BindingLimits limits)
     {
         KernelChecks.F32(Op, "a", a);
         KernelChecks.F32(Op, "b", b);
@@ -29,7 +29,7 @@ public static class BroadcastAdd
         var bv = TexelViews.Vec4(gpu, Op, "b", b.Reshape(b.Elements));
         long nb = b.Elements, repeats = a.Elements / nb;
         Tensor a2 = a.Reshape(repeats, nb), y2 = y.Reshape(repeats, nb);
-        foreach (var (start, count) in RowChunks.Of(Op, repeats, nb * 4, maxBindingBytes))
+        foreach (var (start, count) in RowChunks.Of(Op, repeats, nb * 4, limits))
         {
             var (gx, gy, gz) = RowGrid.Of(nb / 4, 64, count);
             var av = TexelViews.Vec4(gpu, Op, "a", a2.Slice(start, count));

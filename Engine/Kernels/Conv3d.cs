@@ -79,6 +79,10 @@ public static class Conv3d
     /// video can run with the folded kernel (<see cref="FoldTime"/>) and the others with the full one.
     /// </summary>
     public static void RecordGemm(Sequence seq, Tensor x, Tensor w, Tensor bias, Tensor y, Tensor? residual = null, long firstFrame = 0, long? frames = null)
+        => RecordGemm(seq, x, w, bias, y, residual, firstFrame, frames, default);
+
+    /// <summary>As RecordGemm, with the GEMM's overrides given (tests).</summary>
+    internal static void RecordGemm(Sequence seq, Tensor x, Tensor w, Tensor bias, Tensor y, Tensor? residual, long firstFrame, long? frames, Gemm.Overrides overrides)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "w", w);
@@ -104,7 +108,7 @@ public static class Conv3d
             ? [(0L, positions)]
             : Enumerable.Range(0, (int)b).Select(n => ((n * t + firstFrame) * frame, count * frame));
         foreach (var (first, rows) in ranges)
-            Gemm.RecordConv(seq, x, geometry, w.Reshape(cout, kt * kh * kw * cin), bias, y.Reshape(positions, cout), residual?.Reshape(positions, cout), first, rows);
+            Gemm.RecordConv(seq, x, geometry, w.Reshape(cout, kt * kh * kw * cin), bias, y.Reshape(positions, cout), residual?.Reshape(positions, cout), first, rows, overrides);
     }
 
     /// <summary>A bias [Cout] padded with zeros to Cout4 (f32).</summary>
@@ -141,7 +145,7 @@ public static class Conv3d
         var info = seq.Gpu.Info;
         if (y.Bytes > info.MaxStorageBufferRange || residual is not null && residual.Bytes > info.MaxStorageBufferRange)
             throw new ArgumentException($"{Op}: y {y} is larger than this device's {info.MaxStorageBufferRange} bytes per binding (the direct kernel serves the narrow convolutions and does not split its output)");
-        ulong align = TexelViews.OffsetAlignment(seq.Gpu);
+        ulong align = info.OffsetAlignment;
         foreach (var (name, tensor, texels) in new[] { ("x", x, x.Elements), ("w", w, w.Elements / 4) })
         {
             if (texels > info.MaxTexelBufferElements)

@@ -38,14 +38,13 @@ public static class Embedding
         KernelChecks.Shape(Op, "y", y, [.. ids.Shape, d]);
         KernelChecks.Fits32(Op, "y", y.Elements);
         if (vocab > int.MaxValue) throw new ArgumentException($"{Op}: table has more than 2^31 rows: {table}");
-        ulong align = TexelViews.OffsetAlignment(seq.Gpu);
+        ulong align = seq.Gpu.Info.OffsetAlignment;
         if (table.Offset % align != 0)
             throw new ArgumentException($"{Op}: table starts at byte {table.Offset}, not a multiple of this device's texel-buffer offset alignment ({align})");
 
-        // Rows per view: within the texel limit, and a multiple of the rows that keep every view's start
-        // 256-byte aligned (the largest minTexelBufferOffsetAlignment Vulkan allows).
+        // Rows per view: within the texel limit, and a multiple of the rows that keep every view's start aligned.
         long wordsPerRow = rowBytes / 4;
-        long alignRows = 256 / (long)System.Numerics.BigInteger.GreatestCommonDivisor(256, rowBytes);
+        long alignRows = RowChunks.AlignedRows(align, rowBytes);
         long rowsPerView = maxTexelsPerView / wordsPerRow;
         if (rowsPerView < vocab) rowsPerView -= rowsPerView % alignRows;
         if (rowsPerView <= 0)

@@ -19,14 +19,11 @@ public static class Gemm
     /// <summary>The two kernel designs: Texel for CPU devices, Tiled (shared memory) for GPUs.</summary>
     public enum Variant { Texel, Tiled }
 
-    /// <summary>Tests force a variant (null: chosen by device class and shape).</summary>
-    internal static Variant? ForceVariant;
-
-    /// <summary>Tests lower the per-binding byte limit to exercise the chunked dispatch on small tensors.</summary>
-    internal static ulong? MaxBindingBytes;
-
-    /// <summary>Tests lower the device's maxComputeWorkGroupInvocations to exercise the 128-invocation tiled layout.</summary>
-    internal static uint? MaxInvocations;
+    /// <summary>What tests pass to reach paths a device would not take on its own; null fields leave the choice to
+    /// the device. Variant forces a kernel design (lavapipe then runs the GPU one too), MaxBindingBytes lowers the
+    /// per-binding byte limit (chunked dispatch on small tensors), MaxInvocations lowers maxComputeWorkGroupInvocations
+    /// (the 128-invocation tiled layout).</summary>
+    internal readonly record struct Overrides(Variant? Variant = null, ulong? MaxBindingBytes = null, uint? MaxInvocations = null);
 
     // Texel variant tiles: 8 lanes (one lavapipe subgroup), ROW_GROUPS·8 rows and COLS columns per lane.
     internal static int TexelRowGroups = 2, TexelCols = 4;
@@ -35,11 +32,7 @@ public static class Gemm
     // 256 invocations (4 × 4 outputs each) where the device allows; Vulkan guarantees only 128, then 4 × 8 outputs each.
     const int TileM = 64, TileN = 64, TileK = 16, ThreadM = 4;
 
-    static int TiledThreadN(DeviceInfo info) => (MaxInvocations ?? info.MaxWorkgroupInvocations) >= 256 ? 4 : 8;
-
-    // Every device allows binding offsets that are multiples of 256 (the largest alignment Vulkan permits for
-    // minStorageBufferOffsetAlignment and minTexelBufferOffsetAlignment); shaders get the rest as an element offset.
-    const ulong BindAlign = 256;
+    static int TiledThreadN(DeviceInfo info, Overrides overrides) => (overrides.MaxInvocations ?? info.MaxWorkgroupInvocations) >= 256 ? 4 : 8;
 
     const int PushBytes = 23 * 4;
     static readonly KernelLayout TexelLayout = KernelLayout.Of(PushBytes,
@@ -56,10 +49,15 @@ public static class Gemm
     /// </summary>
     public static void Record(Sequence seq, Tensor x, Tensor w, Tensor? bias, Tensor y,
         Epilogue epilogue = Epilogue.None, Tensor? residual = null, Tensor? gate = null, long gateRowDiv = 1, Variant? variant = null)
-        => Record(seq, x, w, bias, y, epilogue, residual, gate, gateRowDiv, conv: null, 0, x.Rows, variant);
+        => Record(seq, x, w, bias, y, epilogue, residual, gate, gateRowDiv, new Overrides(variant));
+
+    /// <summary>As Record, with the overrides given (tests).</summary>
+    internal static void Record(Sequence seq, Tensor x, Tensor w, Tensor? bias, Tensor y,
+        Epilogue epilogue, Tensor? residual, Tensor? gate, long gateRowDiv, Overrides overrides)
+        => Record(seq, x, w, bias, y, epilogue, residual, gate, gateRowDiv, conv: null, 0, x.Rows, overrides);
 
     /// <summary>The kernel design the engine uses on a device for rows of whole 16-byte texels: Texel on CPU devices, Tiled on GPUs.</summary>
-    public static Variant ChosenVariant(DeviceInfo info) => ForceVariant ?? (info.IsCpu ? Variant.Texel : Variant.Tiled);
+    public static Variant ChosenVariant(DeviceInfo info) => info.IsCpu ? Variant.Texel : Variant.Tiled;
 
     /// <summary>The geometry of an implicit-GEMM convolution (see gemm_common.glsl): x is a channel-last volume
     /// [B, T, H, W, Cin] read in place, row m of the product is output position m, k runs over (dt, di, dj, ci).</summary>
@@ -71,11 +69,11 @@ public static class Gemm
     /// <summary>y = conv(x) + bias (+ residual) as the GEMM of x's implicit patch matrix [positions, taps·Cin] with
     /// w [Cout, taps·Cin]; x: the whole volume (one binding: a texel view on CPU devices), y and residual [positions, Cout].
     /// Only output rows (positions) [firstRow, firstRow + rows) are computed.</summary>
-    internal static void RecordConv(Sequence seq, Tensor x, ConvGeometry conv, Tensor w, Tensor bias, Tensor y, Tensor? residual, long firstRow, long rows)
-        => Record(seq, x, w, bias, y, Epilogue.None, residual, null, 1, conv, firstRow, rows, null);
+    internal static void RecordConv(Sequence seq, Tensor x, ConvGeometry conv, Tensor w, Tensor bias, Tensor y, Tensor? residual, long firstRow, long rows, Overrides overrides)
+        => Record(seq, x, w, bias, y, Epilogue.None, residual, null, 1, conv, firstRow, rows, overrides);
 
     static void Record(Sequence seq, Tensor x, Tensor w, Tensor? bias, Tensor y,
-        Epilogue epilogue, Tensor? residual, Tensor? gate, long gateRowDiv, ConvGeometry? conv, long firstRow, long rows, Variant? forced)
+        Epilogue epilogue, Tensor? residual, Tensor? gate, long gateRowDiv, ConvGeometry? conv, long firstRow, long rows, Overrides overrides)
     {
         var gpu = seq.Gpu;
         if (x.DType != DType.F32) throw new ArgumentException($"gemm: x must be f32, got {x}");
@@ -105,7 +103,7 @@ public static class Gemm
         if (m == 0 || n == 0) return;
         if (k == 0) throw new ArgumentException($"gemm: x {x} and w {w} have an empty reduction dimension");
 
-        var variant = ChooseVariant(gpu.Info, x, w, conv?.Cin ?? k, forced);
+        var variant = ChooseVariant(gpu.Info, x, w, conv?.Cin ?? k, overrides.Variant);
         int wSize = w.DType.Size();
         bool texel = variant == Variant.Texel;
         int tileM = texel ? TexelLanes * TexelRowGroups : TileM;
@@ -113,12 +111,14 @@ public static class Gemm
         int convMode = conv is null ? 0 : 1;
         var kernel = texel
             ? gpu.Kernel("gemm_texel", TexelLayout, TexelLanes, TexelRowGroups, TexelCols, w.DType.ShaderCode(), convMode)
-            : gpu.Kernel("gemm_tiled", TiledLayout, TileM / ThreadM * (TileN / TiledThreadN(gpu.Info)), TileM, TileN, TileK, ThreadM, TiledThreadN(gpu.Info), w.DType.ShaderCode(), convMode);
+            : gpu.Kernel("gemm_tiled", TiledLayout, TileM / ThreadM * (TileN / TiledThreadN(gpu.Info, overrides)), TileM, TileN, TileK, ThreadM, TiledThreadN(gpu.Info, overrides), w.DType.ShaderCode(), convMode);
 
         // Chunk sizes: every binding of a dispatch stays within its limit (less the alignment slack), and the
-        // grid within 65535 workgroups per dimension.
-        ulong storageLimit = Math.Min(RowChunks.BindingLimit(gpu), MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
-        ulong texelLimit = Math.Min((ulong)gpu.Info.MaxTexelBufferElements * 16, MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
+        // grid within 65535 workgroups per dimension. Bindings start at the device's offset alignment; shaders get
+        // the rest as an element offset.
+        ulong align = gpu.Info.OffsetAlignment;
+        ulong storageLimit = Math.Min(RowChunks.BindingLimit(gpu), overrides.MaxBindingBytes ?? ulong.MaxValue) - align;
+        ulong texelLimit = Math.Min((ulong)gpu.Info.MaxTexelBufferElements * 16, overrides.MaxBindingBytes ?? ulong.MaxValue) - align;
         ulong inputLimit = texel ? texelLimit : storageLimit;
         // A convolution reads x around every output row, so x is bound whole and only y (and residual) are split.
         if (conv is not null && x.Bytes > inputLimit)
@@ -182,8 +182,9 @@ public static class Gemm
     /// distance from the binding's start to the data.</summary>
     static (Arg arg, ulong skip) Bind(Tensor t, long start, long bytes, Format texel = Format.Undefined)
     {
+        ulong align = t.Buffer.Gpu.Info.OffsetAlignment;
         ulong begin = t.Offset + (ulong)start;
-        ulong aligned = begin / BindAlign * BindAlign;
+        ulong aligned = begin / align * align;
         ulong range = begin + (ulong)bytes - aligned;
         return (new Arg(t.Buffer, aligned, range, texel), begin - aligned);
     }

@@ -13,9 +13,9 @@ public static class GroupNorm
     static readonly KernelLayout Layout = KernelLayout.Of(24, Access.ReadTexel, Access.Read, Access.Read, Access.Write);
 
     public static void Record(Sequence seq, Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, bool silu)
-        => Record(seq, x, gamma, beta, y, groups, eps, silu, RowChunks.BindingLimit(seq.Gpu));
+        => Record(seq, x, gamma, beta, y, groups, eps, silu, BindingLimits.Of(seq.Gpu));
 
-    internal static void Record(Sequence seq, Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, bool silu, ulong maxBindingBytes)
+    internal static void Record(Sequence seq, Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, bool silu, BindingLimits limits)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "gamma", gamma);
@@ -31,7 +31,7 @@ public static class GroupNorm
         KernelChecks.Fits32(Op, "x", x.Elements);
         var xView = TexelViews.Vec4(seq.Gpu, Op, "x", x);
         var kernel = seq.Gpu.Kernel(Op, Layout, silu ? 1 : 0);
-        foreach (var (start, count) in RowChunks.Of(Op, b * p, c * 4, maxBindingBytes))
+        foreach (var (start, count) in RowChunks.Of(Op, b * p, c * 4, limits))
         {
             var yChunk = new Arg(y.Buffer, y.Offset + (ulong)(start * c * 4), (ulong)(count * c * 4));
             var push = new Push().UInt((ulong)p).UInt((ulong)c).UInt((ulong)(c / groups)).Float(eps).UInt((ulong)start).UInt((ulong)count);

@@ -15,14 +15,14 @@ public static class LayerNorm
 
     /// <summary>Plain LayerNorm of every row of x into y (same shape).</summary>
     public static void Record(Sequence seq, Tensor x, Tensor y, float eps)
-        => Record(seq, x, y, eps, null, null, 1, RowChunks.BindingLimit(seq.Gpu));
+        => Record(seq, x, y, eps, null, null, 1, BindingLimits.Of(seq.Gpu));
 
     /// <summary>LayerNorm fused with modulation; shift and scale are f32 [G, D].</summary>
     public static void Record(Sequence seq, Tensor x, Tensor y, float eps, Tensor shift, Tensor scale, long rowDiv)
-        => Record(seq, x, y, eps, shift, scale, rowDiv, RowChunks.BindingLimit(seq.Gpu));
+        => Record(seq, x, y, eps, shift, scale, rowDiv, BindingLimits.Of(seq.Gpu));
 
-    /// <summary>As Record, with the bytes per binding given (tests force the chunked path with a small limit).</summary>
-    internal static void Record(Sequence seq, Tensor x, Tensor y, float eps, Tensor? shift, Tensor? scale, long rowDiv, ulong maxBindingBytes)
+    /// <summary>As Record, with the binding limits given (tests force the chunked path with a small limit).</summary>
+    internal static void Record(Sequence seq, Tensor x, Tensor y, float eps, Tensor? shift, Tensor? scale, long rowDiv, BindingLimits limits)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "y", y);
@@ -51,7 +51,7 @@ public static class LayerNorm
         int workgroup = gpu.Info.IsCpu ? (int)gpu.Info.SubgroupSize : 128;
         var kernel = gpu.Kernel(Op, Layout, workgroup, modulate ? 1 : 0);
         Tensor x2 = x.Reshape(rows, d), y2 = y.Reshape(rows, d);
-        foreach (var (start, count) in RowChunks.Of(Op, rows, d * 4, maxBindingBytes))
+        foreach (var (start, count) in RowChunks.Of(Op, rows, d * 4, limits))
         {
             var xv = TexelViews.Vec4(gpu, Op, "x", x2.Slice(start, count));
             var (gx, gy) = Grid.Split(count, 1);

@@ -9,10 +9,10 @@ public static class RowScale
     static readonly KernelLayout Layout = KernelLayout.Of(20, Access.ReadTexel, Access.ReadTexel, Access.Write);
 
     public static void Record(Sequence seq, Tensor x, Tensor gate, Tensor y, long rowDiv)
-        => Record(seq, x, gate, y, rowDiv, RowChunks.BindingLimit(seq.Gpu));
+        => Record(seq, x, gate, y, rowDiv, BindingLimits.Of(seq.Gpu));
 
-    /// <summary>As Record, with the bytes per binding given (tests force the chunked path with a small limit).</summary>
-    internal static void Record(Sequence seq, Tensor x, Tensor gate, Tensor y, long rowDiv, ulong maxBindingBytes)
+    /// <summary>As Record, with the binding limits given (tests force the chunked path with a small limit).</summary>
+    internal static void Record(Sequence seq, Tensor x, Tensor gate, Tensor y, long rowDiv, BindingLimits limits)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "gate", gate);
@@ -30,7 +30,7 @@ public static class RowScale
         // One workgroup per row; on lavapipe one subgroup, whose lanes walk the row's vec4 columns.
         var kernel = gpu.Kernel(Op, Layout, gpu.Info.IsCpu ? (int)gpu.Info.SubgroupSize : 64);
         Tensor x2 = x.Reshape(rows, d), y2 = y.Reshape(rows, d);
-        foreach (var (start, count) in RowChunks.Of(Op, rows, d * 4, maxBindingBytes))
+        foreach (var (start, count) in RowChunks.Of(Op, rows, d * 4, limits))
         {
             var (gx, gy) = Grid.Split(count, 1);
             var push = new Push().UInt((ulong)count).UInt((ulong)(d / 4)).UInt((ulong)rowDiv).UInt((ulong)groups).UInt((ulong)start);

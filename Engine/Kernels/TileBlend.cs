@@ -29,13 +29,14 @@ public static class TileBlend
     }
 }
 
-/// <summary>Bindings of 2-D planes that start anywhere in a buffer: the binding begins at the 256-byte boundary
-/// below the plane (an offset every device accepts) and the shader skips the elements before it.</summary>
+/// <summary>Bindings of 2-D planes that start anywhere in a buffer: the binding begins at the device's offset
+/// alignment below the plane and the shader skips the elements before it.</summary>
 static class Planes
 {
     public static (Arg arg, ulong skip) Bind(Tensor plane)
     {
-        ulong aligned = plane.Offset / 256 * 256;
+        ulong align = plane.Buffer.Gpu.Info.OffsetAlignment;
+        ulong aligned = plane.Offset / align * align;
         var arg = new Arg(plane.Buffer, aligned, plane.Offset + plane.Bytes - aligned);
         if (arg.Range > RowChunks.BindingLimit(plane.Buffer.Gpu))
             throw new ArgumentException($"a plane {plane} is larger than this device's {RowChunks.BindingLimit(plane.Buffer.Gpu)} bytes per binding");

@@ -20,9 +20,9 @@ public static class Upsample
     public static long Frames(UpsampleKind kind, long t) => kind == UpsampleKind.Nearest2x ? t : 2 * t - 1;
 
     public static void Record(Sequence seq, UpsampleKind kind, Tensor x, Tensor y)
-        => Record(seq, kind, x, y, RowChunks.BindingLimit(seq.Gpu));
+        => Record(seq, kind, x, y, BindingLimits.Of(seq.Gpu));
 
-    internal static void Record(Sequence seq, UpsampleKind kind, Tensor x, Tensor y, ulong maxBindingBytes)
+    internal static void Record(Sequence seq, UpsampleKind kind, Tensor x, Tensor y, BindingLimits limits)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "y", y);
@@ -33,7 +33,7 @@ public static class Upsample
         KernelChecks.Fits32(Op, "y", y.Elements);
         var xView = TexelViews.Vec4(seq.Gpu, Op, "x", x);
         var kernel = seq.Gpu.Kernel(Op, Layout, kind == UpsampleKind.Nearest2x ? 1 : 0);
-        foreach (var (start, count) in RowChunks.Of(Op, y.Elements / c, c * 4, maxBindingBytes))
+        foreach (var (start, count) in RowChunks.Of(Op, y.Elements / c, c * 4, limits))
         {
             long texels = count * (c / 4);
             var push = new Push().UInt((ulong)texels).UInt((ulong)start).UInt((ulong)t).UInt((ulong)h).UInt((ulong)w).UInt((ulong)(c / 4));

@@ -22,10 +22,10 @@ public static class WindowMean
     }
 
     public static void Record(Sequence seq, Tensor x, Tensor y, WindowSize window, WindowSize proxy)
-        => Record(seq, x, y, window, proxy, RowChunks.BindingLimit(seq.Gpu));
+        => Record(seq, x, y, window, proxy, BindingLimits.Of(seq.Gpu));
 
-    /// <summary>As Record, with the bytes per binding given (tests force the chunked path with a small limit).</summary>
-    internal static void Record(Sequence seq, Tensor x, Tensor y, WindowSize window, WindowSize proxy, ulong maxBindingBytes)
+    /// <summary>As Record, with the binding limits given (tests force the chunked path with a small limit).</summary>
+    internal static void Record(Sequence seq, Tensor x, Tensor y, WindowSize window, WindowSize proxy, BindingLimits limits)
     {
         int kp = ProxiesPerWindow(window, proxy);
         KernelChecks.F32(Op, "x", x);
@@ -37,7 +37,7 @@ public static class WindowMean
         KernelChecks.Elements(Op, "y", y, windows * kp * d, $"{windows} windows × {kp} proxies × {d}");
         KernelChecks.Fits32(Op, "x", x.Elements);
         var y2 = y.Reshape(windows * kp, d);
-        foreach (var (start, count) in RowChunks.Of(Op, windows, window.Tokens * d * 4, maxBindingBytes))
+        foreach (var (start, count) in RowChunks.Of(Op, windows, window.Tokens * d * 4, limits))
         {
             var (gx, gy) = Grid.Split(count * kp * d / 4, 64);
             var push = new Push().UInt((ulong)count).UInt((ulong)(d / 4)).UInt((ulong)window.Frames).UInt((ulong)window.Rows)
