@@ -18,7 +18,13 @@ namespace T2X.Vulkan.Kernels;
 public static class Conv3d
 {
     const string Op = "conv3d";
-    static readonly KernelLayout Layout = KernelLayout.Of(22 * 4, Access.ReadTexel, Access.ReadTexel, Access.Read, Access.Read, Access.Write);
+    const uint Workgroup = 64;
+    /// <summary>Sizes, then the element strides (b, t, h, w, c) of x and of y, then the divisor of x.</summary>
+    readonly record struct Push(uint Positions, uint T, uint H, uint W, uint Cin, uint Cout, uint Groups, uint Kt, uint Kh, uint Kw, uint Pad,
+        Strides X, Strides Y, float InDiv);
+    readonly record struct Strides(uint B, uint T, uint H, uint W, uint C);
+    readonly record struct Spec(uint WorkgroupSize, Bool32 Divide, Bool32 Residual);
+    static readonly KernelDef<Push, Spec> Def = new(Op, Access.ReadTexel, Access.ReadTexel, Access.Read, Access.Read, Access.Write);
 
     /// <summary>A checkpoint weight [Cout, Cin, kt, kh, kw] in the kernel's packed f32 layout [kt, kh, kw, Cin, Cout4].</summary>
     public static HostTensor PackWeight(HostTensor weight)
@@ -155,20 +161,17 @@ public static class Conv3d
         }
         long positions = b * t * h * wd, groups = cout4 / 4;
         KernelChecks.Fits32(Op, "y", positions * groups * 4);
-        var xs = Strides(xChannelFirst, t, h, wd, cin);
-        var ys = Strides(yChannelFirst, t, h, wd, cout);
-        var push = new Push().UInt((ulong)positions).UInt((ulong)t).UInt((ulong)h).UInt((ulong)wd)
-            .UInt((ulong)cin).UInt((ulong)cout).UInt((ulong)groups).UInt((ulong)kt).UInt((ulong)kh).UInt((ulong)kw).UInt((ulong)(kh / 2));
-        foreach (var s in xs) push.UInt((ulong)s);
-        foreach (var s in ys) push.UInt((ulong)s);
-        push.Float(inDiv);
-        var kernel = seq.Gpu.Kernel(Op, Layout, inDiv != 1f ? 1 : 0, residual is not null ? 1 : 0);
-        var (gx, gy) = Grid.Split(positions * groups, 64);
+        var xs = StridesOf(xChannelFirst, t, h, wd, cin);
+        var ys = StridesOf(yChannelFirst, t, h, wd, cout);
+        var push = checked(new Push((uint)positions, (uint)t, (uint)h, (uint)wd, (uint)cin, (uint)cout, (uint)groups,
+            (uint)kt, (uint)kh, (uint)kw, (uint)(kh / 2), xs, ys, inDiv));
+        var kernel = Def.Get(seq.Gpu, new Spec(Workgroup, inDiv != 1f, residual is not null));
+        var (gx, gy) = Grid.Split(positions * groups, Workgroup);
         seq.Dispatch(kernel, [Arg.Texel(x, Silk.NET.Vulkan.Format.R32Sfloat), Arg.Texel(w, Silk.NET.Vulkan.Format.R32G32B32A32Sfloat), bias, residual ?? y, y], push, gx, gy, label: $"conv3d {cin}->{cout} {kt}x{kh}x{kw} {t}x{h}x{wd}");
     }
 
     /// <summary>Element strides (b, t, h, w, c) of a channel-first or channel-last volume.</summary>
-    static long[] Strides(bool channelFirst, long t, long h, long w, long c) => channelFirst
-        ? [c * t * h * w, h * w, w, 1, t * h * w]
-        : [t * h * w * c, h * w * c, w * c, c, 1];
+    static Strides StridesOf(bool channelFirst, long t, long h, long w, long c) => checked(channelFirst
+        ? new Strides((uint)(c * t * h * w), (uint)(h * w), (uint)w, 1, (uint)(t * h * w))
+        : new Strides((uint)(t * h * w * c), (uint)(h * w * c), (uint)(w * c), (uint)c, 1));
 }

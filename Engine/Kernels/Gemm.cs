@@ -3,7 +3,7 @@ using Silk.NET.Vulkan;
 namespace T2X.Vulkan.Kernels;
 
 /// <summary>The activation applied to x·wᵀ + bias before the optional gated residual.</summary>
-public enum Epilogue { None, Gelu, Silu }
+public enum Epilogue { None = ShaderConstants.EpiNone, Gelu = ShaderConstants.EpiGelu, Silu = ShaderConstants.EpiSilu }
 
 /// <summary>
 /// y[M,N] = epilogue(x[M,K]·w[N,K]ᵀ + bias[N]), optionally y = [residual +] g ⊙ (…) with g a row of a gate table.
@@ -26,7 +26,7 @@ public static class Gemm
     internal readonly record struct Overrides(Variant? Variant = null, ulong? MaxBindingBytes = null, uint? MaxInvocations = null);
 
     // Texel variant tiles: 8 lanes (one lavapipe subgroup), ROW_GROUPS·8 rows and COLS columns per lane.
-    internal static int TexelRowGroups = 2, TexelCols = 4;
+    const int TexelRowGroups = 2, TexelCols = 4;
     const int TexelLanes = 8;
     // Tiled variant: BM × BN tile, BK slice, TM × TN outputs per invocation.
     // 256 invocations (4 × 4 outputs each) where the device allows; Vulkan guarantees only 128, then 4 × 8 outputs each.
@@ -34,10 +34,18 @@ public static class Gemm
 
     static int TiledThreadN(DeviceInfo info, Overrides overrides) => (overrides.MaxInvocations ?? info.MaxWorkgroupInvocations) >= 256 ? 4 : 8;
 
-    const int PushBytes = 23 * 4;
-    static readonly KernelLayout TexelLayout = KernelLayout.Of(PushBytes,
+    /// <summary>GemmParams of Shaders/include/gemm_common.glsl: the chunk (rows, columns, reduction, y's row stride, first
+    /// row and column), the offsets of x, w, y, residual, bias and gate inside their bindings, the gate's row mapping,
+    /// the flags, and the convolution geometry.</summary>
+    readonly record struct Push(uint M, uint N, uint K, uint Ldy, uint M0, uint N0,
+        uint XOffset, uint WOffset, uint YOffset, uint ResidualOffset, uint BiasOffset, uint GateOffset,
+        uint GateRowDiv, uint GateRows, uint Flags, ConvPush Conv);
+    readonly record struct ConvPush(uint T, uint H, uint W, uint Cin, uint Kt, uint Kh, uint Kw, uint Pad);
+    readonly record struct TexelSpec(uint Lanes, uint RowGroups, uint Cols, uint WDType, Bool32 Conv);
+    readonly record struct TiledSpec(uint Threads, uint TileM, uint TileN, uint TileK, uint ThreadM, uint ThreadN, uint WDType, Bool32 Conv);
+    static readonly KernelDef<Push, TexelSpec> TexelDef = new("gemm_texel",
         Access.ReadTexel, Access.ReadTexel, Access.Read, Access.Read, Access.Read, Access.Write);
-    static readonly KernelLayout TiledLayout = KernelLayout.Of(PushBytes,
+    static readonly KernelDef<Push, TiledSpec> TiledDef = new("gemm_tiled",
         Access.Read, Access.Read, Access.Read, Access.Read, Access.Read, Access.Write);
 
     /// <summary>
@@ -108,10 +116,11 @@ public static class Gemm
         bool texel = variant == Variant.Texel;
         int tileM = texel ? TexelLanes * TexelRowGroups : TileM;
         int tileN = texel ? TexelLanes * TexelCols : TileN;
-        int convMode = conv is null ? 0 : 1;
+        uint wType = (uint)w.DType.ShaderCode();
+        int threadN = TiledThreadN(gpu.Info, overrides);
         var kernel = texel
-            ? gpu.Kernel("gemm_texel", TexelLayout, TexelLanes, TexelRowGroups, TexelCols, w.DType.ShaderCode(), convMode)
-            : gpu.Kernel("gemm_tiled", TiledLayout, TileM / ThreadM * (TileN / TiledThreadN(gpu.Info, overrides)), TileM, TileN, TileK, ThreadM, TiledThreadN(gpu.Info, overrides), w.DType.ShaderCode(), convMode);
+            ? TexelDef.Get(gpu, new TexelSpec(TexelLanes, TexelRowGroups, TexelCols, wType, conv is not null))
+            : TiledDef.Get(gpu, new TiledSpec((uint)(TileM / ThreadM * (TileN / threadN)), TileM, TileN, TileK, ThreadM, (uint)threadN, wType, conv is not null));
 
         // Chunk sizes: every binding of a dispatch stays within its limit (less the alignment slack), and the
         // grid within 65535 workgroups per dimension. Bindings start at the device's offset alignment; shaders get
@@ -146,14 +155,12 @@ public static class Gemm
                 var ga = gate is null ? ya : Bind(gate, 0, (long)gate.Bytes);
                 // Offsets inside the bindings: 16-byte texels for the texel views, elements otherwise.
                 ulong xUnit = texel ? 16ul : 4ul, wUnit = texel ? 16ul : (ulong)wSize, bUnit = (ulong)(bias?.DType.Size() ?? 4);
-                var push = new Push()
-                    .UInt((ulong)mc).UInt((ulong)nc).UInt((ulong)k).UInt((ulong)n).UInt((ulong)m0).UInt((ulong)n0)
-                    .UInt(xa.skip / xUnit).UInt(wa.skip / wUnit).UInt(ya.skip / 4).UInt(ra.skip / 4)
-                    .UInt(bias is null ? 0 : ba.skip / bUnit).UInt(ga.skip / 4)
-                    .UInt((ulong)gateRowDiv).UInt((ulong)Math.Max(1, gateRows)).UInt(flags);
                 var cg = conv ?? default;
-                push.UInt((ulong)cg.T).UInt((ulong)cg.H).UInt((ulong)cg.W).UInt((ulong)cg.Cin)
-                    .UInt((ulong)cg.Kt).UInt((ulong)cg.Kh).UInt((ulong)cg.Kw).UInt((ulong)cg.Pad);
+                var push = checked(new Push((uint)mc, (uint)nc, (uint)k, (uint)n, (uint)m0, (uint)n0,
+                    (uint)(xa.skip / xUnit), (uint)(wa.skip / wUnit), (uint)(ya.skip / 4), (uint)(ra.skip / 4),
+                    (uint)(bias is null ? 0 : ba.skip / bUnit), (uint)(ga.skip / 4),
+                    (uint)gateRowDiv, (uint)Math.Max(1, gateRows), flags,
+                    new ConvPush((uint)cg.T, (uint)cg.H, (uint)cg.W, (uint)cg.Cin, (uint)cg.Kt, (uint)cg.Kh, (uint)cg.Kw, (uint)cg.Pad)));
                 seq.Dispatch(kernel, [xa.arg, wa.arg, ba.arg, ra.arg, ga.arg, ya.arg], push,
                     Grid.Groups(nc, tileN), Grid.Groups(mc, tileM), 1,
                     label: conv is { } c ? $"conv3d {c.Cin}->{nc} {c.Kt}x{c.Kh}x{c.Kw} as gemm {mc}x{k}x{nc}" : $"gemm {mc}x{k}x{nc} {w.DType}");

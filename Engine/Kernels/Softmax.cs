@@ -5,7 +5,9 @@ namespace T2X.Vulkan.Kernels;
 public static class Softmax
 {
     const string Op = "softmax";
-    static readonly KernelLayout Layout = KernelLayout.Of(12, Access.Write);
+    const uint Workgroup = 256;
+    readonly record struct Push(uint Rows, uint N, float Scale);
+    static readonly KernelDef<Push, WorkgroupSpec> Def = new(Op, Access.Write);
 
     public static void Record(Sequence seq, Tensor x, float scale) => Record(seq, x, scale, BindingLimits.Of(seq.Gpu));
 
@@ -20,7 +22,7 @@ public static class Softmax
         foreach (var (start, count) in RowChunks.Of(Op, rows, n * 4, limits))
         {
             var (gx, gy) = Grid.Split(count, 1);
-            seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [x2.Slice(start, count)], new Push().UInt((ulong)count).UInt((ulong)n).Float(scale), gx, gy, label: $"softmax {x} rows {start}+{count}");
+            seq.Dispatch(Def.Get(seq.Gpu, new WorkgroupSpec(Workgroup)), [x2.Slice(start, count)], checked(new Push((uint)count, (uint)n, scale)), gx, gy, label: $"softmax {x} rows {start}+{count}");
         }
     }
 }

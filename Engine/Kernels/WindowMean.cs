@@ -10,7 +10,9 @@ namespace T2X.Vulkan.Kernels;
 public static class WindowMean
 {
     const string Op = "window_mean";
-    static readonly KernelLayout Layout = KernelLayout.Of(28, Access.ReadTexel, Access.Write);
+    const uint Workgroup = 64;
+    readonly record struct Push(uint Windows, uint D4, uint WindowFrames, uint WindowRows, uint WindowCols, uint ProxyRowStride, uint ProxyColStride);
+    static readonly KernelDef<Push, WorkgroupSpec> Def = new(Op, Access.ReadTexel, Access.Write);
 
     /// <summary>Proxies per window for a window and the official proxy_compress_ratios.</summary>
     public static int ProxiesPerWindow(WindowSize window, WindowSize proxy)
@@ -39,10 +41,10 @@ public static class WindowMean
         var y2 = y.Reshape(windows * kp, d);
         foreach (var (start, count) in RowChunks.Of(Op, windows, window.Tokens * d * 4, limits))
         {
-            var (gx, gy) = Grid.Split(count * kp * d / 4, 64);
-            var push = new Push().UInt((ulong)count).UInt((ulong)(d / 4)).UInt((ulong)window.Frames).UInt((ulong)window.Rows)
-                .UInt((ulong)window.Cols).UInt((ulong)(window.Rows / proxy.Rows)).UInt((ulong)(window.Cols / proxy.Cols));
-            seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [TexelViews.Vec4(seq.Gpu, Op, "x", x.Slice(start, count)), y2.Slice(start * kp, count * kp)], push, gx, gy);
+            var (gx, gy) = Grid.Split(count * kp * d / 4, Workgroup);
+            var push = checked(new Push((uint)count, (uint)(d / 4), (uint)window.Frames, (uint)window.Rows,
+                (uint)window.Cols, (uint)(window.Rows / proxy.Rows), (uint)(window.Cols / proxy.Cols)));
+            seq.Dispatch(Def.Get(seq.Gpu, new WorkgroupSpec(Workgroup)), [TexelViews.Vec4(seq.Gpu, Op, "x", x.Slice(start, count)), y2.Slice(start * kp, count * kp)], push, gx, gy);
         }
     }
 }
