@@ -149,7 +149,7 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         var l = new PtDitLayout(c, 2 * batch, frames, h / c.PatchSize, w / c.PatchSize, textLength);
         long B = l.B, T = l.Tokens, D = c.Dim, L = l.L, rows = B * T, k = l.Proxies, latent = (long)frames * h * w;
         long floats = B * c.InChannels * latent + B * c.OutChannels * latent                  // run latents, output
-            + B * 256 + B * L * c.CaptionChannels + B * L + T * D + 1 * rows                   // sinusoid, text, mask, position, shifted ids
+            + B * PtDitEmbeddings.TimestepChannels + B * L * c.CaptionChannels + B * L + T * D + 1 * rows                   // sinusoid, text, mask, position, shifted ids
             + 2 * B * L * D + (long)c.NumLayers * B * L * 2 * D + 3 * B * D + 6 * B * D        // caption, context, text k|v, temb
             + (6 + 3 + 2) * B * D                                                              // modulation
             + rows * c.InChannels * c.PatchSize * c.PatchSize + rows * D * 2 + rows * 3 * D + rows * D * 2 + rows * c.FfDim + rows * D * 2

@@ -31,7 +31,7 @@ internal sealed class PtDitActivations : IDisposable
         long B = l.B, T = l.Tokens, D = c.Dim, L = l.L, rows = B * T;
         try
         {
-            Sinusoid = Tensor.CreateHostVisible(gpu, DType.F32, B, 256);   // rewritten before every sampler step
+            Sinusoid = Tensor.CreateHostVisible(gpu, DType.F32, B, PtDitEmbeddings.TimestepChannels);   // rewritten before every sampler step
             _owned.Add(Sinusoid.Buffer);
             Text = F32(B, L, c.CaptionChannels);
             Mask = F32(B, L);
