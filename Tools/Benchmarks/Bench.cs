@@ -1,7 +1,7 @@
 using System.Text.Json;
 using T2X.Vulkan;
 
-namespace T2X.Tools.Benchmarks;
+namespace T2X.Benchmarks;
 
 /// <summary>One measured figure: an op name and its fields, printed as a table row or one JSON object per line.</summary>
 public sealed class BenchResult(string op)
