@@ -6,7 +6,7 @@ namespace T2X.Vulkan.Kernels;
 /// Causal 3-D convolution (Open-Sora-Plan's CausalConv3d: time padding by kt−1 copies of frame 0, zero spatial
 /// padding, stride 1), in two forms:
 /// <list type="bullet">
-/// <item><see cref="RecordGemm"/>: the wide convolutions, channel-last in and out with Cin a multiple of 8, as an
+/// <item><see cref="RecordGemm(Sequence, Tensor, Tensor, Tensor, Tensor, Tensor, long, long?)"/>: the wide convolutions, channel-last in and out with Cin a multiple of 8, as an
 /// implicit GEMM on the engine's <see cref="Gemm"/> kernels (gemm_texel/gemm_tiled with CONV: the patch matrix is
 /// addressed in place, never built). Weights packed by <see cref="PackGemmWeight"/> into [Cout, kt, kh, kw, Cin].</item>
 /// <item><see cref="Record"/>: the direct kernel Shaders/conv3d.comp for the narrow ends (post_quant_conv, conv_in with

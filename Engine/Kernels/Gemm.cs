@@ -11,7 +11,7 @@ public enum Epilogue { None = ShaderConstants.EpiNone, Gelu = ShaderConstants.Ep
 /// Shaders/gemm_tiled.comp (GPUs: shared-memory tiles), both ending in Shaders/include/gemm_common.glsl.
 /// Work that would exceed a binding's device limit (maxStorageBufferRange, maxTexelBufferElements) or 65535
 /// workgroups per dimension is split into several dispatches over row and column chunks.
-/// The same kernels also run convolutions as implicit GEMMs (<see cref="RecordConv"/>, used by <see cref="Conv3d.RecordGemm"/>):
+/// The same kernels also run convolutions as implicit GEMMs (<see cref="RecordConv"/>, used by <see cref="Conv3d.RecordGemm(Sequence, Tensor, Tensor, Tensor, Tensor, Tensor, long, long?)"/>):
 /// x is then a channel-last volume whose patch matrix the shaders address in place (gemm_common.glsl conv_source).
 /// </summary>
 public static class Gemm

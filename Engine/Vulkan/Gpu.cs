@@ -27,9 +27,9 @@ public sealed record GpuOptions
     internal ulong? MaxStorageBindingBytes { get; init; }
 }
 
-/// <summary>What a device is and what it allows, read from the device itself.</summary>
-/// <param name="OffsetAlignment">Where a binding may start: the larger of minStorageBufferOffsetAlignment and
-/// minTexelBufferOffsetAlignment, so that one value serves storage and texel bindings alike.</param>
+/// <summary>What a device is and what it allows, read from the device itself. OffsetAlignment is where a binding may
+/// start: the larger of minStorageBufferOffsetAlignment and minTexelBufferOffsetAlignment, so that one value serves
+/// storage and texel bindings alike.</summary>
 public sealed record DeviceInfo(
     int Index, string Name, PhysicalDeviceType Type, string Driver, uint ApiVersion,
     ulong MaxStorageBufferRange, uint MaxTexelBufferElements, uint MaxSharedMemory, uint SubgroupSize,

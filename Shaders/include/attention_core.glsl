@@ -36,7 +36,7 @@ layout(constant_id = 1) const uint D4 = 18;      // head dim / 4
 layout(constant_id = 2) const uint ROWS = 4;     // query rows per invocation
 layout(constant_id = 3) const uint KB = 8;       // keys per block
 layout(constant_id = 4) const bool SHARED_KV = false;
-// The including shaders number their own constants from 5 on (their C# Spec records start with AttentionCoreSpec).
+// The including shaders number their own constants from 5 on (their C# specialization records start with AttentionCoreSpec).
 
 layout(binding = 0, rgba32f) uniform readonly imageBuffer Qt;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer Kt;

@@ -12,7 +12,7 @@ namespace T2X.Tests.Vulkan;
 /// <summary>
 /// Every embedded SPIR-V module against its C# declaration (<see cref="KernelDef{TPush, TSpec}"/>): the push-constant
 /// block's size, member offsets and types against the kernel's Push struct, and the SpecIds and their types against its
-/// Spec record (field i is SpecId i). Also the shared constants of Shaders/include/constants.glsl against
+/// specialization record (field i is SpecId i). Also the shared constants of Shaders/include/constants.glsl against
 /// <see cref="ShaderConstants"/>. A mismatch here would otherwise surface as garbage results or a validation message.
 /// </summary>
 public sealed class ShaderInterfaceTests
