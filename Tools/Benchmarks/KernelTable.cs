@@ -28,6 +28,7 @@ public static class KernelTable
         Add(1, 1f), Add(1000, -0.5f), Add(70_001, 2f),
         Activation(ActivationKind.GeluTanh, 1), Activation(ActivationKind.GeluTanh, 1153),
         Activation(ActivationKind.Silu, 2 * 1152), Activation(ActivationKind.Silu, 70_001),
+        LatentRgb(4, 1, 1), LatentRgb(4, 13, 17), LatentRgb(16, 9, 70), LatentRgb(3, 64, 64),
     ];
 
     /// <summary>Elementwise ops over the hidden states of 2 samples × 4096 tokens × 1152 channels (1024 px).</summary>
@@ -36,6 +37,7 @@ public static class KernelTable
         Add(2 * 4096 * 1152, 1f),
         Activation(ActivationKind.GeluTanh, 2 * 4096 * 1152),
         Activation(ActivationKind.Silu, 2 * 4096 * 1152),
+        LatentRgb(4, 128, 128),   // the viewer's per-step preview at 1024 px
     ];
 
     static KernelCase Add(int n, float alpha) => new($"add n={n} alpha={alpha}", n, 1e-6, (s, rng) =>
@@ -52,6 +54,27 @@ public static class KernelTable
         var x = KernelInputs.Randn(rng, n, 4.0);
         Tensor X = s.F32(x, n), Y = s.Empty(DType.F32, n);
         return new(seq => Vulkan.Kernels.Activation.Record(seq, kind, X, Y), Y, () => Array.ConvertAll(x, v => ActivationReference(kind, v)));
+    });
+
+    static KernelCase LatentRgb(int channels, int height, int width) =>
+        new($"latent_rgb {channels}x{height}x{width}", channels * 1000 + height * 10 + width, KernelCase.ToleranceFor(DType.F32), (s, rng) =>
+    {
+        var latent = KernelInputs.Randn(rng, channels * height * width);
+        var projection = KernelInputs.Randn(rng, 3 * (channels + 1), 0.3);
+        Tensor L = s.F32(latent, channels, height, width), M = s.F32(projection, 3, channels + 1), Y = s.Empty(DType.F32, 3, height, width);
+        return new(seq => Vulkan.Kernels.LatentRgb.Record(seq, L, M, Y), Y, () =>
+        {
+            int pixels = height * width;
+            var want = new double[3 * pixels];
+            for (int c = 0; c < 3; c++)
+                for (int p = 0; p < pixels; p++)
+                {
+                    double v = projection[c * (channels + 1) + channels];
+                    for (int k = 0; k < channels; k++) v += (double)projection[c * (channels + 1) + k] * latent[k * pixels + p];
+                    want[c * pixels + p] = v;
+                }
+            return want;
+        });
     });
 
     public static double ActivationReference(ActivationKind kind, double x) => kind switch
