@@ -17,9 +17,9 @@ public static class DTypes
     /// <summary>Code passed to shaders (specialization constant or push constant) to select the load path.</summary>
     public static int ShaderCode(this DType t) => t switch
     {
-        DType.F32 => 0,
-        DType.F16 => 1,
-        DType.BF16 => 2,
+        DType.F32 => Kernels.ShaderConstants.DtF32,
+        DType.F16 => Kernels.ShaderConstants.DtF16,
+        DType.BF16 => Kernels.ShaderConstants.DtBF16,
         _ => throw new ArgumentException($"dtype {t} is not a floating-point weight type"),
     };
 }

@@ -23,7 +23,7 @@ int q_texel(uint i) { return pc.q_base + int(g_item * pc.nq + i) * pc.q_stride +
 int k_texel(uint j) { return pc.k_base + int(g_item * pc.nk + j) * pc.k_stride + int(g_head * D4); }
 int v_texel(uint j) { return pc.v_base + int(g_item * pc.nk + j) * pc.v_stride + int(g_head * D4); }
 uint o_vec4(uint i) { return (g_item * pc.nq + i) * pc.o_stride + g_head * D4; }
-float key_bias(uint j) { return HAS_MASK ? -10000.0 * (1.0 - mask[g_item * pc.nk + j]) : 0.0; }
+float key_bias(uint j) { return HAS_MASK ? MASK_BIAS * (1.0 - mask[g_item * pc.nk + j]) : 0.0; }
 float pair_bias(uint i, uint j) {
     if (!HAS_BIAS) return 0.0;
     const uint h = pc.bias_heads == 1 ? 0 : g_head;

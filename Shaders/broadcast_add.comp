@@ -2,7 +2,7 @@
 // y[i] = a[i] + b[i mod nb]: adds one table (e.g. the position table [P*N, D]) to every sample.
 // Inputs are read as vec4 texels; the grid is (vec4 index in b, repeat) so no division is needed.
 #include "common.glsl"
-layout(local_size_x = 64) in;
+layout(local_size_x_id = 0) in;   // the workgroup size: SpecId 0, set from C#
 layout(binding = 0, rgba32f) uniform readonly imageBuffer a;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer b;
 layout(std430, binding = 2) writeonly buffer Y { vec4 y[]; };

@@ -7,9 +7,9 @@
 // samples out). Weights are [kt, kh, kw, Cin, Cout4] with Cout padded to a multiple of 4 (vec4 loads over co).
 // DIVIDE: x is divided by in_div on load (the latent scale factor, applied as the official true division).
 #include "common.glsl"
-layout(local_size_x = 64) in;
-layout(constant_id = 0) const bool DIVIDE = false;
-layout(constant_id = 1) const bool RESIDUAL = false;   // y += res (same strides as y)
+layout(local_size_x_id = 0) in;   // the workgroup size: SpecId 0, set from C#
+layout(constant_id = 1) const bool DIVIDE = false;
+layout(constant_id = 2) const bool RESIDUAL = false;   // y += res (same strides as y)
 // x and w are read through texel buffers: imageLoad is several times cheaper than an SSBO load on lavapipe (docs/lavapipe.md §1).
 layout(binding = 0, r32f) uniform readonly imageBuffer x;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer w;
@@ -27,7 +27,7 @@ layout(push_constant) uniform P {
 } pc;
 
 void main() {
-    uint id = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * 64u;
+    uint id = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     if (id >= pc.positions * pc.groups) return;
     uint g = id % pc.groups, pos = id / pc.groups;
     uint j = pos % pc.w_len, r = pos / pc.w_len;

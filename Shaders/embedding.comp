@@ -6,15 +6,15 @@
 // dispatch with FIRST set); hosts should reject them before upload (Embedding.CheckIds).
 #include "common.glsl"
 #include "dtype.glsl"
-layout(local_size_x = 256) in;
-layout(constant_id = 0) const int DT = DT_F32;
+layout(local_size_x_id = 0) in;   // the workgroup size: SpecId 0, set from C#
+layout(constant_id = 1) const int DT = DT_F32;
 layout(std430, binding = 0) readonly buffer Ids { int ids[]; };
 layout(binding = 1, r32ui) uniform readonly uimageBuffer table;
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform P { uint tokens; uint d; int vocab; int row0; int rows; uint first; } pc;
 
 void main() {
-    uint i = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * 256u;
+    uint i = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     if (i >= pc.tokens * pc.d) return;
     int id = ids[i / pc.d];
     uint c = i % pc.d;

@@ -5,7 +5,7 @@
 // dt is read from a device buffer so a recorded step can be resubmitted with only that value changed; the guidance
 // scale s is one value per sample (a batch of different requests may each have their own).
 #include "common.glsl"
-layout(local_size_x = 256) in;
+layout(local_size_x_id = 0) in;   // the workgroup size: SpecId 0, set from C#
 layout(std430, binding = 0) readonly buffer O { float o[]; };
 layout(std430, binding = 1) readonly buffer Dt { float dt[]; };
 layout(std430, binding = 2) readonly buffer S { float scale[]; };
@@ -13,7 +13,7 @@ layout(std430, binding = 3) buffer Z { float z[]; };
 layout(push_constant) uniform P { uint b; uint c; uint cout_; uint s; } pc;
 
 void main() {
-    uint i = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * 256u;
+    uint i = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     if (i >= pc.b * pc.c * pc.s) return;
     uint sp = i % pc.s, ci = (i / pc.s) % pc.c, b = i / (pc.s * pc.c);
     float cond = o[(b * pc.cout_ + ci) * pc.s + sp];

@@ -6,8 +6,8 @@
 // masked to the group's channels), which escapes maxStorageBufferRange. y may not fit one binding: each dispatch
 // writes the rows [row0, row0 + rows) of the flattened [B·P] rows; its workgroups still see all of x for the statistics.
 #include "common.glsl"
-layout(local_size_x = 256) in;
-layout(constant_id = 0) const bool SILU = false;
+layout(local_size_x_id = 0) in;   // the workgroup size: SpecId 0, set from C#
+layout(constant_id = 1) const bool SILU = false;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
 layout(std430, binding = 1) readonly buffer Gamma { float gamma[]; };
 layout(std430, binding = 2) readonly buffer Beta { float beta[]; };
@@ -25,7 +25,7 @@ void main() {
     uint base = b * pc.positions * c4 + t0, n = pc.positions * per_pos;
     // texel t0 + k covers channels 4(t0 + k) .. +3; keep those in [c0, c0 + per_group)
     float s = 0.0;
-    for (uint e = lane; e < n; e += 256u) {
+    for (uint e = lane; e < n; e += gl_WorkGroupSize.x) {
         uint k = e % per_pos;
         vec4 ch = vec4(4u * (t0 + k)) + vec4(0.0, 1.0, 2.0, 3.0);
         vec4 keep = step(float(c0), ch) * (1.0 - step(float(c0 + pc.per_group), ch));
@@ -33,7 +33,7 @@ void main() {
     }
     float mean = workgroup_sum(s) / float(pc.positions * pc.per_group);
     float v = 0.0;
-    for (uint e = lane; e < n; e += 256u) {
+    for (uint e = lane; e < n; e += gl_WorkGroupSize.x) {
         uint k = e % per_pos;
         vec4 ch = vec4(4u * (t0 + k)) + vec4(0.0, 1.0, 2.0, 3.0);
         vec4 keep = step(float(c0), ch) * (1.0 - step(float(c0 + pc.per_group), ch));
@@ -42,7 +42,7 @@ void main() {
     }
     float rstd = 1.0 / sqrt(workgroup_sum(v) / float(pc.positions * pc.per_group) + pc.eps);
     uint count = (last - first) * pc.per_group;
-    for (uint e = lane; e < count; e += 256u) {
+    for (uint e = lane; e < count; e += gl_WorkGroupSize.x) {
         uint row = first + e / pc.per_group, c = c0 + e % pc.per_group;
         float xv = imageLoad(X, int(row * c4 + c / 4u))[c % 4u];
         float h = (xv - mean) * rstd * gamma[c] + beta[c];

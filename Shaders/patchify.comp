@@ -5,13 +5,13 @@
 // latents[b, ci, f, p*r + ky, p*c + kx], the flattening of a conv weight [D, C, p, p]. The patch
 // embedding is then a GEMM with that weight viewed as [D, C*p*p].
 #include "common.glsl"
-layout(local_size_x = 256) in;
+layout(local_size_x_id = 0) in;   // the workgroup size: SpecId 0, set from C#
 layout(std430, binding = 0) readonly buffer L { float lat[]; };
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform P { uint b; uint c; uint f; uint h; uint w; uint p; uint cf; uint ch; uint cw; } pc;
 
 void main() {
-    uint i = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * 256u;
+    uint i = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     uint cols = pc.c * pc.p * pc.p;
     uint th = pc.h / pc.p, tw = pc.w / pc.p;            // token rows and columns
     uint nh = th / pc.ch, nw = tw / pc.cw, nf = pc.f / pc.cf;

@@ -1,7 +1,7 @@
 #version 450
 // In-place row softmax with a logit scale: x[r, :] = softmax(scale · x[r, :]). One workgroup per row.
 #extension GL_KHR_shader_subgroup_arithmetic : require
-layout(local_size_x = 256) in;
+layout(local_size_x_id = 0) in;   // the workgroup size: SpecId 0, set from C#
 layout(std430, binding = 0) buffer X { float x[]; };
 layout(push_constant) uniform P { uint rows; uint n; float scale; } pc;
 shared float partial[gl_WorkGroupSize.x];
@@ -22,10 +22,10 @@ void main() {
     if (row >= pc.rows) return;   // uniform per workgroup
     uint base = row * pc.n, lane = gl_LocalInvocationID.x;
     float m = -3.402823e38;
-    for (uint i = lane; i < pc.n; i += 256u) m = max(m, x[base + i] * pc.scale);
+    for (uint i = lane; i < pc.n; i += gl_WorkGroupSize.x) m = max(m, x[base + i] * pc.scale);
     m = workgroup_max(m);
     float s = 0.0;
-    for (uint i = lane; i < pc.n; i += 256u) { float e = exp(x[base + i] * pc.scale - m); x[base + i] = e; s += e; }
+    for (uint i = lane; i < pc.n; i += gl_WorkGroupSize.x) { float e = exp(x[base + i] * pc.scale - m); x[base + i] = e; s += e; }
     float inv = 1.0 / workgroup_sum(s);
-    for (uint i = lane; i < pc.n; i += 256u) x[base + i] *= inv;
+    for (uint i = lane; i < pc.n; i += gl_WorkGroupSize.x) x[base + i] *= inv;
 }

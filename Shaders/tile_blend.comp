@@ -4,8 +4,8 @@
 //   rows:    b[y, x] = a[Ha − e + y, x] · (1 − y/e) + b[y, x] · (y/e)   for y < e   (a and b equally wide)
 //   columns: b[y, x] = a[y, Wa − e + x] · (1 − x/e) + b[y, x] · (x/e)   for x < e   (a and b equally high)
 // One invocation per blended element. *_off: element offsets of the planes inside their bindings.
-layout(local_size_x = 256) in;
-layout(constant_id = 0) const bool COLUMNS = false;
+layout(local_size_x_id = 0) in;   // the workgroup size: SpecId 0, set from C#
+layout(constant_id = 1) const bool COLUMNS = false;
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 layout(std430, binding = 1) buffer B { float b[]; };
 layout(push_constant) uniform P { uint a_h, a_w, b_h, b_w, e, a_off, b_off; } pc;

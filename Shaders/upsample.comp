@@ -6,8 +6,8 @@
 // output frames 1.. are frames 1.. upsampled trilinearly (2x in time too), PyTorch align_corners=False. The combine
 // nests W innermost, then H, then T, as PyTorch's interpolation does.
 // y may not fit one binding: a dispatch writes output positions [pos0, pos0 + positions).
-layout(local_size_x = 256) in;
-layout(constant_id = 0) const bool NEAREST = false;
+layout(local_size_x_id = 0) in;   // the workgroup size: SpecId 0, set from C#
+layout(constant_id = 1) const bool NEAREST = false;
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X;
 layout(std430, binding = 1) writeonly buffer Y { vec4 y[]; };
 layout(push_constant) uniform P { uint total; uint pos0; uint t_in, h_in, w_in, c4; } pc;
@@ -35,7 +35,7 @@ vec4 spatial(uint b, uint t, uint oi, uint oj, uint q) {
 }
 
 void main() {
-    uint id = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * 256u;
+    uint id = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     if (id >= pc.total) return;
     uint ho = 2u * pc.h_in, wo = 2u * pc.w_in, to = NEAREST ? pc.t_in : 2u * pc.t_in - 1u;
     uint q = id % pc.c4, r = pc.pos0 + id / pc.c4;

@@ -6,7 +6,7 @@
 // the plain window mean. Output [windows * sh * sw, D] in (window, j, k) order. One invocation per
 // output vec4; x is read as vec4 texels (the cheap load on lavapipe, docs/lavapipe.md §1), so D is a multiple of 4.
 #include "common.glsl"
-layout(local_size_x = 64) in;
+layout(local_size_x_id = 0) in;   // the workgroup size: SpecId 0, set from C#
 layout(binding = 0, rgba32f) uniform readonly imageBuffer x;
 layout(std430, binding = 1) writeonly buffer Y { vec4 y[]; };
 layout(push_constant) uniform P { uint windows; uint d4; uint cf; uint ch; uint cw; uint sh; uint sw; } pc;

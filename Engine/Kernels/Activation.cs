@@ -4,16 +4,19 @@ namespace T2X.Vulkan.Kernels;
 public enum ActivationKind
 {
     /// <summary>GELU with the tanh approximation.</summary>
-    GeluTanh = 0,
+    GeluTanh = ShaderConstants.ActGeluTanh,
     /// <summary>x · sigmoid(x).</summary>
-    Silu = 1,
+    Silu = ShaderConstants.ActSilu,
 }
 
 /// <summary>y = act(x) elementwise (f32); y may alias x. Shader: Shaders/activation.comp.</summary>
 public static class Activation
 {
     const string Op = "activation";
-    static readonly KernelLayout Layout = KernelLayout.Of(4, Access.Read, Access.Write);
+    const uint Workgroup = 256;
+    readonly record struct Push(uint N);
+    readonly record struct Spec(uint WorkgroupSize, int Activation);
+    static readonly KernelDef<Push, Spec> Def = new(Op, Access.Read, Access.Write);
 
     public static void Record(Sequence seq, ActivationKind kind, Tensor x, Tensor y)
     {
@@ -21,7 +24,7 @@ public static class Activation
         KernelChecks.F32(Op, "y", y);
         KernelChecks.Shape(Op, "y", y, x.Shape);
         KernelChecks.Fits32(Op, "x", x.Elements);
-        var (gx, gy) = Grid.Split(x.Elements, 256);
-        seq.Dispatch(seq.Gpu.Kernel(Op, Layout, (int)kind), [x, y], new Push().UInt((ulong)x.Elements), gx, gy);
+        var (gx, gy) = Grid.Split(x.Elements, Workgroup);
+        seq.Dispatch(Def.Get(seq.Gpu, new Spec(Workgroup, (int)kind)), [x, y], checked(new Push((uint)x.Elements)), gx, gy);
     }
 }

@@ -6,7 +6,10 @@ namespace T2X.Vulkan.Kernels;
 /// </summary>
 public static class Attention
 {
-    static readonly KernelLayout Layout = KernelLayout.Of(44,
+    readonly record struct Push(uint Nq, uint Nk, int QBase, int QStride, int KBase, int KStride, int VBase, int VStride,
+        uint OStride, uint BiasHeads, float Scale);
+    readonly record struct Spec(AttentionCoreSpec Core, Bool32 HasMask, Bool32 HasBias);
+    static readonly KernelDef<Push, Spec> Def = new("attention",
         Access.ReadTexel, Access.ReadTexel, Access.ReadTexel, Access.Write, Access.Read, Access.Read);
 
     /// <summary>
@@ -41,13 +44,11 @@ public static class Attention
 
         var gpu = seq.Gpu;
         var (spec, perGroup) = AttentionSetup.Variant(gpu, variant, headDim);
-        var kernel = gpu.Kernel("attention", Layout, [.. spec, keyMask is null ? 0 : 1, bias is null ? 0 : 1]);
+        var kernel = Def.Get(gpu, new Spec(spec, keyMask is not null, bias is not null));
         var (qa, qBase, qStride) = AttentionSetup.Texels(op, "q", gpu, q);
         var (ka, kBase, kStride) = AttentionSetup.Texels(op, "k", gpu, k);
         var (va, vBase, vStride) = AttentionSetup.Texels(op, "v", gpu, v);
-        var push = new Push().UInt((ulong)nq).UInt((ulong)nk)
-            .Int(qBase).Int(qStride).Int(kBase).Int(kStride).Int(vBase).Int(vStride)
-            .UInt((ulong)(width / 4)).UInt((ulong)biasHeads).Float(scale);
+        var push = checked(new Push((uint)nq, (uint)nk, qBase, qStride, kBase, kStride, vBase, vStride, (uint)(width / 4), (uint)biasHeads, scale));
         // Absent mask or bias: the binding still needs a buffer; the shader never reads it.
         Arg unused = o;
         uint groups = Grid.Groups(nq, perGroup);

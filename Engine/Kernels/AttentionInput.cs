@@ -30,6 +30,11 @@ public static class AttentionVariants
         variant != AttentionVariant.Auto ? variant : info.IsCpu ? AttentionVariant.Subgroup : AttentionVariant.SharedMemory;
 }
 
+/// <summary>SpecIds 0–4 of Shaders/include/attention_core.glsl: lanes (the workgroup size), head dim / 4, query rows per
+/// invocation, keys per block, and whether the workgroup stages keys and values in shared memory. The attention shaders'
+/// own constants follow from SpecId 5.</summary>
+readonly record struct AttentionCoreSpec(uint Lanes, uint D4, uint Rows, uint KeysPerBlock, Bool32 SharedKv);
+
 /// <summary>What the dense and the window attention kernels share: variant choice, input checks, texel bindings.</summary>
 static class AttentionSetup
 {
@@ -40,8 +45,8 @@ static class AttentionSetup
 
     const int SharedLanes = 64;
 
-    /// <summary>The first five specialization constants of attention_core.glsl, and the queries one workgroup covers.</summary>
-    public static (int[] spec, int queriesPerGroup) Variant(Gpu gpu, AttentionVariant variant, int headDim)
+    /// <summary>The specialization constants of attention_core.glsl, and the queries one workgroup covers.</summary>
+    public static (AttentionCoreSpec spec, int queriesPerGroup) Variant(Gpu gpu, AttentionVariant variant, int headDim)
     {
         var info = gpu.Info;
         variant = variant.Resolve(info);
@@ -52,14 +57,14 @@ static class AttentionSetup
             if (lanes < 1 || lanes > 128)
                 throw new NotSupportedException($"attention: subgroup variant needs a subgroup size in 1..128; {info.Name} reports {lanes}");
             int rows = SubgroupRows(headDim);
-            return ([lanes, d4, rows, lanes, 0], lanes * rows);
+            return (new((uint)lanes, (uint)d4, (uint)rows, (uint)lanes, false), lanes * rows);
         }
         // Largest key block whose K and V rows (and per-key bias and label) fit in shared memory.
         int keys = 16;
         while (keys > 1 && keys * (2 * headDim * 4 + 8) > info.MaxSharedMemory) keys /= 2;
         if (keys * (2 * headDim * 4 + 8) > info.MaxSharedMemory)
             throw new NotSupportedException($"attention: head dim {headDim} needs more shared memory than {info.Name} has ({info.MaxSharedMemory} bytes)");
-        return ([SharedLanes, d4, 1, keys, 1], SharedLanes);
+        return (new(SharedLanes, (uint)d4, 1, (uint)keys, true), SharedLanes);
     }
 
     /// <summary>Checks one input tensor [B, N, C] and its channel slice.</summary>
@@ -85,12 +90,12 @@ static class AttentionSetup
 
     /// <summary>
     /// A vec4 texel view of an input and the texel index of its row 0's head-0 channel. The view starts at the
-    /// tensor's offset rounded down to 256 bytes (the largest minTexelBufferOffsetAlignment Vulkan allows).
+    /// tensor's offset rounded down to the device's offset alignment.
     /// </summary>
     public static (Arg arg, int baseTexel, int strideTexels) Texels(string op, string name, Gpu gpu, AttentionInput x)
     {
         var t = x.Tensor;
-        ulong start = t.Offset & ~255ul;
+        ulong start = t.Offset / gpu.Info.OffsetAlignment * gpu.Info.OffsetAlignment;
         ulong range = t.Offset + t.Bytes - start;
         if (range / 16 > gpu.Info.MaxTexelBufferElements)
             throw new ArgumentException($"{op}: {name} spans {range / 16} texels, more than this device's maxTexelBufferElements ({gpu.Info.MaxTexelBufferElements})");

@@ -7,13 +7,15 @@ namespace T2X.Vulkan.Kernels;
 public static class BroadcastAdd
 {
     const string Op = "broadcast_add";
-    static readonly KernelLayout Layout = KernelLayout.Of(8, Access.ReadTexel, Access.ReadTexel, Access.Write);
+    const uint Workgroup = 64;
+    readonly record struct Push(uint Nb4, uint Repeats);
+    static readonly KernelDef<Push, WorkgroupSpec> Def = new(Op, Access.ReadTexel, Access.ReadTexel, Access.Write);
 
     public static void Record(Sequence seq, Tensor a, Tensor b, Tensor y)
-        => Record(seq, a, b, y, RowChunks.BindingLimit(seq.Gpu));
+        => Record(seq, a, b, y, BindingLimits.Of(seq.Gpu));
 
-    /// <summary>As Record, with the bytes per binding given (tests force the chunked path with a small limit).</summary>
-    internal static void Record(Sequence seq, Tensor a, Tensor b, Tensor y, ulong maxBindingBytes)
+    /// <summary>As Record, with the binding limits given (tests force the chunked path with a small limit).</summary>
+    internal static void Record(Sequence seq, Tensor a, Tensor b, Tensor y, BindingLimits limits)
     {
         KernelChecks.F32(Op, "a", a);
         KernelChecks.F32(Op, "b", b);
@@ -29,11 +31,11 @@ public static class BroadcastAdd
         var bv = TexelViews.Vec4(gpu, Op, "b", b.Reshape(b.Elements));
         long nb = b.Elements, repeats = a.Elements / nb;
         Tensor a2 = a.Reshape(repeats, nb), y2 = y.Reshape(repeats, nb);
-        foreach (var (start, count) in RowChunks.Of(Op, repeats, nb * 4, maxBindingBytes))
+        foreach (var (start, count) in RowChunks.Of(Op, repeats, nb * 4, limits))
         {
-            var (gx, gy, gz) = RowGrid.Of(nb / 4, 64, count);
+            var (gx, gy, gz) = RowGrid.Of(nb / 4, Workgroup, count);
             var av = TexelViews.Vec4(gpu, Op, "a", a2.Slice(start, count));
-            seq.Dispatch(gpu.Kernel(Op, Layout), [av, bv, y2.Slice(start, count)], new Push().UInt((ulong)(nb / 4)).UInt((ulong)count), gx, gy, gz);
+            seq.Dispatch(Def.Get(gpu, new WorkgroupSpec(Workgroup)), [av, bv, y2.Slice(start, count)], checked(new Push((uint)(nb / 4), (uint)count)), gx, gy, gz);
         }
     }
 }

@@ -6,7 +6,7 @@ namespace T2X.Vulkan.Kernels;
 /// Causal 3-D convolution (Open-Sora-Plan's CausalConv3d: time padding by kt−1 copies of frame 0, zero spatial
 /// padding, stride 1), in two forms:
 /// <list type="bullet">
-/// <item><see cref="RecordGemm"/>: the wide convolutions, channel-last in and out with Cin a multiple of 8, as an
+/// <item><see cref="RecordGemm(Sequence, Tensor, Tensor, Tensor, Tensor, Tensor, long, long?)"/>: the wide convolutions, channel-last in and out with Cin a multiple of 8, as an
 /// implicit GEMM on the engine's <see cref="Gemm"/> kernels (gemm_texel/gemm_tiled with CONV: the patch matrix is
 /// addressed in place, never built). Weights packed by <see cref="PackGemmWeight"/> into [Cout, kt, kh, kw, Cin].</item>
 /// <item><see cref="Record"/>: the direct kernel Shaders/conv3d.comp for the narrow ends (post_quant_conv, conv_in with
@@ -18,7 +18,13 @@ namespace T2X.Vulkan.Kernels;
 public static class Conv3d
 {
     const string Op = "conv3d";
-    static readonly KernelLayout Layout = KernelLayout.Of(22 * 4, Access.ReadTexel, Access.ReadTexel, Access.Read, Access.Read, Access.Write);
+    const uint Workgroup = 64;
+    /// <summary>Sizes, then the element strides (b, t, h, w, c) of x and of y, then the divisor of x.</summary>
+    readonly record struct Push(uint Positions, uint T, uint H, uint W, uint Cin, uint Cout, uint Groups, uint Kt, uint Kh, uint Kw, uint Pad,
+        Strides X, Strides Y, float InDiv);
+    readonly record struct Strides(uint B, uint T, uint H, uint W, uint C);
+    readonly record struct Spec(uint WorkgroupSize, Bool32 Divide, Bool32 Residual);
+    static readonly KernelDef<Push, Spec> Def = new(Op, Access.ReadTexel, Access.ReadTexel, Access.Read, Access.Read, Access.Write);
 
     /// <summary>A checkpoint weight [Cout, Cin, kt, kh, kw] in the kernel's packed f32 layout [kt, kh, kw, Cin, Cout4].</summary>
     public static HostTensor PackWeight(HostTensor weight)
@@ -79,6 +85,10 @@ public static class Conv3d
     /// video can run with the folded kernel (<see cref="FoldTime"/>) and the others with the full one.
     /// </summary>
     public static void RecordGemm(Sequence seq, Tensor x, Tensor w, Tensor bias, Tensor y, Tensor? residual = null, long firstFrame = 0, long? frames = null)
+        => RecordGemm(seq, x, w, bias, y, residual, firstFrame, frames, default);
+
+    /// <summary>As RecordGemm, with the GEMM's overrides given (tests).</summary>
+    internal static void RecordGemm(Sequence seq, Tensor x, Tensor w, Tensor bias, Tensor y, Tensor? residual, long firstFrame, long? frames, Gemm.Overrides overrides)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "w", w);
@@ -104,7 +114,7 @@ public static class Conv3d
             ? [(0L, positions)]
             : Enumerable.Range(0, (int)b).Select(n => ((n * t + firstFrame) * frame, count * frame));
         foreach (var (first, rows) in ranges)
-            Gemm.RecordConv(seq, x, geometry, w.Reshape(cout, kt * kh * kw * cin), bias, y.Reshape(positions, cout), residual?.Reshape(positions, cout), first, rows);
+            Gemm.RecordConv(seq, x, geometry, w.Reshape(cout, kt * kh * kw * cin), bias, y.Reshape(positions, cout), residual?.Reshape(positions, cout), first, rows, overrides);
     }
 
     /// <summary>A bias [Cout] padded with zeros to Cout4 (f32).</summary>
@@ -141,7 +151,7 @@ public static class Conv3d
         var info = seq.Gpu.Info;
         if (y.Bytes > info.MaxStorageBufferRange || residual is not null && residual.Bytes > info.MaxStorageBufferRange)
             throw new ArgumentException($"{Op}: y {y} is larger than this device's {info.MaxStorageBufferRange} bytes per binding (the direct kernel serves the narrow convolutions and does not split its output)");
-        ulong align = TexelViews.OffsetAlignment(seq.Gpu);
+        ulong align = info.OffsetAlignment;
         foreach (var (name, tensor, texels) in new[] { ("x", x, x.Elements), ("w", w, w.Elements / 4) })
         {
             if (texels > info.MaxTexelBufferElements)
@@ -151,20 +161,17 @@ public static class Conv3d
         }
         long positions = b * t * h * wd, groups = cout4 / 4;
         KernelChecks.Fits32(Op, "y", positions * groups * 4);
-        var xs = Strides(xChannelFirst, t, h, wd, cin);
-        var ys = Strides(yChannelFirst, t, h, wd, cout);
-        var push = new Push().UInt((ulong)positions).UInt((ulong)t).UInt((ulong)h).UInt((ulong)wd)
-            .UInt((ulong)cin).UInt((ulong)cout).UInt((ulong)groups).UInt((ulong)kt).UInt((ulong)kh).UInt((ulong)kw).UInt((ulong)(kh / 2));
-        foreach (var s in xs) push.UInt((ulong)s);
-        foreach (var s in ys) push.UInt((ulong)s);
-        push.Float(inDiv);
-        var kernel = seq.Gpu.Kernel(Op, Layout, inDiv != 1f ? 1 : 0, residual is not null ? 1 : 0);
-        var (gx, gy) = Grid.Split(positions * groups, 64);
+        var xs = StridesOf(xChannelFirst, t, h, wd, cin);
+        var ys = StridesOf(yChannelFirst, t, h, wd, cout);
+        var push = checked(new Push((uint)positions, (uint)t, (uint)h, (uint)wd, (uint)cin, (uint)cout, (uint)groups,
+            (uint)kt, (uint)kh, (uint)kw, (uint)(kh / 2), xs, ys, inDiv));
+        var kernel = Def.Get(seq.Gpu, new Spec(Workgroup, inDiv != 1f, residual is not null));
+        var (gx, gy) = Grid.Split(positions * groups, Workgroup);
         seq.Dispatch(kernel, [Arg.Texel(x, Silk.NET.Vulkan.Format.R32Sfloat), Arg.Texel(w, Silk.NET.Vulkan.Format.R32G32B32A32Sfloat), bias, residual ?? y, y], push, gx, gy, label: $"conv3d {cin}->{cout} {kt}x{kh}x{kw} {t}x{h}x{wd}");
     }
 
     /// <summary>Element strides (b, t, h, w, c) of a channel-first or channel-last volume.</summary>
-    static long[] Strides(bool channelFirst, long t, long h, long w, long c) => channelFirst
-        ? [c * t * h * w, h * w, w, 1, t * h * w]
-        : [t * h * w * c, h * w * c, w * c, c, 1];
+    static Strides StridesOf(bool channelFirst, long t, long h, long w, long c) => checked(channelFirst
+        ? new Strides((uint)(c * t * h * w), (uint)(h * w), (uint)w, 1, (uint)(t * h * w))
+        : new Strides((uint)(t * h * w * c), (uint)(h * w * c), (uint)(w * c), (uint)c, 1));
 }

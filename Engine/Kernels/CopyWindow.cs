@@ -7,7 +7,9 @@ namespace T2X.Vulkan.Kernels;
 public static class CopyWindow
 {
     const string Op = "copy_window";
-    static readonly KernelLayout Layout = KernelLayout.Of(8 * 4, Access.Read, Access.Write);
+    const uint Workgroup = 256;
+    readonly record struct Push(uint H, uint W, uint SrcW, uint DstW, uint Y0, uint X0, uint SrcOffset, uint DstOffset);
+    static readonly KernelDef<Push, WorkgroupSpec> Def = new(Op, Access.Read, Access.Write);
 
     public static void Record(Sequence seq, Tensor src, Tensor dst, long y0, long x0, long h, long w)
     {
@@ -21,9 +23,8 @@ public static class CopyWindow
         if (h == 0 || w == 0) return;
         var (s, sSkip) = Planes.Bind(src);
         var (d, dSkip) = Planes.Bind(dst);
-        var push = new Push().UInt((ulong)h).UInt((ulong)w).UInt((ulong)src.Shape[1]).UInt((ulong)dst.Shape[1])
-            .UInt((ulong)y0).UInt((ulong)x0).UInt(sSkip).UInt(dSkip);
-        var (gx, gy) = Grid.Split(h * w, 256);
-        seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [s, d], push, gx, gy, label: $"{Op} {h}x{w}");
+        var push = checked(new Push((uint)h, (uint)w, (uint)src.Shape[1], (uint)dst.Shape[1], (uint)y0, (uint)x0, (uint)sSkip, (uint)dSkip));
+        var (gx, gy) = Grid.Split(h * w, Workgroup);
+        seq.Dispatch(Def.Get(seq.Gpu, new WorkgroupSpec(Workgroup)), [s, d], push, gx, gy, label: $"{Op} {h}x{w}");
     }
 }

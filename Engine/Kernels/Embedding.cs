@@ -13,7 +13,10 @@ namespace T2X.Vulkan.Kernels;
 public static class Embedding
 {
     const string Op = "embedding";
-    static readonly KernelLayout Layout = KernelLayout.Of(24, Access.Read, Access.ReadTexel, Access.Write);
+    const uint Workgroup = 256;
+    readonly record struct Push(uint Tokens, uint D, int Vocab, int Row0, int Rows, uint First);
+    readonly record struct Spec(uint WorkgroupSize, int DType);
+    static readonly KernelDef<Push, Spec> Def = new(Op, Access.Read, Access.ReadTexel, Access.Write);
 
     /// <summary>Throws if any id is outside [0, vocab), naming the first bad position.</summary>
     public static void CheckIds(ReadOnlySpan<int> ids, long vocab)
@@ -38,26 +41,25 @@ public static class Embedding
         KernelChecks.Shape(Op, "y", y, [.. ids.Shape, d]);
         KernelChecks.Fits32(Op, "y", y.Elements);
         if (vocab > int.MaxValue) throw new ArgumentException($"{Op}: table has more than 2^31 rows: {table}");
-        ulong align = TexelViews.OffsetAlignment(seq.Gpu);
+        ulong align = seq.Gpu.Info.OffsetAlignment;
         if (table.Offset % align != 0)
             throw new ArgumentException($"{Op}: table starts at byte {table.Offset}, not a multiple of this device's texel-buffer offset alignment ({align})");
 
-        // Rows per view: within the texel limit, and a multiple of the rows that keep every view's start
-        // 256-byte aligned (the largest minTexelBufferOffsetAlignment Vulkan allows).
+        // Rows per view: within the texel limit, and a multiple of the rows that keep every view's start aligned.
         long wordsPerRow = rowBytes / 4;
-        long alignRows = 256 / (long)System.Numerics.BigInteger.GreatestCommonDivisor(256, rowBytes);
+        long alignRows = RowChunks.AlignedRows(align, rowBytes);
         long rowsPerView = maxTexelsPerView / wordsPerRow;
         if (rowsPerView < vocab) rowsPerView -= rowsPerView % alignRows;
         if (rowsPerView <= 0)
             throw new ArgumentException($"{Op}: a table row of {wordsPerRow} texels does not fit the device's texel-buffer limit ({maxTexelsPerView})");
 
-        var kernel = seq.Gpu.Kernel(Op, Layout, table.DType.ShaderCode());
-        var (gx, gy) = Grid.Split(y.Elements, 256);
+        var kernel = Def.Get(seq.Gpu, new Spec(Workgroup, table.DType.ShaderCode()));
+        var (gx, gy) = Grid.Split(y.Elements, Workgroup);
         for (long row0 = 0; row0 < vocab; row0 += rowsPerView)
         {
             long rows = Math.Min(rowsPerView, vocab - row0);
             var view = new Arg(table.Buffer, table.Offset + (ulong)(row0 * rowBytes), (ulong)(rows * rowBytes), Format.R32Uint);
-            var push = new Push().UInt((ulong)ids.Elements).UInt((ulong)d).Int(vocab).Int(row0).Int(rows).UInt(row0 == 0 ? 1ul : 0ul);
+            var push = checked(new Push((uint)ids.Elements, (uint)d, (int)vocab, (int)row0, (int)rows, row0 == 0 ? 1u : 0u));
             seq.Dispatch(kernel, [ids, view, y], push, gx, gy);
         }
     }

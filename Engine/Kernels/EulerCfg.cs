@@ -11,7 +11,9 @@ namespace T2X.Vulkan.Kernels;
 public static class EulerCfg
 {
     const string Op = "euler_cfg";
-    static readonly KernelLayout Layout = KernelLayout.Of(16, Access.Read, Access.Read, Access.Read, Access.Write);
+    const uint Workgroup = 256;
+    readonly record struct Push(uint B, uint C, uint Cout, uint Spatial);
+    static readonly KernelDef<Push, WorkgroupSpec> Def = new(Op, Access.Read, Access.Read, Access.Read, Access.Write);
 
     public static void Record(Sequence seq, Tensor z, Tensor modelOutput, Tensor dt, Tensor guidance)
     {
@@ -30,8 +32,8 @@ public static class EulerCfg
         if (cout < c || !modelOutput.Shape.AsSpan().SequenceEqual(want))
             throw new ArgumentException($"{Op}: modelOutput must be [{2 * b}, Cout ≥ {c}, {string.Join(", ", z.Shape[2..])}] for z {z}, got {modelOutput}");
         KernelChecks.Fits32(Op, "modelOutput", modelOutput.Elements);
-        var (gx, gy) = Grid.Split(z.Elements, 256);
-        var push = new Push().UInt((ulong)b).UInt((ulong)c).UInt((ulong)cout).UInt((ulong)spatial);
-        seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [modelOutput, dt, guidance, z], push, gx, gy);
+        var (gx, gy) = Grid.Split(z.Elements, Workgroup);
+        var push = checked(new Push((uint)b, (uint)c, (uint)cout, (uint)spatial));
+        seq.Dispatch(Def.Get(seq.Gpu, new WorkgroupSpec(Workgroup)), [modelOutput, dt, guidance, z], push, gx, gy);
     }
 }

@@ -3,7 +3,7 @@ using Silk.NET.Vulkan;
 namespace T2X.Vulkan.Kernels;
 
 /// <summary>The activation applied to x·wᵀ + bias before the optional gated residual.</summary>
-public enum Epilogue { None, Gelu, Silu }
+public enum Epilogue { None = ShaderConstants.EpiNone, Gelu = ShaderConstants.EpiGelu, Silu = ShaderConstants.EpiSilu }
 
 /// <summary>
 /// y[M,N] = epilogue(x[M,K]·w[N,K]ᵀ + bias[N]), optionally y = [residual +] g ⊙ (…) with g a row of a gate table.
@@ -11,7 +11,7 @@ public enum Epilogue { None, Gelu, Silu }
 /// Shaders/gemm_tiled.comp (GPUs: shared-memory tiles), both ending in Shaders/include/gemm_common.glsl.
 /// Work that would exceed a binding's device limit (maxStorageBufferRange, maxTexelBufferElements) or 65535
 /// workgroups per dimension is split into several dispatches over row and column chunks.
-/// The same kernels also run convolutions as implicit GEMMs (<see cref="RecordConv"/>, used by <see cref="Conv3d.RecordGemm"/>):
+/// The same kernels also run convolutions as implicit GEMMs (<see cref="RecordConv"/>, used by <see cref="Conv3d.RecordGemm(Sequence, Tensor, Tensor, Tensor, Tensor, Tensor, long, long?)"/>):
 /// x is then a channel-last volume whose patch matrix the shaders address in place (gemm_common.glsl conv_source).
 /// </summary>
 public static class Gemm
@@ -19,17 +19,14 @@ public static class Gemm
     /// <summary>The two kernel designs: Texel for CPU devices, Tiled (shared memory) for GPUs.</summary>
     public enum Variant { Texel, Tiled }
 
-    /// <summary>Tests force a variant (null: chosen by device class and shape).</summary>
-    internal static Variant? ForceVariant;
-
-    /// <summary>Tests lower the per-binding byte limit to exercise the chunked dispatch on small tensors.</summary>
-    internal static ulong? MaxBindingBytes;
-
-    /// <summary>Tests lower the device's maxComputeWorkGroupInvocations to exercise the 128-invocation tiled layout.</summary>
-    internal static uint? MaxInvocations;
+    /// <summary>What tests pass to reach paths a device would not take on its own; null fields leave the choice to
+    /// the device. Variant forces a kernel design (lavapipe then runs the GPU one too), MaxBindingBytes lowers the
+    /// per-binding byte limit (chunked dispatch on small tensors), MaxInvocations lowers maxComputeWorkGroupInvocations
+    /// (the 128-invocation tiled layout).</summary>
+    internal readonly record struct Overrides(Variant? Variant = null, ulong? MaxBindingBytes = null, uint? MaxInvocations = null);
 
     // Texel variant tiles: 8 lanes (one lavapipe subgroup), ROW_GROUPS·8 rows and COLS columns per lane.
-    internal static int TexelRowGroups = 2, TexelCols = 4;
+    const int TexelRowGroups = 2, TexelCols = 4;
     const int TexelLanes = 8;
     // The W panel that consecutive texel workgroups share (gemm_texel.comp N_GROUP): at most this many bytes, so that it
     // stays in a core's L2 (1 MiB and more on the CPUs lavapipe runs on) beside the streaming X rows.
@@ -38,16 +35,20 @@ public static class Gemm
     // 256 invocations (4 × 4 outputs each) where the device allows; Vulkan guarantees only 128, then 4 × 8 outputs each.
     const int TileM = 64, TileN = 64, TileK = 16, ThreadM = 4;
 
-    static int TiledThreadN(DeviceInfo info) => (MaxInvocations ?? info.MaxWorkgroupInvocations) >= 256 ? 4 : 8;
+    static int TiledThreadN(DeviceInfo info, Overrides overrides) => (overrides.MaxInvocations ?? info.MaxWorkgroupInvocations) >= 256 ? 4 : 8;
 
-    // Every device allows binding offsets that are multiples of 256 (the largest alignment Vulkan permits for
-    // minStorageBufferOffsetAlignment and minTexelBufferOffsetAlignment); shaders get the rest as an element offset.
-    const ulong BindAlign = 256;
-
-    const int PushBytes = 23 * 4;
-    static readonly KernelLayout TexelLayout = KernelLayout.Of(PushBytes,
+    /// <summary>GemmParams of Shaders/include/gemm_common.glsl: the chunk (rows, columns, reduction, y's row stride, first
+    /// row and column), the offsets of x, w, y, residual, bias and gate inside their bindings, the gate's row mapping,
+    /// the flags, and the convolution geometry.</summary>
+    readonly record struct Push(uint M, uint N, uint K, uint Ldy, uint M0, uint N0,
+        uint XOffset, uint WOffset, uint YOffset, uint ResidualOffset, uint BiasOffset, uint GateOffset,
+        uint GateRowDiv, uint GateRows, uint Flags, ConvPush Conv);
+    readonly record struct ConvPush(uint T, uint H, uint W, uint Cin, uint Kt, uint Kh, uint Kw, uint Pad);
+    readonly record struct TexelSpec(uint Lanes, uint RowGroups, uint Cols, uint WDType, Bool32 Conv, uint NGroup);
+    readonly record struct TiledSpec(uint Threads, uint TileM, uint TileN, uint TileK, uint ThreadM, uint ThreadN, uint WDType, Bool32 Conv);
+    static readonly KernelDef<Push, TexelSpec> TexelDef = new("gemm_texel",
         Access.ReadTexel, Access.ReadTexel, Access.Read, Access.ReadTexel, Access.ReadTexel, Access.Write);
-    static readonly KernelLayout TiledLayout = KernelLayout.Of(PushBytes,
+    static readonly KernelDef<Push, TiledSpec> TiledDef = new("gemm_tiled",
         Access.Read, Access.Read, Access.Read, Access.Read, Access.Read, Access.Write);
 
     /// <summary>
@@ -59,10 +60,15 @@ public static class Gemm
     /// </summary>
     public static void Record(Sequence seq, Tensor x, Tensor w, Tensor? bias, Tensor y,
         Epilogue epilogue = Epilogue.None, Tensor? residual = null, Tensor? gate = null, long gateRowDiv = 1, Variant? variant = null)
-        => Record(seq, x, w, bias, y, epilogue, residual, gate, gateRowDiv, conv: null, 0, x.Rows, variant);
+        => Record(seq, x, w, bias, y, epilogue, residual, gate, gateRowDiv, new Overrides(variant));
+
+    /// <summary>As Record, with the overrides given (tests).</summary>
+    internal static void Record(Sequence seq, Tensor x, Tensor w, Tensor? bias, Tensor y,
+        Epilogue epilogue, Tensor? residual, Tensor? gate, long gateRowDiv, Overrides overrides)
+        => Record(seq, x, w, bias, y, epilogue, residual, gate, gateRowDiv, conv: null, 0, x.Rows, overrides);
 
     /// <summary>The kernel design the engine uses on a device for rows of whole 16-byte texels: Texel on CPU devices, Tiled on GPUs.</summary>
-    public static Variant ChosenVariant(DeviceInfo info) => ForceVariant ?? (info.IsCpu ? Variant.Texel : Variant.Tiled);
+    public static Variant ChosenVariant(DeviceInfo info) => info.IsCpu ? Variant.Texel : Variant.Tiled;
 
     /// <summary>The geometry of an implicit-GEMM convolution (see gemm_common.glsl): x is a channel-last volume
     /// [B, T, H, W, Cin] read in place, row m of the product is output position m, k runs over (dt, di, dj, ci).</summary>
@@ -74,11 +80,11 @@ public static class Gemm
     /// <summary>y = conv(x) + bias (+ residual) as the GEMM of x's implicit patch matrix [positions, taps·Cin] with
     /// w [Cout, taps·Cin]; x: the whole volume (one binding: a texel view on CPU devices), y and residual [positions, Cout].
     /// Only output rows (positions) [firstRow, firstRow + rows) are computed.</summary>
-    internal static void RecordConv(Sequence seq, Tensor x, ConvGeometry conv, Tensor w, Tensor bias, Tensor y, Tensor? residual, long firstRow, long rows)
-        => Record(seq, x, w, bias, y, Epilogue.None, residual, null, 1, conv, firstRow, rows, null);
+    internal static void RecordConv(Sequence seq, Tensor x, ConvGeometry conv, Tensor w, Tensor bias, Tensor y, Tensor? residual, long firstRow, long rows, Overrides overrides)
+        => Record(seq, x, w, bias, y, Epilogue.None, residual, null, 1, conv, firstRow, rows, overrides);
 
     static void Record(Sequence seq, Tensor x, Tensor w, Tensor? bias, Tensor y,
-        Epilogue epilogue, Tensor? residual, Tensor? gate, long gateRowDiv, ConvGeometry? conv, long firstRow, long rows, Variant? forced)
+        Epilogue epilogue, Tensor? residual, Tensor? gate, long gateRowDiv, ConvGeometry? conv, long firstRow, long rows, Overrides overrides)
     {
         var gpu = seq.Gpu;
         if (x.DType != DType.F32) throw new ArgumentException($"gemm: x must be f32, got {x}");
@@ -108,19 +114,22 @@ public static class Gemm
         if (m == 0 || n == 0) return;
         if (k == 0) throw new ArgumentException($"gemm: x {x} and w {w} have an empty reduction dimension");
 
-        var variant = ChooseVariant(gpu.Info, x, w, conv?.Cin ?? k, forced);
+        var variant = ChooseVariant(gpu.Info, x, w, conv?.Cin ?? k, overrides.Variant);
         int wSize = w.DType.Size();
         bool texel = variant == Variant.Texel;
         int tileM = texel ? TexelLanes * TexelRowGroups : TileM;
         int tileN = texel ? TexelLanes * TexelCols : TileN;
-        int convMode = conv is null ? 0 : 1;
+        uint wType = (uint)w.DType.ShaderCode();
+        int threadN = TiledThreadN(gpu.Info, overrides);
         // Chunk sizes: every binding of a dispatch stays within its limit (less the alignment slack), and the
-        // grid within 65535 workgroups per dimension.
-        ulong storageLimit = Math.Min(RowChunks.BindingLimit(gpu), MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
-        ulong texelLimit = Math.Min((ulong)gpu.Info.MaxTexelBufferElements * 16, MaxBindingBytes ?? ulong.MaxValue) - BindAlign;
+        // grid within 65535 workgroups per dimension. Bindings start at the device's offset alignment; shaders get
+        // the rest as an element offset.
+        ulong align = gpu.Info.OffsetAlignment;
+        ulong storageLimit = Math.Min(RowChunks.BindingLimit(gpu), overrides.MaxBindingBytes ?? ulong.MaxValue) - align;
+        ulong texelLimit = Math.Min((ulong)gpu.Info.MaxTexelBufferElements * 16, overrides.MaxBindingBytes ?? ulong.MaxValue) - align;
         ulong inputLimit = texel ? texelLimit : storageLimit;
         // y, residual and gate: storage buffers, the latter two R32F texel views in the texel variant.
-        ulong outputLimit = texel ? Math.Min(storageLimit, (ulong)gpu.Info.MaxTexelBufferElements * 4 - BindAlign) : storageLimit;
+        ulong outputLimit = texel ? Math.Min(storageLimit, (ulong)gpu.Info.MaxTexelBufferElements * 4 - align) : storageLimit;
         // A convolution reads x around every output row, so x is bound whole and only y (and residual) are split.
         if (conv is not null && x.Bytes > inputLimit)
             throw new ArgumentException($"conv3d: x {x} ({x.Bytes} bytes) is larger than this device lets one {(texel ? "texel view" : "binding")} be ({inputLimit} bytes)");
@@ -131,8 +140,8 @@ public static class Gemm
         int nGroup = texel ? TexelColumnGroup(tileN, k, wSize, nChunk, n % nChunk) : 1;
         long mChunk = ChunkLength(rows, Math.Min(xRowsLimit, outputLimit / (ulong)(n * 4)), tileM, "x and y rows of", conv is null ? x : y, nGroup);
         var kernel = texel
-            ? gpu.Kernel("gemm_texel", TexelLayout, TexelLanes, TexelRowGroups, TexelCols, w.DType.ShaderCode(), convMode, nGroup)
-            : gpu.Kernel("gemm_tiled", TiledLayout, TileM / ThreadM * (TileN / TiledThreadN(gpu.Info)), TileM, TileN, TileK, ThreadM, TiledThreadN(gpu.Info), w.DType.ShaderCode(), convMode);
+            ? TexelDef.Get(gpu, new TexelSpec(TexelLanes, TexelRowGroups, TexelCols, wType, conv is not null, (uint)nGroup))
+            : TiledDef.Get(gpu, new TiledSpec((uint)(TileM / ThreadM * (TileN / threadN)), TileM, TileN, TileK, ThreadM, (uint)threadN, wType, conv is not null));
         if (gate is not null && gate.Bytes > outputLimit) throw new ArgumentException($"gemm: gate {gate} is larger than a binding may be");
 
         uint flags = (bias is not null ? 1u : 0u) | (residual is not null ? 2u : 0u) | (gate is not null ? 4u : 0u)
@@ -156,14 +165,12 @@ public static class Gemm
                 var ga = gate is null ? unread : Bind(gate, 0, (long)gate.Bytes, epilogueView);
                 // Offsets inside the bindings: 16-byte texels for the texel views, elements otherwise.
                 ulong xUnit = texel ? 16ul : 4ul, wUnit = texel ? 16ul : (ulong)wSize, bUnit = (ulong)(bias?.DType.Size() ?? 4);
-                var push = new Push()
-                    .UInt((ulong)mc).UInt((ulong)nc).UInt((ulong)k).UInt((ulong)n).UInt((ulong)m0).UInt((ulong)n0)
-                    .UInt(xa.skip / xUnit).UInt(wa.skip / wUnit).UInt(ya.skip / 4).UInt(ra.skip / 4)
-                    .UInt(bias is null ? 0 : ba.skip / bUnit).UInt(ga.skip / 4)
-                    .UInt((ulong)gateRowDiv).UInt((ulong)Math.Max(1, gateRows)).UInt(flags);
                 var cg = conv ?? default;
-                push.UInt((ulong)cg.T).UInt((ulong)cg.H).UInt((ulong)cg.W).UInt((ulong)cg.Cin)
-                    .UInt((ulong)cg.Kt).UInt((ulong)cg.Kh).UInt((ulong)cg.Kw).UInt((ulong)cg.Pad);
+                var push = checked(new Push((uint)mc, (uint)nc, (uint)k, (uint)n, (uint)m0, (uint)n0,
+                    (uint)(xa.skip / xUnit), (uint)(wa.skip / wUnit), (uint)(ya.skip / 4), (uint)(ra.skip / 4),
+                    (uint)(bias is null ? 0 : ba.skip / bUnit), (uint)(ga.skip / 4),
+                    (uint)gateRowDiv, (uint)Math.Max(1, gateRows), flags,
+                    new ConvPush((uint)cg.T, (uint)cg.H, (uint)cg.W, (uint)cg.Cin, (uint)cg.Kt, (uint)cg.Kh, (uint)cg.Kw, (uint)cg.Pad)));
                 var (gx, gy) = texel
                     ? (Grid.Groups(mc, tileM) * (uint)nGroup, Grid.Groups(Grid.Groups(nc, tileN), nGroup))
                     : (Grid.Groups(nc, tileN), Grid.Groups(mc, tileM));
@@ -205,8 +212,9 @@ public static class Gemm
     /// distance from the binding's start to the data.</summary>
     static (Arg arg, ulong skip) Bind(Tensor t, long start, long bytes, Format texel = Format.Undefined)
     {
+        ulong align = t.Buffer.Gpu.Info.OffsetAlignment;
         ulong begin = t.Offset + (ulong)start;
-        ulong aligned = begin / BindAlign * BindAlign;
+        ulong aligned = begin / align * align;
         ulong range = begin + (ulong)bytes - aligned;
         return (new Arg(t.Buffer, aligned, range, texel), begin - aligned);
     }

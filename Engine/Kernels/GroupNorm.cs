@@ -10,12 +10,15 @@ namespace T2X.Vulkan.Kernels;
 public static class GroupNorm
 {
     const string Op = "group_norm";
-    static readonly KernelLayout Layout = KernelLayout.Of(24, Access.ReadTexel, Access.Read, Access.Read, Access.Write);
+    const uint Workgroup = 256;
+    readonly record struct Push(uint Positions, uint Channels, uint PerGroup, float Eps, uint Row0, uint Rows);
+    readonly record struct Spec(uint WorkgroupSize, Bool32 Silu);
+    static readonly KernelDef<Push, Spec> Def = new(Op, Access.ReadTexel, Access.Read, Access.Read, Access.Write);
 
     public static void Record(Sequence seq, Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, bool silu)
-        => Record(seq, x, gamma, beta, y, groups, eps, silu, RowChunks.BindingLimit(seq.Gpu));
+        => Record(seq, x, gamma, beta, y, groups, eps, silu, BindingLimits.Of(seq.Gpu));
 
-    internal static void Record(Sequence seq, Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, bool silu, ulong maxBindingBytes)
+    internal static void Record(Sequence seq, Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, bool silu, BindingLimits limits)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "gamma", gamma);
@@ -30,11 +33,11 @@ public static class GroupNorm
         KernelChecks.Shape(Op, "y", y, x.Shape);
         KernelChecks.Fits32(Op, "x", x.Elements);
         var xView = TexelViews.Vec4(seq.Gpu, Op, "x", x);
-        var kernel = seq.Gpu.Kernel(Op, Layout, silu ? 1 : 0);
-        foreach (var (start, count) in RowChunks.Of(Op, b * p, c * 4, maxBindingBytes))
+        var kernel = Def.Get(seq.Gpu, new Spec(Workgroup, silu));
+        foreach (var (start, count) in RowChunks.Of(Op, b * p, c * 4, limits))
         {
             var yChunk = new Arg(y.Buffer, y.Offset + (ulong)(start * c * 4), (ulong)(count * c * 4));
-            var push = new Push().UInt((ulong)p).UInt((ulong)c).UInt((ulong)(c / groups)).Float(eps).UInt((ulong)start).UInt((ulong)count);
+            var push = checked(new Push((uint)p, (uint)c, (uint)(c / groups), eps, (uint)start, (uint)count));
             seq.Dispatch(kernel, [xView, gamma, beta, yChunk], push, (uint)groups, (uint)b, label: $"group_norm {x} rows {start}+{count}");
         }
     }

@@ -8,7 +8,9 @@ namespace T2X.Vulkan.Kernels;
 public static class LatentRgb
 {
     const string Op = "latent_rgb";
-    static readonly KernelLayout Layout = KernelLayout.Of(8, Access.Read, Access.Read, Access.Write);
+    const uint Workgroup = 256;
+    readonly record struct Push(uint Pixels, uint Channels);
+    static readonly KernelDef<Push, WorkgroupSpec> Def = new(Op, Access.Read, Access.Read, Access.Write);
 
     public static void Record(Sequence seq, Tensor latent, Tensor projection, Tensor rgb)
     {
@@ -21,7 +23,7 @@ public static class LatentRgb
         KernelChecks.Shape(Op, "projection", projection, 3, c + 1);
         KernelChecks.Shape(Op, "rgb", rgb, 3, h, w);
         KernelChecks.Fits32(Op, "latent", latent.Elements);
-        var (gx, gy) = Grid.Split(h * w, 256);
-        seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [latent, projection, rgb], new Push().UInt((ulong)(h * w)).UInt((ulong)c), gx, gy);
+        var (gx, gy) = Grid.Split(h * w, Workgroup);
+        seq.Dispatch(Def.Get(seq.Gpu, new WorkgroupSpec(Workgroup)), [latent, projection, rgb], checked(new Push((uint)(h * w), (uint)c)), gx, gy);
     }
 }

@@ -11,18 +11,20 @@ namespace T2X.Vulkan.Kernels;
 public static class LayerNorm
 {
     const string Op = "layer_norm";
-    static readonly KernelLayout Layout = KernelLayout.Of(24, Access.ReadTexel, Access.ReadTexel, Access.ReadTexel, Access.Write);
+    readonly record struct Push(uint Rows, uint D, float Eps, uint RowDiv, uint Groups, uint Row0);
+    readonly record struct Spec(uint WorkgroupSize, Bool32 Modulate);
+    static readonly KernelDef<Push, Spec> Def = new(Op, Access.ReadTexel, Access.ReadTexel, Access.ReadTexel, Access.Write);
 
     /// <summary>Plain LayerNorm of every row of x into y (same shape).</summary>
     public static void Record(Sequence seq, Tensor x, Tensor y, float eps)
-        => Record(seq, x, y, eps, null, null, 1, RowChunks.BindingLimit(seq.Gpu));
+        => Record(seq, x, y, eps, null, null, 1, BindingLimits.Of(seq.Gpu));
 
     /// <summary>LayerNorm fused with modulation; shift and scale are f32 [G, D].</summary>
     public static void Record(Sequence seq, Tensor x, Tensor y, float eps, Tensor shift, Tensor scale, long rowDiv)
-        => Record(seq, x, y, eps, shift, scale, rowDiv, RowChunks.BindingLimit(seq.Gpu));
+        => Record(seq, x, y, eps, shift, scale, rowDiv, BindingLimits.Of(seq.Gpu));
 
-    /// <summary>As Record, with the bytes per binding given (tests force the chunked path with a small limit).</summary>
-    internal static void Record(Sequence seq, Tensor x, Tensor y, float eps, Tensor? shift, Tensor? scale, long rowDiv, ulong maxBindingBytes)
+    /// <summary>As Record, with the binding limits given (tests force the chunked path with a small limit).</summary>
+    internal static void Record(Sequence seq, Tensor x, Tensor y, float eps, Tensor? shift, Tensor? scale, long rowDiv, BindingLimits limits)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "y", y);
@@ -48,14 +50,14 @@ public static class LayerNorm
         var shiftView = modulate ? TexelViews.Vec4(gpu, Op, "shift", shift!) : default;
         var scaleView = modulate ? TexelViews.Vec4(gpu, Op, "scale", scale!) : default;
         // lavapipe runs a workgroup's subgroups one after the other: one subgroup per row was fastest there (docs/lavapipe.md §3).
-        int workgroup = gpu.Info.IsCpu ? (int)gpu.Info.SubgroupSize : 128;
-        var kernel = gpu.Kernel(Op, Layout, workgroup, modulate ? 1 : 0);
+        uint workgroup = gpu.Info.IsCpu ? gpu.Info.SubgroupSize : 128;
+        var kernel = Def.Get(gpu, new Spec(workgroup, modulate));
         Tensor x2 = x.Reshape(rows, d), y2 = y.Reshape(rows, d);
-        foreach (var (start, count) in RowChunks.Of(Op, rows, d * 4, maxBindingBytes))
+        foreach (var (start, count) in RowChunks.Of(Op, rows, d * 4, limits))
         {
             var xv = TexelViews.Vec4(gpu, Op, "x", x2.Slice(start, count));
             var (gx, gy) = Grid.Split(count, 1);
-            var push = new Push().UInt((ulong)count).UInt((ulong)d).Float(eps).UInt((ulong)rowDiv).UInt((ulong)groups).UInt((ulong)start);
+            var push = checked(new Push((uint)count, (uint)d, eps, (uint)rowDiv, (uint)groups, (uint)start));
             seq.Dispatch(kernel, [xv, modulate ? shiftView : xv, modulate ? scaleView : xv, y2.Slice(start, count)], push, gx, gy);
         }
     }

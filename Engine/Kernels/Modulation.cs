@@ -10,7 +10,10 @@ namespace T2X.Vulkan.Kernels;
 public static class Modulation
 {
     const string Op = "modulation";
-    static readonly KernelLayout Layout = KernelLayout.Of(20, Access.Read, Access.Read, Access.Write);
+    const uint Workgroup = 256;
+    readonly record struct Push(uint R, uint G, uint D, uint TembWidth, uint ChunkStride);
+    readonly record struct Spec(uint WorkgroupSize, int DType);
+    static readonly KernelDef<Push, Spec> Def = new(Op, Access.Read, Access.Read, Access.Write);
 
     public static void Record(Sequence seq, Tensor table, Tensor temb, Tensor output)
     {
@@ -23,9 +26,9 @@ public static class Modulation
         if (width != d && (width % d != 0 || width / d < r))
             throw new ArgumentException($"{Op}: temb must be [G, {d}] or hold at least {r} chunks of {d} ([G, k·{d}], k ≥ {r}), got {temb}");
         KernelChecks.Shape(Op, "output", output, r, g, d);
-        var kernel = seq.Gpu.Kernel(Op, Layout, table.DType.ShaderCode());
-        var (gx, gy) = Grid.Split(output.Elements, 256);
-        var push = new Push().UInt((ulong)r).UInt((ulong)g).UInt((ulong)d).UInt((ulong)width).UInt(width == d ? 0ul : (ulong)d);
+        var kernel = Def.Get(seq.Gpu, new Spec(Workgroup, table.DType.ShaderCode()));
+        var (gx, gy) = Grid.Split(output.Elements, Workgroup);
+        var push = checked(new Push((uint)r, (uint)g, (uint)d, (uint)width, width == d ? 0u : (uint)d));
         seq.Dispatch(kernel, [table, temb, output], push, gx, gy);
     }
 }

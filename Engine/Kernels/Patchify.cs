@@ -8,7 +8,11 @@ namespace T2X.Vulkan.Kernels;
 public static class Patchify
 {
     const string Op = "patchify";
-    static readonly KernelLayout Layout = KernelLayout.Of(36, Access.Read, Access.Write);
+    const uint Workgroup = 256;
+    static readonly KernelDef<GridPush, WorkgroupSpec> Def = new(Op, Access.Read, Access.Write);
+
+    /// <summary>The push constants of patchify and unpatchify: the latent grid [B, C, F, H, W], the patch size and the window.</summary>
+    internal readonly record struct GridPush(uint B, uint C, uint F, uint H, uint W, uint Patch, uint WindowFrames, uint WindowRows, uint WindowCols);
 
     public static void Record(Sequence seq, Tensor latents, Tensor patches, int patch, WindowSize window)
     {
@@ -19,8 +23,8 @@ public static class Patchify
         var (f, h, w) = CheckGrid(Op, "latents", latents.Dim(2), latents.Dim(3), latents.Dim(4), patch, window);
         KernelChecks.Shape(Op, "patches", patches, b * f * (h / patch) * (w / patch), c * patch * patch);
         KernelChecks.Fits32(Op, "latents", latents.Elements);
-        var (gx, gy) = Grid.Split(patches.Elements, 256);
-        seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [latents, patches], LayoutPush(b, c, f, h, w, patch, window), gx, gy);
+        var (gx, gy) = Grid.Split(patches.Elements, Workgroup);
+        seq.Dispatch(Def.Get(seq.Gpu, new WorkgroupSpec(Workgroup)), [latents, patches], LayoutPush(b, c, f, h, w, patch, window), gx, gy);
     }
 
     /// <summary>Checks that a latent grid splits into whole patches and windows (shared with Unpatchify).</summary>
@@ -34,7 +38,6 @@ public static class Patchify
         return (f, h, w);
     }
 
-    internal static Push LayoutPush(long b, long c, long f, long h, long w, int patch, WindowSize window)
-        => new Push().UInt((ulong)b).UInt((ulong)c).UInt((ulong)f).UInt((ulong)h).UInt((ulong)w).UInt((ulong)patch)
-            .UInt((ulong)window.Frames).UInt((ulong)window.Rows).UInt((ulong)window.Cols);
+    internal static GridPush LayoutPush(long b, long c, long f, long h, long w, int patch, WindowSize window)
+        => checked(new GridPush((uint)b, (uint)c, (uint)f, (uint)h, (uint)w, (uint)patch, (uint)window.Frames, (uint)window.Rows, (uint)window.Cols));
 }

@@ -7,7 +7,9 @@ namespace T2X.Vulkan.Kernels;
 public static class PresentPack
 {
     const string Op = "present_pack";
-    static readonly KernelLayout Layout = KernelLayout.Of(4, Access.Read, Access.Write);
+    const uint Workgroup = 256;
+    readonly record struct Push(uint Pixels);
+    static readonly KernelDef<Push, WorkgroupSpec> Def = new(Op, Access.Read, Access.Write);
 
     public static void Record(Sequence seq, Tensor planes, Tensor rgba)
     {
@@ -17,7 +19,7 @@ public static class PresentPack
         long h = planes.Dim(1), w = planes.Dim(2);
         KernelChecks.Shape(Op, "rgba", rgba, h, w, 4);
         KernelChecks.Fits32(Op, "rgba", rgba.Elements);
-        var (gx, gy) = Grid.Split(h * w, 256);
-        seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [planes, rgba], new Push().UInt((ulong)(h * w)), gx, gy);
+        var (gx, gy) = Grid.Split(h * w, Workgroup);
+        seq.Dispatch(Def.Get(seq.Gpu, new WorkgroupSpec(Workgroup)), [planes, rgba], checked(new Push((uint)(h * w))), gx, gy);
     }
 }

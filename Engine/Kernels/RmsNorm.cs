@@ -11,7 +11,9 @@ namespace T2X.Vulkan.Kernels;
 public static class RmsNorm
 {
     const string Op = "rms_norm";
-    static readonly KernelLayout Layout = KernelLayout.Of(12, Access.Read, Access.Read, Access.Write);
+    readonly record struct Push(uint Rows, uint D, float Eps);
+    readonly record struct Spec(uint WorkgroupSize, int DType, Bool32 HalfModel);
+    static readonly KernelDef<Push, Spec> Def = new(Op, Access.Read, Access.Read, Access.Write);
 
     public static void Record(Sequence seq, Tensor x, Tensor weight, Tensor y, float eps, bool halfPrecisionModel = false)
     {
@@ -24,9 +26,9 @@ public static class RmsNorm
         KernelChecks.Shape(Op, "weight", weight, d);
         KernelChecks.Fits32(Op, "x", x.Elements);
         if (rows == 0) return;
-        int workgroup = seq.Gpu.Info.IsCpu ? 32 : 256;
-        var kernel = seq.Gpu.Kernel(Op, Layout, workgroup, weight.DType.ShaderCode(), halfPrecisionModel ? 1 : 0);
+        uint workgroup = seq.Gpu.Info.IsCpu ? 32u : 256u;
+        var kernel = Def.Get(seq.Gpu, new Spec(workgroup, weight.DType.ShaderCode(), halfPrecisionModel));
         var (gx, gy) = Grid.Split(rows, 1);
-        seq.Dispatch(kernel, [x, weight, y], new Push().UInt((ulong)rows).UInt((ulong)d).Float(eps), gx, gy);
+        seq.Dispatch(kernel, [x, weight, y], checked(new Push((uint)rows, (uint)d, eps)), gx, gy);
     }
 }

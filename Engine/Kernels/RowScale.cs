@@ -6,13 +6,14 @@ namespace T2X.Vulkan.Kernels;
 public static class RowScale
 {
     const string Op = "row_scale";
-    static readonly KernelLayout Layout = KernelLayout.Of(20, Access.ReadTexel, Access.ReadTexel, Access.Write);
+    readonly record struct Push(uint Rows, uint D4, uint RowDiv, uint Groups, uint Row0);
+    static readonly KernelDef<Push, WorkgroupSpec> Def = new(Op, Access.ReadTexel, Access.ReadTexel, Access.Write);
 
     public static void Record(Sequence seq, Tensor x, Tensor gate, Tensor y, long rowDiv)
-        => Record(seq, x, gate, y, rowDiv, RowChunks.BindingLimit(seq.Gpu));
+        => Record(seq, x, gate, y, rowDiv, BindingLimits.Of(seq.Gpu));
 
-    /// <summary>As Record, with the bytes per binding given (tests force the chunked path with a small limit).</summary>
-    internal static void Record(Sequence seq, Tensor x, Tensor gate, Tensor y, long rowDiv, ulong maxBindingBytes)
+    /// <summary>As Record, with the binding limits given (tests force the chunked path with a small limit).</summary>
+    internal static void Record(Sequence seq, Tensor x, Tensor gate, Tensor y, long rowDiv, BindingLimits limits)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "gate", gate);
@@ -28,12 +29,12 @@ public static class RowScale
         var gv = TexelViews.Vec4(gpu, Op, "gate", gate);
         long rows = x.Rows;
         // One workgroup per row; on lavapipe one subgroup, whose lanes walk the row's vec4 columns.
-        var kernel = gpu.Kernel(Op, Layout, gpu.Info.IsCpu ? (int)gpu.Info.SubgroupSize : 64);
+        var kernel = Def.Get(gpu, new WorkgroupSpec(gpu.Info.IsCpu ? gpu.Info.SubgroupSize : 64));
         Tensor x2 = x.Reshape(rows, d), y2 = y.Reshape(rows, d);
-        foreach (var (start, count) in RowChunks.Of(Op, rows, d * 4, maxBindingBytes))
+        foreach (var (start, count) in RowChunks.Of(Op, rows, d * 4, limits))
         {
             var (gx, gy) = Grid.Split(count, 1);
-            var push = new Push().UInt((ulong)count).UInt((ulong)(d / 4)).UInt((ulong)rowDiv).UInt((ulong)groups).UInt((ulong)start);
+            var push = checked(new Push((uint)count, (uint)(d / 4), (uint)rowDiv, (uint)groups, (uint)start));
             seq.Dispatch(kernel, [TexelViews.Vec4(gpu, Op, "x", x2.Slice(start, count)), gv, y2.Slice(start, count)], push, gx, gy);
         }
     }

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Silk.NET.Vulkan;
 
 namespace T2X.Vulkan.Kernels;
@@ -9,22 +8,13 @@ namespace T2X.Vulkan.Kernels;
 /// </summary>
 static class TexelViews
 {
-    static readonly ConditionalWeakTable<Gpu, StrongBox<ulong>> Alignments = new();
-
-    /// <summary>The device's minTexelBufferOffsetAlignment.</summary>
-    public static ulong OffsetAlignment(Gpu gpu) => Alignments.GetValue(gpu, g =>
-    {
-        g.Vk.GetPhysicalDeviceProperties(g.PhysicalDevice, out var p);
-        return new StrongBox<ulong>(p.Limits.MinTexelBufferOffsetAlignment);
-    }).Value;
-
     /// <summary>An RGBA32F view of an f32 tensor whose last axis is a multiple of 4, after checking the
     /// device's offset alignment and texel-count limit.</summary>
     public static Arg Vec4(Gpu gpu, string op, string name, Tensor t)
     {
         if (t.DType != DType.F32) throw new ArgumentException($"{op}: {name} must be f32, got {t}");
         if (t.Dim(-1) % 4 != 0) throw new ArgumentException($"{op}: the last axis of {name} must be a multiple of 4, got {t}");
-        ulong align = OffsetAlignment(gpu);
+        ulong align = gpu.Info.OffsetAlignment;
         if (t.Offset % align != 0)
             throw new ArgumentException($"{op}: {name} starts at byte {t.Offset}, not a multiple of this device's texel-buffer offset alignment ({align})");
         if (t.Elements / 4 > gpu.Info.MaxTexelBufferElements)

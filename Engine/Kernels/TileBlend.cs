@@ -8,7 +8,10 @@ namespace T2X.Vulkan.Kernels;
 public static class TileBlend
 {
     const string Op = "tile_blend";
-    static readonly KernelLayout Layout = KernelLayout.Of(7 * 4, Access.Read, Access.Write);
+    const uint Workgroup = 256;
+    readonly record struct Push(uint AH, uint AW, uint BH, uint BW, uint Extent, uint AOffset, uint BOffset);
+    readonly record struct Spec(uint WorkgroupSize, Bool32 Columns);
+    static readonly KernelDef<Push, Spec> Def = new(Op, Access.Read, Access.Write);
 
     public static void Record(Sequence seq, Tensor a, Tensor b, int extent, bool columns)
     {
@@ -23,19 +26,20 @@ public static class TileBlend
         if (extent == 0) return;
         var (aArg, aSkip) = Planes.Bind(a);
         var (bArg, bSkip) = Planes.Bind(b);
-        var push = new Push().UInt((ulong)ah).UInt((ulong)aw).UInt((ulong)bh).UInt((ulong)bw).UInt((ulong)extent).UInt(aSkip).UInt(bSkip);
+        var push = checked(new Push((uint)ah, (uint)aw, (uint)bh, (uint)bw, (uint)extent, (uint)aSkip, (uint)bSkip));
         long n = (long)extent * (columns ? bh : bw);
-        seq.Dispatch(seq.Gpu.Kernel(Op, Layout, columns ? 1 : 0), [aArg, bArg], push, Grid.Groups(n, 256), label: $"{Op} {(columns ? "columns" : "rows")} {extent}");
+        seq.Dispatch(Def.Get(seq.Gpu, new Spec(Workgroup, columns)), [aArg, bArg], push, Grid.Groups(n, Workgroup), label: $"{Op} {(columns ? "columns" : "rows")} {extent}");
     }
 }
 
-/// <summary>Bindings of 2-D planes that start anywhere in a buffer: the binding begins at the 256-byte boundary
-/// below the plane (an offset every device accepts) and the shader skips the elements before it.</summary>
+/// <summary>Bindings of 2-D planes that start anywhere in a buffer: the binding begins at the device's offset
+/// alignment below the plane and the shader skips the elements before it.</summary>
 static class Planes
 {
     public static (Arg arg, ulong skip) Bind(Tensor plane)
     {
-        ulong aligned = plane.Offset / 256 * 256;
+        ulong align = plane.Buffer.Gpu.Info.OffsetAlignment;
+        ulong aligned = plane.Offset / align * align;
         var arg = new Arg(plane.Buffer, aligned, plane.Offset + plane.Bytes - aligned);
         if (arg.Range > RowChunks.BindingLimit(plane.Buffer.Gpu))
             throw new ArgumentException($"a plane {plane} is larger than this device's {RowChunks.BindingLimit(plane.Buffer.Gpu)} bytes per binding");

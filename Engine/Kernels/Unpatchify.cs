@@ -7,7 +7,8 @@ namespace T2X.Vulkan.Kernels;
 public static class Unpatchify
 {
     const string Op = "unpatchify";
-    static readonly KernelLayout Layout = KernelLayout.Of(36, Access.Read, Access.Write);
+    const uint Workgroup = 256;
+    static readonly KernelDef<Patchify.GridPush, WorkgroupSpec> Def = new(Op, Access.Read, Access.Write);
 
     public static void Record(Sequence seq, Tensor tokens, Tensor output, int patch, WindowSize window)
     {
@@ -18,7 +19,7 @@ public static class Unpatchify
         var (f, h, w) = Patchify.CheckGrid(Op, "output", output.Dim(2), output.Dim(3), output.Dim(4), patch, window);
         KernelChecks.Shape(Op, "tokens", tokens, b, f * (h / patch) * (w / patch), patch * patch * c);
         KernelChecks.Fits32(Op, "output", output.Elements);
-        var (gx, gy) = Grid.Split(output.Elements, 256);
-        seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [tokens, output], Patchify.LayoutPush(b, c, f, h, w, patch, window), gx, gy);
+        var (gx, gy) = Grid.Split(output.Elements, Workgroup);
+        seq.Dispatch(Def.Get(seq.Gpu, new WorkgroupSpec(Workgroup)), [tokens, output], Patchify.LayoutPush(b, c, f, h, w, patch, window), gx, gy);
     }
 }

@@ -14,15 +14,18 @@ public enum UpsampleKind
 public static class Upsample
 {
     const string Op = "upsample";
-    static readonly KernelLayout Layout = KernelLayout.Of(24, Access.ReadTexel, Access.Write);
+    const uint Workgroup = 256;
+    readonly record struct Push(uint Texels, uint Position0, uint T, uint H, uint W, uint C4);
+    readonly record struct Spec(uint WorkgroupSize, Bool32 Nearest);
+    static readonly KernelDef<Push, Spec> Def = new(Op, Access.ReadTexel, Access.Write);
 
     /// <summary>Frames after upsampling T frames.</summary>
     public static long Frames(UpsampleKind kind, long t) => kind == UpsampleKind.Nearest2x ? t : 2 * t - 1;
 
     public static void Record(Sequence seq, UpsampleKind kind, Tensor x, Tensor y)
-        => Record(seq, kind, x, y, RowChunks.BindingLimit(seq.Gpu));
+        => Record(seq, kind, x, y, BindingLimits.Of(seq.Gpu));
 
-    internal static void Record(Sequence seq, UpsampleKind kind, Tensor x, Tensor y, ulong maxBindingBytes)
+    internal static void Record(Sequence seq, UpsampleKind kind, Tensor x, Tensor y, BindingLimits limits)
     {
         KernelChecks.F32(Op, "x", x);
         KernelChecks.F32(Op, "y", y);
@@ -32,12 +35,12 @@ public static class Upsample
         KernelChecks.Shape(Op, "y", y, b, Frames(kind, t), 2 * h, 2 * w, c);
         KernelChecks.Fits32(Op, "y", y.Elements);
         var xView = TexelViews.Vec4(seq.Gpu, Op, "x", x);
-        var kernel = seq.Gpu.Kernel(Op, Layout, kind == UpsampleKind.Nearest2x ? 1 : 0);
-        foreach (var (start, count) in RowChunks.Of(Op, y.Elements / c, c * 4, maxBindingBytes))
+        var kernel = Def.Get(seq.Gpu, new Spec(Workgroup, kind == UpsampleKind.Nearest2x));
+        foreach (var (start, count) in RowChunks.Of(Op, y.Elements / c, c * 4, limits))
         {
             long texels = count * (c / 4);
-            var push = new Push().UInt((ulong)texels).UInt((ulong)start).UInt((ulong)t).UInt((ulong)h).UInt((ulong)w).UInt((ulong)(c / 4));
-            var (gx, gy) = Grid.Split(texels, 256);
+            var push = checked(new Push((uint)texels, (uint)start, (uint)t, (uint)h, (uint)w, (uint)(c / 4)));
+            var (gx, gy) = Grid.Split(texels, Workgroup);
             var yChunk = new Arg(y.Buffer, y.Offset + (ulong)(start * c * 4), (ulong)(count * c * 4));
             seq.Dispatch(kernel, [xView, yChunk], push, gx, gy, label: $"upsample {kind} {x} positions {start}+{count}");
         }

@@ -28,7 +28,10 @@ public readonly record struct WindowGrid(int Frames, int Height, int Width, int 
 /// </summary>
 public static class WindowAttention
 {
-    static readonly KernelLayout Layout = KernelLayout.Of(64, Access.ReadTexel, Access.ReadTexel, Access.ReadTexel, Access.Write);
+    readonly record struct Push(uint N, uint Windows, uint Frames, uint Height, uint Width, uint WindowFrames, uint WindowHeight, uint WindowWidth,
+        int QBase, int QStride, int KBase, int KStride, int VBase, int VStride, uint OStride, float Scale);
+    readonly record struct Spec(AttentionCoreSpec Core, Bool32 Shifted);
+    static readonly KernelDef<Push, Spec> Def = new("window_attention", Access.ReadTexel, Access.ReadTexel, Access.ReadTexel, Access.Write);
 
     /// <summary>
     /// Records o = attention of q over k, v within windows. q, k, v: f32 [B·P, N, C] column slices (see
@@ -53,15 +56,13 @@ public static class WindowAttention
 
         var gpu = seq.Gpu;
         var (spec, perGroup) = AttentionSetup.Variant(gpu, variant, headDim);
-        var kernel = gpu.Kernel("window_attention", Layout, [.. spec, shifted ? 1 : 0]);
+        var kernel = Def.Get(gpu, new Spec(spec, shifted));
         var (qa, qBase, qStride) = AttentionSetup.Texels(op, "q", gpu, q);
         var (ka, kBase, kStride) = AttentionSetup.Texels(op, "k", gpu, k);
         var (va, vBase, vStride) = AttentionSetup.Texels(op, "v", gpu, v);
-        var push = new Push().UInt((ulong)n).UInt((ulong)grid.Windows)
-            .UInt((ulong)grid.Frames).UInt((ulong)grid.Height).UInt((ulong)grid.Width)
-            .UInt((ulong)grid.WindowFrames).UInt((ulong)grid.WindowHeight).UInt((ulong)grid.WindowWidth)
-            .Int(qBase).Int(qStride).Int(kBase).Int(kStride).Int(vBase).Int(vStride)
-            .UInt((ulong)(width / 4)).Float(scale);
+        var push = checked(new Push((uint)n, (uint)grid.Windows, (uint)grid.Frames, (uint)grid.Height, (uint)grid.Width,
+            (uint)grid.WindowFrames, (uint)grid.WindowHeight, (uint)grid.WindowWidth,
+            qBase, qStride, kBase, kStride, vBase, vStride, (uint)(width / 4), scale));
         seq.Dispatch(kernel, [qa, ka, va, o], push, Grid.Groups(n, perGroup), (uint)heads, (uint)rows);
     }
 }

@@ -10,7 +10,9 @@ namespace T2X.Vulkan.Kernels;
 public static class WindowMean
 {
     const string Op = "window_mean";
-    static readonly KernelLayout Layout = KernelLayout.Of(28, Access.ReadTexel, Access.Write);
+    const uint Workgroup = 64;
+    readonly record struct Push(uint Windows, uint D4, uint WindowFrames, uint WindowRows, uint WindowCols, uint ProxyRowStride, uint ProxyColStride);
+    static readonly KernelDef<Push, WorkgroupSpec> Def = new(Op, Access.ReadTexel, Access.Write);
 
     /// <summary>Proxies per window for a window and the official proxy_compress_ratios.</summary>
     public static int ProxiesPerWindow(WindowSize window, WindowSize proxy)
@@ -22,10 +24,10 @@ public static class WindowMean
     }
 
     public static void Record(Sequence seq, Tensor x, Tensor y, WindowSize window, WindowSize proxy)
-        => Record(seq, x, y, window, proxy, RowChunks.BindingLimit(seq.Gpu));
+        => Record(seq, x, y, window, proxy, BindingLimits.Of(seq.Gpu));
 
-    /// <summary>As Record, with the bytes per binding given (tests force the chunked path with a small limit).</summary>
-    internal static void Record(Sequence seq, Tensor x, Tensor y, WindowSize window, WindowSize proxy, ulong maxBindingBytes)
+    /// <summary>As Record, with the binding limits given (tests force the chunked path with a small limit).</summary>
+    internal static void Record(Sequence seq, Tensor x, Tensor y, WindowSize window, WindowSize proxy, BindingLimits limits)
     {
         int kp = ProxiesPerWindow(window, proxy);
         KernelChecks.F32(Op, "x", x);
@@ -37,12 +39,12 @@ public static class WindowMean
         KernelChecks.Elements(Op, "y", y, windows * kp * d, $"{windows} windows × {kp} proxies × {d}");
         KernelChecks.Fits32(Op, "x", x.Elements);
         var y2 = y.Reshape(windows * kp, d);
-        foreach (var (start, count) in RowChunks.Of(Op, windows, window.Tokens * d * 4, maxBindingBytes))
+        foreach (var (start, count) in RowChunks.Of(Op, windows, window.Tokens * d * 4, limits))
         {
-            var (gx, gy) = Grid.Split(count * kp * d / 4, 64);
-            var push = new Push().UInt((ulong)count).UInt((ulong)(d / 4)).UInt((ulong)window.Frames).UInt((ulong)window.Rows)
-                .UInt((ulong)window.Cols).UInt((ulong)(window.Rows / proxy.Rows)).UInt((ulong)(window.Cols / proxy.Cols));
-            seq.Dispatch(seq.Gpu.Kernel(Op, Layout), [TexelViews.Vec4(seq.Gpu, Op, "x", x.Slice(start, count)), y2.Slice(start * kp, count * kp)], push, gx, gy);
+            var (gx, gy) = Grid.Split(count * kp * d / 4, Workgroup);
+            var push = checked(new Push((uint)count, (uint)(d / 4), (uint)window.Frames, (uint)window.Rows,
+                (uint)window.Cols, (uint)(window.Rows / proxy.Rows), (uint)(window.Cols / proxy.Cols)));
+            seq.Dispatch(Def.Get(seq.Gpu, new WorkgroupSpec(Workgroup)), [TexelViews.Vec4(seq.Gpu, Op, "x", x.Slice(start, count)), y2.Slice(start * kp, count * kp)], push, gx, gy);
         }
     }
 }

@@ -28,7 +28,12 @@ internal sealed unsafe class Presenter : IDisposable
     GpuBuffer? _readback;
     bool _rebuild = true, _ready, _inFlight;
 
-    static readonly KernelLayout Layout = KernelLayout.Of(9 * 4, Access.ReadTexel, Access.WriteImage);
+    // Shaders/include/present.glsl: a Tile × Tile workgroup per block of window pixels.
+    const uint Tile = 8;
+    readonly record struct Push(int SrcW, int SrcH, int DstW, int DstH, int RectX, int RectY, int RectW, int RectH, int LinearOut);
+    readonly record struct Spec(uint WorkgroupWidth, uint WorkgroupHeight);
+    static readonly KernelDef<Push, Spec> DirectDef = new("present_swapchain", Access.ReadTexel, Access.WriteImage);
+    static readonly KernelDef<Push, Spec> BlitDef = new("present_image", Access.ReadTexel, Access.WriteImage);
 
     /// <summary>Takes ownership of <paramref name="surface"/> (a window surface on <paramref name="gpu"/>'s instance).
     /// <paramref name="preferBlit"/> forces the fallback path (compute into an intermediate image, then blit).</summary>
@@ -37,7 +42,7 @@ internal sealed unsafe class Presenter : IDisposable
         _gpu = gpu;
         _vk = gpu.Vk;
         _swapchain = new Swapchain(gpu, surface, preferBlit);
-        _kernel = gpu.Kernel(_swapchain.Direct ? "present_swapchain" : "present_image", Layout);
+        _kernel = (_swapchain.Direct ? DirectDef : BlitDef).Get(gpu, new Spec(Tile, Tile));
 
         var poolInfo = new CommandPoolCreateInfo
         {
@@ -200,10 +205,10 @@ internal sealed unsafe class Presenter : IDisposable
         var set = _set;
         _vk.CmdBindPipeline(_cmd, PipelineBindPoint.Compute, _kernel.Pipeline);
         _vk.CmdBindDescriptorSets(_cmd, PipelineBindPoint.Compute, _kernel.PipelineLayout, 0, 1, &set, 0, null);
-        byte[] push = new Push().Int(srcW).Int(srcH).Int(extent.Width).Int(extent.Height)
-            .Int(rect.X).Int(rect.Y).Int(rect.Width).Int(rect.Height).Int(Swapchain.IsSrgb(sc.Format.Format) ? 1 : 0);
-        fixed (byte* p = push) _vk.CmdPushConstants(_cmd, _kernel.PipelineLayout, ShaderStageFlags.ComputeBit, 0, (uint)push.Length, p);
-        _vk.CmdDispatch(_cmd, (extent.Width + 7) / 8, (extent.Height + 7) / 8, 1);
+        var push = checked(new Push(srcW, srcH, (int)extent.Width, (int)extent.Height,
+            rect.X, rect.Y, rect.Width, rect.Height, Swapchain.IsSrgb(sc.Format.Format) ? 1 : 0));
+        _vk.CmdPushConstants(_cmd, _kernel.PipelineLayout, ShaderStageFlags.ComputeBit, 0, (uint)sizeof(Push), &push);
+        _vk.CmdDispatch(_cmd, (extent.Width + Tile - 1) / Tile, (extent.Height + Tile - 1) / Tile, 1);
 
         var swapImage = sc.Images[index];
         ImageLayout layout;

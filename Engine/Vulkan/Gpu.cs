@@ -21,13 +21,20 @@ public sealed record GpuOptions
 
     /// <summary>Extra device extensions (the viewer adds VK_KHR_swapchain).</summary>
     public IReadOnlyList<string> DeviceExtensions { get; init; } = [];
+
+    /// <summary>Tests lower the storage-binding limit the kernels split their work by (not maxStorageBufferRange
+    /// itself, nor the texel-view limit) to run the chunked paths of a whole model on small tensors.</summary>
+    internal ulong? MaxStorageBindingBytes { get; init; }
 }
 
-/// <summary>What a device is and what it allows, read from the device itself.</summary>
+/// <summary>What a device is and what it allows, read from the device itself. OffsetAlignment is where a binding may
+/// start: the larger of minStorageBufferOffsetAlignment and minTexelBufferOffsetAlignment, so that one value serves
+/// storage and texel bindings alike.</summary>
 public sealed record DeviceInfo(
     int Index, string Name, PhysicalDeviceType Type, string Driver, uint ApiVersion,
     ulong MaxStorageBufferRange, uint MaxTexelBufferElements, uint MaxSharedMemory, uint SubgroupSize,
-    uint MaxWorkgroupInvocations, ulong DeviceLocalBytes, bool UnifiedMemory, bool Float16, float TimestampPeriod)
+    uint MaxWorkgroupInvocations, ulong DeviceLocalBytes, bool UnifiedMemory, bool Float16, float TimestampPeriod,
+    ulong OffsetAlignment)
 {
     public string TypeName => Type switch
     {
@@ -58,6 +65,8 @@ public sealed unsafe partial class Gpu : IDisposable
     public readonly Queue Queue;
     public readonly uint QueueFamily;
     public readonly DeviceInfo Info;
+    /// <summary>See <see cref="GpuOptions.MaxStorageBindingBytes"/>.</summary>
+    internal readonly ulong? MaxStorageBindingBytes;
 
     /// <summary>Validation messages (warnings and errors) seen since the device was opened.</summary>
     public IReadOnlyList<string> ValidationMessages
@@ -80,6 +89,7 @@ public sealed unsafe partial class Gpu : IDisposable
     public Gpu(GpuOptions? options = null)
     {
         options ??= new GpuOptions();
+        MaxStorageBindingBytes = options.MaxStorageBindingBytes;
         Vk = Vk.GetApi();
         ValidationEnabled = options.Validation ?? Environment.GetEnvironmentVariable("T2X_VALIDATION") == "1";
         if (ValidationEnabled && !HasLayer(Vk, ValidationLayer))
@@ -242,7 +252,8 @@ public sealed unsafe partial class Gpu : IDisposable
             SilkMarshal.PtrToString((nint)driver.DriverName) ?? "?", p.ApiVersion,
             p.Limits.MaxStorageBufferRange, p.Limits.MaxTexelBufferElements, p.Limits.MaxComputeSharedMemorySize,
             subgroup.SubgroupSize, p.Limits.MaxComputeWorkGroupInvocations, deviceLocal, unified,
-            f16.ShaderFloat16 && s16.StorageBuffer16BitAccess, p.Limits.TimestampPeriod);
+            f16.ShaderFloat16 && s16.StorageBuffer16BitAccess, p.Limits.TimestampPeriod,
+            Math.Max(p.Limits.MinStorageBufferOffsetAlignment, p.Limits.MinTexelBufferOffsetAlignment));
     }
 
     /// <summary>A memory type that is device-local and host-visible on the largest device-local heap

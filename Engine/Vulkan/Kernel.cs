@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Silk.NET.Core.Native;
 using Silk.NET.Vulkan;
@@ -22,6 +23,49 @@ public enum Access
 public sealed record KernelLayout(Access[] Bindings, int PushBytes)
 {
     public static KernelLayout Of(int pushBytes, params Access[] bindings) => new(bindings, pushBytes);
+}
+
+/// <summary>A specialization constant that GLSL declares as bool: Vulkan reads it as a 32-bit VkBool32.</summary>
+public readonly record struct Bool32(uint Value)
+{
+    public static implicit operator Bool32(bool b) => new(b ? 1u : 0u);
+}
+
+/// <summary>The specialization of a shader whose only constant is its workgroup size (SpecId 0).</summary>
+public readonly record struct WorkgroupSpec(uint WorkgroupSize);
+
+/// <summary>A kernel declaration as the shader-interface test reads it (see <see cref="KernelDef{TPush, TSpec}"/>).</summary>
+public interface IKernelDef
+{
+    string Shader { get; }
+    KernelLayout Layout { get; }
+    Type PushType { get; }
+    Type SpecType { get; }
+}
+
+/// <summary>
+/// One shader as its C# class declares it: the embedded module's name, its bindings, its push-constant block
+/// (<typeparamref name="TPush"/>: a record struct, laid out sequentially, of 4-byte fields in the block's order) and its specialization
+/// constants (<typeparamref name="TSpec"/>: field i is SpecId i; SpecId 0 is the workgroup size, which every shader
+/// takes as <c>local_size_x_id = 0</c>). Sizes come from the types; Tests/Vulkan/ShaderInterfaceTests.cs checks both
+/// against the embedded SPIR-V.
+/// </summary>
+public sealed class KernelDef<TPush, TSpec> : IKernelDef where TPush : unmanaged where TSpec : unmanaged
+{
+    public string Shader { get; }
+    public KernelLayout Layout { get; }
+    public Type PushType => typeof(TPush);
+    public Type SpecType => typeof(TSpec);
+
+    public KernelDef(string shader, params Access[] bindings)
+    {
+        Shader = shader;
+        Layout = KernelLayout.Of(Unsafe.SizeOf<TPush>(), bindings);
+    }
+
+    /// <summary>The pipeline for these specialization constants, created once per device and value.</summary>
+    public Kernel Get(Gpu gpu, in TSpec spec) =>
+        gpu.Kernel(Shader, Layout, MemoryMarshal.Cast<TSpec, int>(new ReadOnlySpan<TSpec>(in spec)).ToArray());
 }
 
 /// <summary>One argument of a dispatch: a buffer range, or a texel view of it.</summary>
@@ -153,15 +197,4 @@ public sealed unsafe class Kernel
         _gpu.Vk.DestroyPipelineLayout(_gpu.Device, PipelineLayout, null);
         _gpu.Vk.DestroyDescriptorSetLayout(_gpu.Device, SetLayout, null);
     }
-}
-
-/// <summary>Builds push-constant blocks field by field (std430 scalars: 4 bytes each).</summary>
-public sealed class Push
-{
-    readonly List<byte> _bytes = [];
-    public Push Int(long v) { _bytes.AddRange(BitConverter.GetBytes(checked((int)v))); return this; }
-    public Push UInt(ulong v) { _bytes.AddRange(BitConverter.GetBytes(checked((uint)v))); return this; }
-    public Push Float(double v) { _bytes.AddRange(BitConverter.GetBytes((float)v)); return this; }
-    public byte[] Bytes => _bytes.ToArray();
-    public static implicit operator byte[](Push p) => p.Bytes;
 }

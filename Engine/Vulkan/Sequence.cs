@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Silk.NET.Vulkan;
 using VkBuffer = Silk.NET.Vulkan.Buffer;
 
@@ -78,6 +79,11 @@ public sealed unsafe class Sequence : IDisposable
     {
         if (!_recording) throw new InvalidOperationException("this sequence has been submitted; record a new one (or Reset it)");
     }
+
+    /// <summary>Records a dispatch whose push constants are a struct (the kernel's <c>Push</c>, see <see cref="KernelDef{TPush, TSpec}"/>).</summary>
+    public void Dispatch<TPush>(Kernel kernel, ReadOnlySpan<Arg> args, in TPush push, uint groupsX, uint groupsY = 1, uint groupsZ = 1, string? label = null)
+        where TPush : unmanaged
+        => Dispatch(kernel, args, MemoryMarshal.AsBytes(new ReadOnlySpan<TPush>(in push)), groupsX, groupsY, groupsZ, label);
 
     /// <summary>Records one dispatch of a kernel over the given workgroup counts.</summary>
     public void Dispatch(Kernel kernel, ReadOnlySpan<Arg> args, ReadOnlySpan<byte> push, uint groupsX, uint groupsY = 1, uint groupsZ = 1, string? label = null)

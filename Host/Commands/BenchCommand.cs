@@ -1,4 +1,4 @@
-using T2X.Tools.Benchmarks;
+using T2X.Benchmarks;
 using T2X.Vulkan;
 
 namespace T2X.Host.Commands;

@@ -29,21 +29,20 @@
 #extension GL_KHR_shader_subgroup_ballot : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 
+#include "constants.glsl"   // MASK_BIAS: the official masks are -10000 additive biases, not -inf (docs/ptdit.md, quirk Q7)
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint LANES = 8;
 layout(constant_id = 1) const uint D4 = 18;      // head dim / 4
 layout(constant_id = 2) const uint ROWS = 4;     // query rows per invocation
 layout(constant_id = 3) const uint KB = 8;       // keys per block
 layout(constant_id = 4) const bool SHARED_KV = false;
-// The including shaders number their own constants from 5 on (Kernel passes constants by position).
+// The including shaders number their own constants from 5 on (their C# specialization records start with AttentionCoreSpec).
 
 layout(binding = 0, rgba32f) uniform readonly imageBuffer Qt;
 layout(binding = 1, rgba32f) uniform readonly imageBuffer Kt;
 layout(binding = 2, rgba32f) uniform readonly imageBuffer Vt;
 layout(std430, binding = 3) writeonly buffer Out { vec4 o_out[]; };
 
-// The official masks are -10000 additive biases, not -inf (docs/ptdit.md, quirk Q7).
-const float MASKED = -10000.0;
 // Starting row maximum: finite (no inf - inf), and exp() of it relative to any logit is exactly 0.
 const float NO_KEY = -1e30;
 // How far a logit may exceed the row's reference maximum before the accumulators are rescaled.
@@ -142,7 +141,7 @@ void main() {
             if (SHARED_KV) { kb = sbias[mk]; kl = slabel[mk]; }
             else { kb = subgroupShuffle(kbias, mk); kl = subgroupShuffle(klabel, mk); }
             [[unroll]] for (uint r = 0; r < ROWS; r++) {
-                s[r] += kb + pair_bias(qi[r], j0 + mk) + (qlabel[r] == kl ? 0.0 : MASKED);
+                s[r] += kb + pair_bias(qi[r], j0 + mk) + (qlabel[r] == kl ? 0.0 : MASK_BIAS);
                 if (m >= keys) s[r] = NO_KEY;   // past the last key: weight 0
             }
             [[unroll]] for (uint mm = 0; mm < KB; mm++)

@@ -3,10 +3,7 @@
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : enable
 
-// Weight dtype codes (DType.ShaderCode on the C# side).
-#define DT_F32 0
-#define DT_F16 1
-#define DT_BF16 2
+#include "constants.glsl"   // dtype codes, epilogues, activations, mask bias
 
 // bf16 is the upper half of an f32.
 float bf16_to_f32(uint bits16) { return uintBitsToFloat(bits16 << 16); }

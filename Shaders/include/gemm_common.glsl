@@ -6,10 +6,6 @@
 // offset of the chunk's first element inside its binding (bindings start at aligned offsets).
 #include "common.glsl"
 
-#define EPI_NONE 0
-#define EPI_GELU 1
-#define EPI_SILU 2
-
 layout(push_constant) uniform GemmParams {
     uint M, N, K;         // this chunk: rows, columns, reduction length
     uint ldy;             // row stride of y and residual (the full N)

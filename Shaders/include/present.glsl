@@ -3,7 +3,7 @@
 // aspect ratio kept (letterbox).
 // Inside the image rectangle: bilinear sampling at pixel centres (clamped at the edges), then the same
 // 8-bit rounding as saved PNGs: floor((clamp(x, -1, 1) + 1) / 2 * 255 + 0.5). Outside: a dark grey.
-layout(local_size_x = 8, local_size_y = 8) in;
+layout(local_size_x_id = 0, local_size_y_id = 1) in;   // sizes from Presenter.cs
 layout(binding = 0, rgba32f) uniform readonly imageBuffer src;   // texel loads: the fast path on lavapipe (docs/lavapipe.md §1)
 layout(push_constant) uniform P {
     int srcW, srcH;                   // image size

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using T2X.Benchmarks;
 using T2X.Vulkan;
 using T2X.Vulkan.Kernels;
 
@@ -39,7 +40,7 @@ public sealed class BroadcastAddTests : GpuTest
         var B = s.F32(b, nb);
         var Y = s.Empty(DType.F32, samples, nb);
         using var seq = new Sequence(Gpu);
-        BroadcastAdd.Record(seq, A, B, Y, 5 * nb * 4); // chunks of 5, 5 and 1 samples
+        BroadcastAdd.Record(seq, A, B, Y, SmallBindings.Of(5 * nb * 4)); // chunks of 5, 5 and 1 samples
         Assert.That(seq.Dispatches, Is.EqualTo(3));
         seq.Run();
         var want = new double[a.Length];

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using T2X.Benchmarks;
 using T2X.Vulkan;
 using T2X.Vulkan.Kernels;
 using T2X.Vulkan.Weights;
@@ -70,13 +71,6 @@ public sealed class Conv3dTests : GpuTest
         Check.Close(Y.ToArray(), want, 1e-5, "conv3d");
     }
 
-    [TearDown]
-    public void ResetOverrides()
-    {
-        Gemm.ForceVariant = null;
-        Gemm.MaxBindingBytes = null;
-    }
-
     /// <summary>
     /// The implicit-GEMM form (channel-last, Cin % 8 = 0) in both GEMM variants against the double reference on fresh
     /// random data: odd sizes (positions and Cout not multiples of the 16x32 texel tile or the 64x64 shared tile),
@@ -92,8 +86,7 @@ public sealed class Conv3dTests : GpuTest
     {
         foreach (var variant in new[] { Gemm.Variant.Texel, Gemm.Variant.Tiled })
         {
-            Gemm.ForceVariant = variant;
-            CheckGemm(new Random(b * 1000 + ci * 100 + t * 10 + co + (int)variant), b, ci, t, h, wd, co, kt, k, residual, fold: false, $"conv3d gemm {variant}");
+            CheckGemm(new Random(b * 1000 + ci * 100 + t * 10 + co + (int)variant), b, ci, t, h, wd, co, kt, k, residual, fold: false, $"conv3d gemm {variant}", new(variant));
         }
     }
 
@@ -105,8 +98,7 @@ public sealed class Conv3dTests : GpuTest
     {
         foreach (var variant in new[] { Gemm.Variant.Texel, Gemm.Variant.Tiled })
         {
-            Gemm.ForceVariant = variant;
-            CheckGemm(new Random(ci * 31 + co + (int)variant), b, ci, 1, h, wd, co, 3, 3, residual: true, fold: true, $"folded conv3d {variant}");
+            CheckGemm(new Random(ci * 31 + co + (int)variant), b, ci, 1, h, wd, co, 3, 3, residual: true, fold: true, $"folded conv3d {variant}", new(variant));
         }
     }
 
@@ -141,20 +133,19 @@ public sealed class Conv3dTests : GpuTest
     [Test]
     public void GemmSplitsALargeOutput()
     {
-        Gemm.MaxBindingBytes = 4 << 10;   // x: 1x2x5x6x8 f32 = 1920 bytes; y: 240 positions x 40 = 38400 bytes
-        CheckGemm(new Random(11), 1, 8, 2, 5, 6, 40, 3, 3, residual: true, fold: false, "conv3d gemm in row chunks");
-        Gemm.MaxBindingBytes = 1 << 10;
+        // x: 1x2x5x6x8 f32 = 1920 bytes; y: 240 positions x 40 = 38400 bytes
+        CheckGemm(new Random(11), 1, 8, 2, 5, 6, 40, 3, 3, residual: true, fold: false, "conv3d gemm in row chunks", new(MaxBindingBytes: 4 << 10));
         using var s = new Scratch(Gpu);
         var X = s.Empty(DType.F32, 1, 2, 5, 6, 8);
         var W = s.Upload(Conv3d.PackGemmWeight(HostTensor.FromFloat32(new float[40 * 8 * 27], 40, 8, 3, 3, 3)));
         var B = s.Empty(DType.F32, 40);
         var Y = s.Empty(DType.F32, 1, 2, 5, 6, 40);
         using var seq = new Sequence(Gpu);
-        var e = Assert.Throws<ArgumentException>(() => Conv3d.RecordGemm(seq, X, W, B, Y));
+        var e = Assert.Throws<ArgumentException>(() => Conv3d.RecordGemm(seq, X, W, B, Y, null, 0, null, new(MaxBindingBytes: 1 << 10)));
         Assert.That(e!.Message, Does.Contain("x F32[1,2,5,6,8]").And.Contain("larger than this device lets one"));
     }
 
-    void CheckGemm(Random rng, int b, int ci, int t, int h, int wd, int co, int kt, int k, bool residual, bool fold, string what)
+    void CheckGemm(Random rng, int b, int ci, int t, int h, int wd, int co, int kt, int k, bool residual, bool fold, string what, Gemm.Overrides overrides)
     {
         int rest = t * h * wd;
         var x = Check.Randn(rng, b * ci * rest);
@@ -171,7 +162,7 @@ public sealed class Conv3dTests : GpuTest
         var B = s.F32(bias, co);
         var Y = s.Empty(DType.F32, b, t, h, wd, co);
         var R = residual ? s.F32(res, b, t, h, wd, co) : null;   // res read as channel-last directly
-        Run(seq => Conv3d.RecordGemm(seq, X, W, B, Y, R));
+        Run(seq => Conv3d.RecordGemm(seq, X, W, B, Y, R, 0, null, overrides));
         Check.Close(Y.ToArray(), want, 1e-5, what);
     }
 

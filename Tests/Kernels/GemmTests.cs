@@ -14,14 +14,6 @@ public sealed class GemmTests : GpuTest
     static readonly Gemm.Variant[] Variants = [Gemm.Variant.Texel, Gemm.Variant.Tiled];
     static readonly DType[] WeightTypes = [DType.F32, DType.F16, DType.BF16];
 
-    [TearDown]
-    public void ResetOverrides()
-    {
-        Gemm.ForceVariant = null;
-        Gemm.MaxBindingBytes = null;
-        Gemm.MaxInvocations = null;
-    }
-
     /// <summary>A problem's host data; the device tensors are made from it per case.</summary>
     sealed class Problem
     {
@@ -31,6 +23,7 @@ public sealed class GemmTests : GpuTest
         public DType WType, BiasType;
         public bool HasBias, HasResidual, HasGate;
         public Epilogue Epilogue;
+        public Gemm.Overrides Overrides;
 
         public static Problem Random(int m, int n, int k, DType wType, int seed)
         {
@@ -89,7 +82,7 @@ public sealed class GemmTests : GpuTest
         var y = inPlace ? residual! : Upload(new float[(long)p.M * p.N], DType.F32, [p.M, p.N], leadBytes);
         try
         {
-            Run(s => Gemm.Record(s, x, w, bias, y, p.Epilogue, residual, gate, p.GateRowDiv));
+            Run(s => Gemm.Record(s, x, w, bias, y, p.Epilogue, residual, gate, p.GateRowDiv, p.Overrides));
             return y.ToArray();
         }
         finally
@@ -100,11 +93,11 @@ public sealed class GemmTests : GpuTest
 
     static void Force(Gemm.Variant v, Problem p)
     {
-        Gemm.ForceVariant = v;
+        p.Overrides = p.Overrides with { Variant = v };
         // The texel variant takes K % 8 == 0; other K fall back to the tiled one, which these cases then test.
         var expected = v == Gemm.Variant.Texel && p.K % 8 == 0 ? Gemm.Variant.Texel : Gemm.Variant.Tiled;
         var probe = new Tensor(new GpuBuffer(Gpu, 16), 0, DType.F32, 4);
-        try { Assert.That(Gemm.ChooseVariant(Gpu.Info, probe, probe, p.K), Is.EqualTo(expected), "variant"); }
+        try { Assert.That(Gemm.ChooseVariant(Gpu.Info, probe, probe, p.K, v), Is.EqualTo(expected), "variant"); }
         finally { probe.Buffer.Dispose(); }
     }
 
@@ -132,7 +125,7 @@ public sealed class GemmTests : GpuTest
     {
         var p = Problem.Random(m, n, k, wType, seed: m * 7 + n * 3 + k);
         Force(Gemm.Variant.Tiled, p);
-        Gemm.MaxInvocations = 128;
+        p.Overrides = p.Overrides with { MaxInvocations = 128 };
         Check.Close(RunGemm(p), p.Reference(), Tol, $"gemm tiled, 128 invocations, {wType} {m}x{n}x{k}");
     }
 
@@ -207,7 +200,7 @@ public sealed class GemmTests : GpuTest
         p.GateRowDiv = 3;
         p.Epilogue = Epilogue.Silu;
         Force(variant, p);
-        Gemm.MaxBindingBytes = 40 << 10;
+        p.Overrides = p.Overrides with { MaxBindingBytes = 40 << 10 };
         Check.Close(RunGemm(p, inPlace: false, leadBytes: 3 * 336), p.Reference(), Tol, $"gemm {variant} {wType} chunked");
     }
 
@@ -215,14 +208,13 @@ public sealed class GemmTests : GpuTest
     public void SplitDispatchCount()
     {
         // 260×264 f32 weights are 274 KB: a 40 KiB limit needs several column chunks, and y rows (1 KB each) row chunks.
-        Gemm.MaxBindingBytes = 40 << 10;
         var x = Tensor.Create(Gpu, DType.F32, 130, 264);
         var w = Tensor.Create(Gpu, DType.F32, 260, 264);
         var y = Tensor.Create(Gpu, DType.F32, 130, 260);
         try
         {
             using var seq = new Sequence(Gpu);
-            Gemm.Record(seq, x, w, null, y);
+            Gemm.Record(seq, x, w, null, y, Epilogue.None, null, null, 1, new Gemm.Overrides(MaxBindingBytes: 40 << 10));
             Assert.That(seq.Dispatches, Is.GreaterThan(4));
         }
         finally { x.Buffer.Dispose(); w.Buffer.Dispose(); y.Buffer.Dispose(); }

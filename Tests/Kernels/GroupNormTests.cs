@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using T2X.Benchmarks;
 using T2X.Vulkan;
 using T2X.Vulkan.Kernels;
 
@@ -44,7 +45,7 @@ public sealed class GroupNormTests : GpuTest
         Run(seq =>
         {
             if (maxBindingBytes == 0) GroupNorm.Record(seq, X, G, Bt, Y, groups, 1e-6f, silu);
-            else GroupNorm.Record(seq, X, G, Bt, Y, groups, 1e-6f, silu, (ulong)maxBindingBytes);
+            else GroupNorm.Record(seq, X, G, Bt, Y, groups, 1e-6f, silu, SmallBindings.Of(maxBindingBytes));
         });
         Check.Close(Y.ToArray(), want, 1e-5, "group_norm");
     }

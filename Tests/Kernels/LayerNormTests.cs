@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using T2X.Benchmarks;
 using T2X.Vulkan;
 using T2X.Vulkan.Kernels;
 
@@ -82,7 +83,7 @@ public sealed class LayerNormTests : GpuTest
         var Sh = s.F32(shift, groups, d);
         var Sc = s.F32(scale, groups, d);
         using var seq = new Sequence(Gpu);
-        LayerNorm.Record(seq, X, Y, 1e-6f, Sh, Sc, rowDiv, 50 * d * 4);
+        LayerNorm.Record(seq, X, Y, 1e-6f, Sh, Sc, rowDiv, SmallBindings.Of(50 * d * 4));
         Assert.That(seq.Dispatches, Is.EqualTo(7));
         seq.Run();
         Check.Close(Y.ToArray(), Reference(x, rows, d, 1e-6, shift, scale, rowDiv, groups), 1e-5, "layer_norm chunked");

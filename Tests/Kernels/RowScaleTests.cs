@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using T2X.Benchmarks;
 using T2X.Vulkan;
 using T2X.Vulkan.Kernels;
 
@@ -39,7 +40,7 @@ public sealed class RowScaleTests : GpuTest
         var G = s.F32(g, groups, d);
         var Y = s.Empty(DType.F32, rows, d);
         using var seq = new Sequence(Gpu);
-        RowScale.Record(seq, X, G, Y, rowDiv, 50 * d * 4); // 48-row chunks cutting through the 7-row groups
+        RowScale.Record(seq, X, G, Y, rowDiv, SmallBindings.Of(50 * d * 4)); // 48-row chunks cutting through the 7-row groups
         Assert.That(seq.Dispatches, Is.EqualTo(7));
         seq.Run();
         var want = new double[x.Length];

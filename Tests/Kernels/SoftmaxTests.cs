@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using T2X.Benchmarks;
 using T2X.Vulkan;
 using T2X.Vulkan.Kernels;
 
@@ -27,7 +28,7 @@ public sealed class SoftmaxTests : GpuTest
         Run(seq =>
         {
             if (maxBindingBytes == 0) Softmax.Record(seq, X, scale);
-            else Softmax.Record(seq, X, scale, (ulong)maxBindingBytes);
+            else Softmax.Record(seq, X, scale, SmallBindings.Of(maxBindingBytes));
         });
         Check.Close(X.ToArray(), want, 1e-5, "softmax");
     }

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using T2X.Benchmarks;
 using T2X.Vulkan;
 using T2X.Vulkan.Kernels;
 

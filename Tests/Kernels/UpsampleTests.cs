@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using T2X.Benchmarks;
 using T2X.Vulkan;
 using T2X.Vulkan.Kernels;
 
@@ -44,7 +45,7 @@ public sealed class UpsampleTests : GpuTest
         Run(seq =>
         {
             if (maxBindingBytes == 0) Upsample.Record(seq, kind, Xt, Y);
-            else Upsample.Record(seq, kind, Xt, Y, (ulong)maxBindingBytes);
+            else Upsample.Record(seq, kind, Xt, Y, SmallBindings.Of(maxBindingBytes));
         });
         Check.Close(Y.ToArray(), want, 1e-6, kind.ToString());
     }

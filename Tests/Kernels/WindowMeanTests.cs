@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using T2X.Benchmarks;
 using T2X.Vulkan;
 using T2X.Vulkan.Kernels;
 
@@ -57,7 +58,7 @@ public sealed class WindowMeanTests : GpuTest
         var Y = s.Empty(DType.F32, windows * 2, d);
         using var seq = new Sequence(Gpu);
         // 128-byte windows, binding limit of 3 windows: 2-window chunks keep 256-byte alignment.
-        WindowMean.Record(seq, X, Y, win, new WindowSize(1, 1, 2), 3 * 128);
+        WindowMean.Record(seq, X, Y, win, new WindowSize(1, 1, 2), SmallBindings.Of(3 * 128));
         Assert.That(seq.Dispatches, Is.EqualTo(5));
         seq.Run();
         Check.Close(Y.ToArray(), Reference(x, windows, win, 2, 1, d), 1e-6, "window_mean chunked");

@@ -1,7 +1,7 @@
 using NUnit.Framework;
 using T2X.Tests.Reference;
 using T2X.Tests.Weights;
-using T2X.Tools;
+using T2X.Benchmarks;
 using T2X.Vulkan.Models.PtDit;
 using T2X.Vulkan.Models.T5;
 using T2X.Vulkan.Text;

@@ -1,6 +1,6 @@
 using NUnit.Framework;
 using T2X.Tests.Reference;
-using T2X.Vulkan.Kernels;
+using T2X.Vulkan;
 using T2X.Vulkan.Imaging;
 using T2X.Vulkan.Models.Vae;
 using T2X.Vulkan.Weights;
@@ -32,15 +32,16 @@ public sealed class VaeDecoderTests : GpuTest
         if (_dir is not null) Directory.Delete(_dir, true);
     }
 
-    static void Compare(long[] shape, VaeTiling tiling, bool referenceTiled, int seed)
+    static void Compare(long[] shape, VaeTiling tiling, bool referenceTiled, int seed, VaeDecoder? decoder = null)
     {
+        decoder ??= _decoder!;
         var latents = Check.Randn(new Random(seed), shape.Aggregate(1L, (a, b) => a * b), 0.5);
-        var sample = _decoder!.Decode(latents, shape, tiling);
+        var sample = decoder.Decode(latents, shape, tiling);
         var got = sample.Data;
         var z = VaeReference.FromFloats(latents, shape);
         var want = referenceTiled ? _reference!.DecodeTiled(z) : _reference!.Decode(z);
         Assert.That(sample.Shape, Is.EqualTo(new long[] { want.B, want.C, want.T, want.H, want.W }), "sample shape");
-        Assert.That(sample.Shape, Is.EqualTo(_decoder.SampleShape(shape)), "sample shape (plain formula)");
+        Assert.That(sample.Shape, Is.EqualTo(decoder.SampleShape(shape)), "sample shape (plain formula)");
         double maxAbs = Check.MaxAbsError(got, want.D);
         Assert.That(maxAbs, Is.LessThan(1e-4), $"sample max abs error (range of want ±{want.D.Max(Math.Abs):F2})");
         // Pixels: the exact rounding of the reference; float error may flip a value sitting on a rounding edge.
@@ -74,9 +75,11 @@ public sealed class VaeDecoderTests : GpuTest
     [TestCase(3, 3, 4)]
     public void DecodesWithOutputsSplitAcrossBindings(int frames, int h, int w)
     {
-        RowChunks.MaxStorageBytes = 4096;
-        try { Compare([1, 4, frames, h, w], VaeTiling.Off, false, 20 + frames); }
-        finally { RowChunks.MaxStorageBytes = null; }
+        // A device of its own, opened with the lower limit, and the decoder loaded on it.
+        using var gpu = new Gpu(new GpuOptions { Validation = true, MaxStorageBindingBytes = 4096 });
+        using (var decoder = VaeDecoder.Load(gpu, _dir!))
+            Compare([1, 4, frames, h, w], VaeTiling.Off, false, 20 + frames, decoder);
+        Assert.That(gpu.ValidationMessages, Is.Empty, "validation layer messages on the limited device");
     }
 
     /// <summary>The memory estimate behind the automatic tiling covers what a plain decode really holds, without

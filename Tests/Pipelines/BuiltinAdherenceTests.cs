@@ -3,7 +3,7 @@ using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using T2X.Tests.Host;
 using T2X.Tests.Weights;
-using T2X.Tools.DataGen;
+using T2X.DataGen;
 using T2X.Vulkan.Pipelines;
 
 namespace T2X.Tests.Pipelines;

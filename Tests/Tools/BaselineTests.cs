@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics.X86;
 using NUnit.Framework;
-using T2X.Tools.Benchmarks;
+using T2X.Benchmarks;
 using T2X.Vulkan;
 
 namespace T2X.Tests.Tools;

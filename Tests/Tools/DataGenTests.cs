@@ -1,5 +1,5 @@
 using NUnit.Framework;
-using T2X.Tools.DataGen;
+using T2X.DataGen;
 
 namespace T2X.Tests.Tools;
 

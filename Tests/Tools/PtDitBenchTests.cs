@@ -1,6 +1,5 @@
 using NUnit.Framework;
-using T2X.Tools;
-using T2X.Tools.Benchmarks;
+using T2X.Benchmarks;
 using T2X.Vulkan;
 using T2X.Vulkan.Models.PtDit;
 

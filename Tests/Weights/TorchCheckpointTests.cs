@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using NUnit.Framework;
-using T2X.Tools;
+using T2X.Benchmarks;
 using T2X.Vulkan;
 using T2X.Vulkan.Weights;
 using static T2X.Vulkan.Weights.TorchCheckpoint;

@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using T2X.Tools.DataGen;
+using T2X.DataGen;
 using T2X.Vulkan;
 using T2X.Vulkan.Pipelines;
 
-namespace T2X.Tools.Benchmarks;
+namespace T2X.Benchmarks;
 
 /// <summary>
 /// Prompt adherence of the built-in model through the engine (issue 5's measure): random grammar prompts with a

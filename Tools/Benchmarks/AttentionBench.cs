@@ -1,7 +1,7 @@
 using T2X.Vulkan;
 using T2X.Vulkan.Kernels;
 
-namespace T2X.Tools.Benchmarks;
+namespace T2X.Benchmarks;
 
 /// <summary>
 /// Attention throughput at the released model's shapes (16 heads × 72): window attention over 64-token windows of a

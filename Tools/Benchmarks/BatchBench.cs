@@ -1,4 +1,4 @@
-using T2X.Tools.DataGen;
+using T2X.DataGen;
 using T2X.Vulkan;
 using T2X.Vulkan.Batch;
 using T2X.Vulkan.Models.PtDit;
@@ -6,7 +6,7 @@ using T2X.Vulkan.Pipelines;
 using T2X.Vulkan.Sampling;
 using T2X.Vulkan.Weights;
 
-namespace T2X.Tools.Benchmarks;
+namespace T2X.Benchmarks;
 
 /// <summary>
 /// Throughput of batched generation (issue 18), each figure beside one-at-a-time generation measured in the same run

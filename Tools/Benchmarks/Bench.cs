@@ -1,7 +1,7 @@
 using System.Text.Json;
 using T2X.Vulkan;
 
-namespace T2X.Tools.Benchmarks;
+namespace T2X.Benchmarks;
 
 /// <summary>One measured figure: an op name and its fields, printed as a table row or one JSON object per line.</summary>
 public sealed class BenchResult(string op)
@@ -28,7 +28,7 @@ public sealed record BenchOptions(bool Quick = false, int Repeats = 5, (int m, i
 public static class Benches
 {
     /// <summary>Every benchmark `t2x bench` knows, by name.</summary>
-    public static readonly List<IBench> All = [new GemmBench(), new AttentionBench(), new RowOpsBench(), new AdherenceBench(), new PtDitAttentionBench(), new PtDitBench(), new VaeBench(), new BatchBench()];
+    public static readonly List<IBench> All = [new GemmBench(), new AttentionBench(), new RowOpsBench(), new KernelsBench(), new AdherenceBench(), new PtDitAttentionBench(), new PtDitBench(), new VaeBench(), new BatchBench()];
 
     /// <summary>Median of the timings of an action (seconds), after one warm-up call.</summary>
     public static double Median(Action action, int repeats) => Medians([action], repeats)[0];

@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using T2X.Vulkan;
 
-namespace T2X.Tools.Benchmarks;
+namespace T2X.Benchmarks;
 
 /// <summary>
 /// The arithmetic ceiling of a CPU device: GFLOP/s of a native loop of independent fused multiply-adds at the vector

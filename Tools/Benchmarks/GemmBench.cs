@@ -3,7 +3,7 @@ using T2X.Vulkan;
 using T2X.Vulkan.Kernels;
 using T2X.Vulkan.Weights;
 
-namespace T2X.Tools.Benchmarks;
+namespace T2X.Benchmarks;
 
 /// <summary>
 /// GEMM throughput at the PT-DiT shapes: y[m, n] = x[m, k]·w[n, k]ᵀ with m = tokens, k = in features, n = out

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 
-namespace T2X.Tools.Benchmarks;
+namespace T2X.Benchmarks;
 
 /// <summary>
 /// OpenBLAS's sgemm (Debian package libopenblas0), the CPU baseline the benchmarks run beside ours, at its best kernel.

@@ -1,7 +1,7 @@
 using T2X.Vulkan;
 using T2X.Vulkan.Models.PtDit;
 
-namespace T2X.Tools.Benchmarks;
+namespace T2X.Benchmarks;
 
 /// <summary>
 /// PT-DiT's proxy-token attention against the global (PixArt-α / DiT) attention mode of the same model, as issue 3

@@ -4,7 +4,7 @@ using T2X.Vulkan.Models.PtDit;
 using T2X.Vulkan.Sampling;
 using T2X.Vulkan.Weights;
 
-namespace T2X.Tools.Benchmarks;
+namespace T2X.Benchmarks;
 
 /// <summary>
 /// A PT-DiT layer at the released width (issue 15): D 1152, 16 heads × 72, caption_channels 4096, the released window and

@@ -2,7 +2,7 @@ using System.Numerics;
 using T2X.Vulkan;
 using T2X.Vulkan.Kernels;
 
-namespace T2X.Tools.Benchmarks;
+namespace T2X.Benchmarks;
 
 /// <summary>
 /// The memory-bound per-block kernels at the model's shape (2 samples × 4096 tokens × 1152 at 1024 px):

@@ -3,7 +3,7 @@ using T2X.Vulkan.Kernels;
 using T2X.Vulkan.Models.Vae;
 using T2X.Vulkan.Weights;
 
-namespace T2X.Tools.Benchmarks;
+namespace T2X.Benchmarks;
 
 /// <summary>
 /// The VAE decoder's convolutions at the released widths (hidden 128 × [1, 2, 4, 4]) on a 256² image, as

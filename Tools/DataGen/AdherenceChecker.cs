@@ -1,4 +1,4 @@
-namespace T2X.Tools.DataGen;
+namespace T2X.DataGen;
 
 /// <summary>How well an image shows a caption's meaning: per object, is its color in its cell and is its shape right;
 /// is the named background there.</summary>

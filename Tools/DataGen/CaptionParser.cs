@@ -1,4 +1,4 @@
-namespace T2X.Tools.DataGen;
+namespace T2X.DataGen;
 
 /// <summary>What a caption of the grammar says: the objects (color, shape, cell) and the named background, if any.</summary>
 public sealed record CaptionMeaning(IReadOnlyList<(int Color, int Shape, int Cell)> Objects, int? Background);

@@ -1,4 +1,4 @@
-namespace T2X.Tools.DataGen;
+namespace T2X.DataGen;
 
 /// <summary>
 /// The caption grammar of the built-in model (issue 5), kept exactly so prompts from anyone who knows it work:

@@ -1,4 +1,4 @@
-namespace T2X.Tools.DataGen;
+namespace T2X.DataGen;
 
 /// <summary>One drawn shape: grid cell, color, shape, and where exactly it lands (center and side in image fractions).</summary>
 public sealed record SceneObject(int Color, int Shape, int Cell, double CenterX, double CenterY, double Size)

@@ -1,4 +1,4 @@
-namespace T2X.Tools.DataGen;
+namespace T2X.DataGen;
 
 /// <summary>Draws a scene as flat colors, no anti-aliasing: RGB bytes, row-major, [size, size, 3].</summary>
 public static class SceneRenderer

@@ -94,13 +94,13 @@ switch (args.FirstOrDefault())
         var model = LoadCheckpoint(Get("weights", "ema"));
         var config = model.Config;
         var prompts = Enumerable.Range(0, GetInt("prompts", 100))
-            .Select(i => (T2X.Tools.DataGen.Scene.ForIndex(2027, i) with { BackgroundNamed = true }).Caption).ToArray();
+            .Select(i => (T2X.DataGen.Scene.ForIndex(2027, i) with { BackgroundNamed = true }).Caption).ToArray();
         foreach (var steps in Get("steps", "20").Split(',').Select(int.Parse))
             foreach (var cfg in Get("cfg", "4").Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)))
             {
                 var images = model.Generate(prompts, steps, cfg, GetInt("seed", 0), Get("timestep-transform", "false") == "true", GetDouble("transform-scale", 1.0));
                 var (colors, shapes) = TextToImage.Adherence(prompts, images, config.ImageSize);
-                double backgrounds = prompts.Select((p, i) => T2X.Tools.DataGen.AdherenceChecker.Check(images[i], config.ImageSize, T2X.Tools.DataGen.CaptionParser.Parse(p)).BackgroundRight ? 1 : 0).Average();
+                double backgrounds = prompts.Select((p, i) => T2X.DataGen.AdherenceChecker.Check(images[i], config.ImageSize, T2X.DataGen.CaptionParser.Parse(p)).BackgroundRight ? 1 : 0).Average();
                 Console.WriteLine($"steps {steps} cfg {cfg}: colors {colors:P0}, shapes {shapes:P0}, named background {backgrounds:P0} on {prompts.Length} prompts");
             }
         return 0;
@@ -113,9 +113,9 @@ switch (args.FirstOrDefault())
         using var noGrad = torch.no_grad();
         int n = 32, size = config.ImageSize;
         bool oneObject = Get("objects", "any") == "1"; // --objects 1: only each scene's first object
-        var scenes = Enumerable.Range(0, n).Select(i => T2X.Tools.DataGen.Scene.ForIndex(99, i) with { BackgroundNamed = true })
+        var scenes = Enumerable.Range(0, n).Select(i => T2X.DataGen.Scene.ForIndex(99, i) with { BackgroundNamed = true })
             .Select(s => oneObject ? s with { Objects = [s.Objects[0]] } : s).ToArray();
-        var x0 = torch.tensor(scenes.SelectMany(s => Images.ToPlanar(T2X.Tools.DataGen.SceneRenderer.Render(s, size), size)).ToArray()).view(n, 3, size, size);
+        var x0 = torch.tensor(scenes.SelectMany(s => Images.ToPlanar(T2X.DataGen.SceneRenderer.Render(s, size), size)).ToArray()).view(n, 3, size, size);
         var captions = scenes.Select(s => s.Caption).ToArray();
         {
             var (ids, mask) = model.Tokenize(captions);
@@ -147,10 +147,10 @@ switch (args.FirstOrDefault())
             double sum = 0; int count = 0, right = 0, plane = size * size;
             for (int i = 0; i < n; i++)
             {
-                var bg = Images.ToPlanar(T2X.Tools.DataGen.SceneRenderer.Render(scenes[i] with { Objects = [] }, size), size);
+                var bg = Images.ToPlanar(T2X.DataGen.SceneRenderer.Render(scenes[i] with { Objects = [] }, size), size);
                 foreach (var o in scenes[i].Objects)
                 {
-                    var alone = Images.ToPlanar(T2X.Tools.DataGen.SceneRenderer.Render(scenes[i] with { Objects = [o] }, size), size);
+                    var alone = Images.ToPlanar(T2X.DataGen.SceneRenderer.Render(scenes[i] with { Objects = [o] }, size), size);
                     double dot = 0, norm = 0, pixels = 0;
                     var mean = new double[3];
                     for (int p = 0; p < plane; p++)
@@ -168,7 +168,7 @@ switch (args.FirstOrDefault())
                     if (norm == 0) continue;
                     sum += dot / norm;
                     count++;
-                    var rgb = T2X.Tools.DataGen.Grammar.Rgb;
+                    var rgb = T2X.DataGen.Grammar.Rgb;
                     double Distance(int c) => Enumerable.Range(0, 3).Sum(ch => Math.Pow(mean[ch] / pixels - (new[] { rgb[c].R, rgb[c].G, rgb[c].B }[ch] / 127.5 - 1), 2));
                     int nearest = Enumerable.Range(0, rgb.Length).Where(c => c != scenes[i].Background).MinBy(Distance);
                     if (nearest == o.Color) right++;

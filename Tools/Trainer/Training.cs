@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using T2X.Tools.DataGen;
+using T2X.DataGen;
 using TorchSharp;
 using static TorchSharp.torch;
 

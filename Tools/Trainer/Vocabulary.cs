@@ -1,4 +1,4 @@
-using T2X.Tools.DataGen;
+using T2X.DataGen;
 using T2X.Vulkan.Text;
 
 namespace T2X.Trainer;

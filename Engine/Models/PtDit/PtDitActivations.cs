@@ -29,7 +29,7 @@ internal sealed class PtDitActivations
         _l = l;
         var c = l.Config;
         long B = l.B, T = l.Tokens, D = c.Dim, L = l.L, rows = B * T;
-        Sinusoid = arena.NewHostVisible(DType.F32, B, 256);   // rewritten before every sampler step
+        Sinusoid = arena.NewHostVisible(DType.F32, B, PtDitEmbeddings.TimestepChannels);   // rewritten before every sampler step
         Text = F32(B, L, c.CaptionChannels);
         Mask = F32(B, L);
         Position = F32(T, D);

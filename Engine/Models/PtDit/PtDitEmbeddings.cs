@@ -8,6 +8,9 @@ namespace T2X.Vulkan.Models.PtDit;
 /// </summary>
 public static class PtDitEmbeddings
 {
+    /// <summary>Width of the timestep sinusoid, the official Timesteps(256): the input width of timestep_embedder.linear_1.</summary>
+    public const int TimestepChannels = 256;
+
     /// <summary>
     /// diffusers Timesteps(dim, flip_sin_to_cos=True, downscale_freq_shift=0) for one timestep:
     /// [cos(t·f_0..f_{dim/2-1}) | sin(...)], f_k = exp(−ln(10000)·k/(dim/2)). The official code evaluates it
@@ -15,7 +18,7 @@ public static class PtDitEmbeddings
     /// because at t ≈ 1000 the float32 argument moves the result by up to ~3e-5. sin/cos are evaluated in
     /// float64 and rounded. To mimic the official bf16 run, round t to bf16 first (docs/ptdit.md, quirk Q3).
     /// </summary>
-    public static float[] TimestepSinusoid(float t, int dim = 256)
+    public static float[] TimestepSinusoid(float t, int dim = TimestepChannels)
     {
         if (dim <= 0 || dim % 2 != 0) throw new ArgumentException($"timestep sinusoid: width must be even and positive, got {dim}");
         int half = dim / 2;

@@ -40,7 +40,7 @@ public static class PtDitKeys
             AddLinear(keys, b + "linear_1_visual", d, d);
         }
         AddLinear(keys, "proj_out", d, p * p * c.OutChannels);
-        AddLinear(keys, "adaln_single.emb.timestep_embedder.linear_1", 256, d);
+        AddLinear(keys, "adaln_single.emb.timestep_embedder.linear_1", PtDitEmbeddings.TimestepChannels, d);
         AddLinear(keys, "adaln_single.emb.timestep_embedder.linear_2", d, d);
         AddLinear(keys, "adaln_single.linear", d, 6 * d);
         AddLinear(keys, "caption_projection.linear_1", c.CaptionChannels, d);

@@ -182,8 +182,8 @@ public sealed class PtDitRun : IDisposable
     public void SetTimesteps(ReadOnlySpan<float> timestep)
     {
         if (timestep.Length != Batch) throw new ArgumentException($"timestep: {timestep.Length} values, expected [{Batch}]");
-        var s = new float[Batch * 256];
-        for (int b = 0; b < Batch; b++) PtDitEmbeddings.TimestepSinusoid(timestep[b]).CopyTo(s, b * 256);
+        var s = new float[Batch * PtDitEmbeddings.TimestepChannels];
+        for (int b = 0; b < Batch; b++) PtDitEmbeddings.TimestepSinusoid(timestep[b]).CopyTo(s, b * PtDitEmbeddings.TimestepChannels);
         Act.Sinusoid.Upload(s);
         _timeSet = true;
     }

@@ -1,10 +1,10 @@
 using T2X.Vulkan;
 using T2X.Vulkan.Weights;
 
-namespace T2X.Tests.Kernels;
+namespace T2X.Benchmarks;
 
-/// <summary>Device tensors for one test, freed together at the end.</summary>
-sealed class Scratch(Gpu gpu) : IDisposable
+/// <summary>Device tensors for one test or kernel-table case, freed together at the end.</summary>
+public sealed class Scratch(Gpu gpu) : IDisposable
 {
     readonly List<GpuBuffer> _buffers = [];
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace T2X.Tools;
+namespace T2X.Benchmarks;
 
 /// <summary>Debian's PyTorch (apt-get install python3-torch), for the baselines and cross-checks that run only where it is
 /// installed (the ptdit bench, tests). T2X_PYTHON names another interpreter (e.g. a CUDA PyTorch's on a GPU machine,
