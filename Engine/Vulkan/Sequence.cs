@@ -246,25 +246,21 @@ public sealed unsafe class Sequence : IDisposable
 
     DescriptorSet AllocateSet(DescriptorSetLayout layout)
     {
-        if (_setsLeftInPool == 0)
+        if (_setsLeftInPool == 0) AddDescriptorPool();
+        var result = TryAllocateSet(layout, out var set);
+        // A pool can run out of one descriptor type before its sets (kernels with many texel views): start another.
+        if (result is Result.ErrorOutOfPoolMemory or Result.ErrorFragmentedPool)
         {
-            const uint sets = 256;
-            var sizes = stackalloc DescriptorPoolSize[]
-            {
-                new() { Type = DescriptorType.StorageBuffer, DescriptorCount = sets * 8 },
-                new() { Type = DescriptorType.StorageTexelBuffer, DescriptorCount = sets * 4 },
-            };
-            var info = new DescriptorPoolCreateInfo
-            {
-                SType = StructureType.DescriptorPoolCreateInfo,
-                MaxSets = sets,
-                PoolSizeCount = 2,
-                PPoolSizes = sizes,
-            };
-            _vk.CreateDescriptorPool(_gpu.Device, in info, null, out var pool).Check("vkCreateDescriptorPool");
-            _pools.Add(pool);
-            _setsLeftInPool = (int)sets;
+            AddDescriptorPool();
+            result = TryAllocateSet(layout, out set);
         }
+        result.Check("vkAllocateDescriptorSets");
+        _setsLeftInPool--;
+        return set;
+    }
+
+    Result TryAllocateSet(DescriptorSetLayout layout, out DescriptorSet set)
+    {
         var alloc = new DescriptorSetAllocateInfo
         {
             SType = StructureType.DescriptorSetAllocateInfo,
@@ -272,9 +268,27 @@ public sealed unsafe class Sequence : IDisposable
             DescriptorSetCount = 1,
             PSetLayouts = &layout,
         };
-        _vk.AllocateDescriptorSets(_gpu.Device, in alloc, out var set).Check("vkAllocateDescriptorSets");
-        _setsLeftInPool--;
-        return set;
+        return _vk.AllocateDescriptorSets(_gpu.Device, in alloc, out set);
+    }
+
+    void AddDescriptorPool()
+    {
+        const uint sets = 256;
+        var sizes = stackalloc DescriptorPoolSize[]
+        {
+            new() { Type = DescriptorType.StorageBuffer, DescriptorCount = sets * 8 },
+            new() { Type = DescriptorType.StorageTexelBuffer, DescriptorCount = sets * 4 },
+        };
+        var info = new DescriptorPoolCreateInfo
+        {
+            SType = StructureType.DescriptorPoolCreateInfo,
+            MaxSets = sets,
+            PoolSizeCount = 2,
+            PPoolSizes = sizes,
+        };
+        _vk.CreateDescriptorPool(_gpu.Device, in info, null, out var pool).Check("vkCreateDescriptorPool");
+        _pools.Add(pool);
+        _setsLeftInPool = (int)sets;
     }
 
     /// <summary>Submits the recorded commands (ending the recording on the first submit).</summary>
