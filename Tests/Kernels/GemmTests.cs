@@ -104,7 +104,7 @@ public sealed class GemmTests : GpuTest
     static IEnumerable<TestCaseData> Shapes()
     {
         (int m, int n, int k)[] shapes = [(1, 5, 72), (7, 260, 72), (64, 72, 264), (130, 260, 264), (130, 1, 72), (64, 5, 3), (7, 72, 257), (1, 1, 3),
-            (20, 40, 3600)];   // f32 rows of 3600: the texel variant's 8-row tiles (a W panel over the L2 budget)
+            (20, 40, 3600)];   // in f32 a W panel over the texel variant's L2 budget: column blocks one by one
         foreach (var v in Variants)
             foreach (var dt in WeightTypes)
                 foreach (var (m, n, k) in shapes)
