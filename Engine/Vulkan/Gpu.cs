@@ -36,6 +36,15 @@ public sealed record DeviceInfo(
     uint MaxWorkgroupInvocations, ulong DeviceLocalBytes, bool UnifiedMemory, bool Float16, float TimestampPeriod,
     ulong OffsetAlignment)
 {
+    /// <summary>The largest offset alignment Vulkan lets a device require (minStorageBufferOffsetAlignment and
+    /// minTexelBufferOffsetAlignment are at most 256). Weights and arenas pack tensors at it, so a memory plan made
+    /// without a device (<see cref="TensorArena"/>'s measuring mode, the VAE's weight bytes) equals what any device
+    /// allocates.</summary>
+    public const ulong MaxOffsetAlignment = 256;
+
+    /// <summary><paramref name="bytes"/> rounded up to <see cref="MaxOffsetAlignment"/>.</summary>
+    public static ulong PackedBytes(ulong bytes) => (bytes + MaxOffsetAlignment - 1) / MaxOffsetAlignment * MaxOffsetAlignment;
+
     public string TypeName => Type switch
     {
         PhysicalDeviceType.DiscreteGpu => "discrete GPU",

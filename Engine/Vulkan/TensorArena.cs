@@ -12,8 +12,6 @@ namespace T2X.Vulkan;
 /// </summary>
 public sealed class TensorArena : IDisposable
 {
-    /// <summary>Tensor offsets are multiples of this: the largest minStorageBufferOffsetAlignment Vulkan allows.</summary>
-    const ulong Align = 256;
     /// <summary>The largest buffer a measuring arena without a device plans, as the weights' buffers are capped.</summary>
     const ulong MaxBufferBytes = 256ul << 20;
 
@@ -61,7 +59,7 @@ public sealed class TensorArena : IDisposable
     static ulong BufferLimit(Gpu? gpu) => gpu is null ? MaxBufferBytes : Math.Min(gpu.Info.MaxStorageBufferRange, MaxBufferBytes);
 
     /// <summary>What a buffer of its own for <paramref name="bytes"/> counts: whole alignment units, at least one.</summary>
-    public static long BufferBytes(ulong bytes) => (long)Math.Max(Align, (bytes + Align - 1) / Align * Align);
+    public static long BufferBytes(ulong bytes) => (long)Math.Max(DeviceInfo.MaxOffsetAlignment, DeviceInfo.PackedBytes(bytes));
 
     public bool IsMeasuring => _gpu is null;
 
@@ -89,7 +87,7 @@ public sealed class TensorArena : IDisposable
         long elements = 1;
         foreach (var d in shape) elements *= d;
         ulong bytes = (ulong)(elements * dtype.Size());
-        ulong start = (pool.Used + Align - 1) / Align * Align;
+        ulong start = DeviceInfo.PackedBytes(pool.Used);   // tensor offsets at the largest alignment any device needs
         if (pool.Sizes.Count == 0 || start + bytes > _maxBuffer && pool.Used > 0)
         {
             pool.Sizes.Add(0);

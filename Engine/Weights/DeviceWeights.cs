@@ -19,8 +19,6 @@ public sealed class DeviceWeights : IDisposable
 
     public long Bytes => _buffers.Sum(b => (long)b.Size);
 
-    const ulong Align = 256;
-
     /// <summary>Uploads the given tensors (read one at a time from the source), converting each to the dtype
     /// chosen by <paramref name="dtypeOf"/> (null keeps the stored dtype).</summary>
     public static DeviceWeights Upload(Gpu gpu, IEnumerable<(string name, Func<HostTensor> read, DType storedType, long[] shape)> tensors,
@@ -38,7 +36,7 @@ public sealed class DeviceWeights : IDisposable
             var dt = dtypeOf?.Invoke(list[i].name) ?? list[i].storedType;
             long n = 1; foreach (var d in list[i].shape) n *= d;
             ulong bytes = (ulong)(n * dt.Size());
-            ulong start = (used + Align - 1) / Align * Align;
+            ulong start = DeviceInfo.PackedBytes(used);
             if (plan.Count == 0 || start + bytes > maxBuffer && used > 0)
             {
                 if (plan.Count > 0) sizes.Add(used);

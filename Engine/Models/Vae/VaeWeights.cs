@@ -11,10 +11,10 @@ namespace T2X.Vulkan.Models.Vae;
 internal static class VaeWeights
 {
     /// <summary>Device bytes the decoder's weights take once loaded (as <see cref="VaeDecoder.WeightBytes"/>), from the config alone:
-    /// every tensor in its kernel layout, the folded time-tap copies included, each rounded up to the 256-byte
-    /// alignment DeviceWeights gives it (an upper bound, exact up to the padding after a buffer's last tensor).</summary>
+    /// every tensor in its kernel layout, the folded time-tap copies included, each rounded up to the
+    /// alignment DeviceWeights gives it (<see cref="DeviceInfo.MaxOffsetAlignment"/>) (an upper bound, exact up to the padding after a buffer's last tensor).</summary>
     public static long DeviceBytes(VaeConfig config) =>
-        Tensors(config, null).Sum(t => (t.shape.Aggregate(1L, (x, y) => x * y) * DType.F32.Size() + 255) / 256 * 256);
+        Tensors(config, null).Sum(t => (long)DeviceInfo.PackedBytes((ulong)(t.shape.Aggregate(1L, (x, y) => x * y) * DType.F32.Size())));
 
     /// <summary>The f32 tensors the decoder holds on the device: name, shape and how to read them from the checkpoint
     /// (<paramref name="source"/> null: shapes only, for <see cref="DeviceBytes"/>).</summary>
