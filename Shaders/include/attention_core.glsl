@@ -152,26 +152,33 @@ void main() {
         // sums hold as exactly as weights ≤ 1; the reference is raised only when a logit exceeds it. The rescale is
         // branch-free (a factor of exactly 1 otherwise): Mesa 25's lavapipe miscompiled the branch (wrong attention
         // in both variants), and without it Mesa 22.3 runs as fast.
+        float rescale[ROWS];
         [[unroll]] for (uint r = 0; r < ROWS; r++) {
             float block_max = NO_KEY;
             [[unroll]] for (uint m = 0; m < KB; m++) block_max = max(block_max, p[m][r]);
             const bool raise = block_max > row_max[r] + LAZY_MAX;
-            const float rescale = raise ? exp(row_max[r] - block_max) : 1.0;
+            rescale[r] = raise ? exp(row_max[r] - block_max) : 1.0;
             row_max[r] = raise ? block_max : row_max[r];
-            row_sum[r] *= rescale;
-            [[unroll]] for (uint c = 0; c < D4; c++) o[r][c] *= rescale;
+            row_sum[r] *= rescale[r];
             [[unroll]] for (uint m = 0; m < KB; m++) {
                 p[m][r] = exp(p[m][r] - row_max[r]);
                 row_sum[r] += p[m][r];
             }
         }
 
-        // o += p·V for the whole block, unrolled over keys: each accumulator is loaded and stored once per block.
+        // o = o·rescale + p·V for the whole block, one output vec4 at a time through all KB keys: the accumulator stays
+        // in registers and is loaded and stored once per block. (With the rows innermost instead, the ROWS·4
+        // accumulators of a column outgrow the registers and every fma became a load, a store and a stack reload:
+        // two thirds of the kernel's time on lavapipe, per llvm-mca; docs/lavapipe.md §10.)
         [[unroll]] for (uint c = 0; c < D4; c++) {
+            vec4 vv[KB];
             [[unroll]] for (uint m = 0; m < KB; m++) {
-                vec4 vv;
-                if (SHARED_KV) vv = sv[m * D4 + c]; else vv = subgroupShuffle(vreg[c], m);
-                [[unroll]] for (uint r = 0; r < ROWS; r++) o[r][c] = fma(vec4(p[m][r]), vv, o[r][c]);
+                if (SHARED_KV) vv[m] = sv[m * D4 + c]; else vv[m] = subgroupShuffle(vreg[c], m);
+            }
+            [[unroll]] for (uint r = 0; r < ROWS; r++) {
+                vec4 acc = o[r][c] * rescale[r];
+                [[unroll]] for (uint m = 0; m < KB; m++) acc = fma(vec4(p[m][r]), vv[m], acc);
+                o[r][c] = acc;
             }
         }
     }
