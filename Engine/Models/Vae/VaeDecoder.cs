@@ -96,9 +96,8 @@ public sealed class VaeDecoder : IDisposable
     /// <summary>decoder(post_quant_conv(z / scale)) of host latents into a new device sample.</summary>
     OwnedTensor DecodePlain(VaeVolume z)
     {
-        var latents = Tensor.FromArray(Gpu, z.Data, z.Shape);
-        try { return DecodeOnDevice(latents); }
-        finally { latents.Buffer.Dispose(); }
+        using var latents = OwnedTensor.FromArray(Gpu, z.Data, z.Shape);
+        return DecodeOnDevice(latents.T);
     }
 
     /// <summary>The plain decode of device latents [B, E, T, h, w] into a new device tensor [B, 3, T', H, W]
@@ -237,7 +236,7 @@ public sealed class VaeDecoder : IDisposable
                 return new OwnedTensor(output);
             }
             using var scratch = TensorArena.Allocate(Gpu, temporaries, out var t);
-            var y = new OwnedTensor(Tensor.Create(Gpu, DType.F32, outShape));
+            var y = OwnedTensor.Create(Gpu, DType.F32, outShape);
             try
             {
                 using var seq = new Sequence(Gpu);
@@ -280,13 +279,4 @@ public sealed class VaeDecoder : IDisposable
     }
 
     public void Dispose() => _w?.Dispose();
-}
-
-/// <summary>A device tensor with its own buffer, freed on Dispose.</summary>
-public sealed class OwnedTensor(Tensor t) : IDisposable
-{
-    public Tensor T { get; } = t;
-    public long[] Shape => T.Shape;
-    public float[] ToArray() => T.ToArray();
-    public void Dispose() => T.Buffer?.Dispose();   // a measuring decoder's tensors have no buffer
 }
