@@ -270,12 +270,13 @@ public sealed class VaeDecoder : IDisposable
     /// <summary>Device bytes a plain decode of latents [B, E, T, h, w] holds at its peak besides the weights, measured by
     /// running its steps without a device: the uploaded latents plus the largest step (its input, its temporaries and
     /// its output), each buffer in whole alignment units.</summary>
-    internal static long MeasurePlainDecode(VaeConfig config, long[] shape)
+    /// <returns>the sample's shape and the peak</returns>
+    internal static (long[] Sample, long Peak) MeasurePlainDecode(VaeConfig config, long[] shape)
     {
         var measuring = new VaeDecoder(config);
         var latents = Tensor.Unbacked(DType.F32, shape);
-        measuring.DecodeOnDevice(latents).Dispose();
-        return TensorArena.BufferBytes(latents.Bytes) + measuring._meter!.Peak;
+        using var sample = measuring.DecodeOnDevice(latents);
+        return (sample.Shape, TensorArena.BufferBytes(latents.Bytes) + measuring._meter!.Peak);
     }
 
     public void Dispose() => _w?.Dispose();
