@@ -67,7 +67,7 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         int latentFrames = parts.CheckSize(width, height, frames);
         int f = parts.PixelsPerLatent;
         var (text, streamedBytes) = TextEncoderStage(parts.T5, folder.TextEncoder, folder.MaxLength, batch);
-        long textOut = 2L * batch * folder.MaxLength * parts.T5.DModel * 4 + 2L * batch * folder.MaxLength * 4;   // [cond; uncond] embeddings + mask
+        long textOut = TextConditioning.DeviceBytes(parts.T5, 2 * batch, folder.MaxLength);   // [cond; uncond] embeddings + mask
         var transformer = TransformerStage(parts.Transformer, folder.Transformer, latentFrames, height / f, width / f, folder.MaxLength, textOut, batch);
         // The VAE's decode is chosen for the memory left beside its weights: all other weights too when resident.
         GenerationPlan WithVae(bool resident, long otherWeights)
@@ -138,9 +138,8 @@ public sealed record GenerationPlan(IReadOnlyList<StagePlan> Stages, long Budget
         long outside = device.Where(t => T5Encoder.BlockOf(t.Name) is null).Sum(Bytes);
         long block = device.GroupBy(t => T5Encoder.BlockOf(t.Name) ?? -1).Where(g => g.Key >= 0).Select(g => g.Sum(Bytes)).DefaultIfEmpty(0).Max();
 
-        long rows = 2L * batch * maxLength;
         long scratch = T5Encoder.ScratchBytes(c, 2 * batch, maxLength);
-        long output = rows * c.DModel * 4 + rows * 4;                                          // embeddings + mask
+        long output = TextConditioning.DeviceBytes(c, 2 * batch, maxLength);
         string detail = $"{c.NumLayers} blocks, d_model {c.DModel}, {maxLength} tokens × [prompt; negative]" + (batch > 1 ? $" × {batch} requests" : "");
         return (new StagePlan("text encoder (T5)", detail, Groups(names.Select(n => infos[n])), all, all, scratch + output), outside + block);
     }

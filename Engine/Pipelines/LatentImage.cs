@@ -16,7 +16,7 @@ internal sealed class LatentImage : IDisposable
     readonly Gpu _gpu;
     readonly string _dir;
     VaeDecoder? _decoder;
-    Tensor? _projection, _preview, _image;
+    OwnedTensor? _projection, _preview, _image;
 
     public LatentImage(Gpu gpu, string vaeDir, VaeConfig config)
     {
@@ -49,7 +49,7 @@ internal sealed class LatentImage : IDisposable
         bool wasLoaded = _decoder is not null;
         var m = Config.LatentRgb ?? LatentPreview.Fit(Decoder);
         if (releaseDecoder && !wasLoaded) ReleaseDecoder();
-        _projection = Tensor.FromArray(_gpu, m, 3, Config.EmbedDim + 1);
+        _projection = OwnedTensor.FromArray(_gpu, m, 3, Config.EmbedDim + 1);
     }
 
     /// <summary>The preview of latents [1, E, T, h, w] (one sample): [3, T·h, w], the frames one under the other.</summary>
@@ -57,16 +57,12 @@ internal sealed class LatentImage : IDisposable
     {
         PrepareProjection(releaseDecoder: false);
         long e = latents.Dim(1), rows = latents.Dim(2) * latents.Dim(3), w = latents.Dim(4);
-        if (_preview is null || _preview.Dim(1) != rows || _preview.Dim(2) != w)
-        {
-            _preview?.Buffer.Dispose();
-            _preview = null;
-            _preview = Tensor.Create(_gpu, DType.F32, 3, rows, w);
-        }
+        if (_preview is null || _preview.T.Dim(1) != rows || _preview.T.Dim(2) != w)
+            OwnedTensor.Replace(ref _preview, () => OwnedTensor.Create(_gpu, DType.F32, 3, rows, w));
         using var seq = new Sequence(_gpu);
-        LatentRgb.Record(seq, latents.Reshape(e, rows, w), _projection!, _preview);
+        LatentRgb.Record(seq, latents.Reshape(e, rows, w), _projection!.T, _preview!.T);
         seq.Run();
-        return _preview;
+        return _preview.T;
     }
 
     /// <summary>Decodes host latents [B, E, T, h, w] as <paramref name="plan"/> says (null: the official tiling rule
@@ -81,17 +77,14 @@ internal sealed class LatentImage : IDisposable
         var sample = Decoder.Decode(latents, shape, plan);
         if (releaseDecoder) ReleaseDecoder();
         var rgb = Array.ConvertAll(sample.Data, v => Math.Clamp(v, -1f, 1f));
-        _image?.Buffer.Dispose();
-        _image = null;
-        _image = Tensor.FromArray(_gpu, rgb, sample.B, 3, sample.T, sample.H, sample.W);
-        return _image;
+        return OwnedTensor.Replace(ref _image, () => OwnedTensor.FromArray(_gpu, rgb, sample.B, 3, sample.T, sample.H, sample.W)).T;
     }
 
     public void Dispose()
     {
-        _preview?.Buffer.Dispose();
-        _image?.Buffer.Dispose();
-        _projection?.Buffer.Dispose();
+        _preview?.Dispose();
+        _image?.Dispose();
+        _projection?.Dispose();
         ReleaseDecoder();
     }
 }

@@ -20,7 +20,7 @@ internal sealed record FrameInfo(int Generation, GenerationSettings Settings, in
 internal sealed class FrameMailbox(Gpu gpu, Action wake, Action waitForReader) : IDisposable
 {
     readonly object _lock = new();
-    Tensor? _image;
+    OwnedTensor? _image;
     FrameInfo? _info;
     float[]? _final;
     long _version, _shownVersion;
@@ -45,15 +45,10 @@ internal sealed class FrameMailbox(Gpu gpu, Action wake, Action waitForReader) :
             if (_version != _shownVersion) Dropped++;
             waitForReader();
             long[] shape = [image.Dim(1), image.Dim(2), 4];
-            if (_image is null || !_image.Shape.SequenceEqual(shape))
-            {
-                _image?.Buffer.Dispose();
-                _image = null;   // stays null if the allocation below fails
-                _image = Tensor.Create(gpu, DType.F32, shape);
-            }
+            if (_image is null || !_image.Shape.SequenceEqual(shape)) OwnedTensor.Replace(ref _image, () => OwnedTensor.Create(gpu, DType.F32, shape));
             using (var seq = new Sequence(gpu))
             {
-                PresentPack.Record(seq, image, _image);
+                PresentPack.Record(seq, image, _image!.T);
                 seq.Run();
             }
             // The final image is kept on the host too, for saving without touching the device from the window thread.
@@ -90,7 +85,7 @@ internal sealed class FrameMailbox(Gpu gpu, Action wake, Action waitForReader) :
             if (_image is null || _info is null) return;
             bool fresh = _version != _shownVersion;
             if (!fresh && !redraw) return;
-            if (show(_image, _info, fresh))
+            if (show(_image.T, _info, fresh))
             {
                 _shownVersion = _version;
                 Monitor.PulseAll(_lock);
@@ -115,7 +110,7 @@ internal sealed class FrameMailbox(Gpu gpu, Action wake, Action waitForReader) :
         lock (_lock)
         {
             waitForReader();
-            _image?.Buffer.Dispose();
+            _image?.Dispose();
             _image = null;
         }
     }

@@ -52,9 +52,8 @@ public static class EncodeCommand
         var d = encoder.Config.DModel;
         if (tokenizer is null)
         {
-            var y = encoder.Encode(ids, mask, batch, length);
             float[] hidden;
-            try { hidden = y.ToArray(); } finally { y.Buffer.Dispose(); }
+            using (var y = encoder.Encode(ids, mask, batch, length)) hidden = y.ToArray();
             Finite.Require(hidden, "the encoder's 'last_hidden_state' (not written: are its weights broken?)");
             SafeTensors.Write(output, [("last_hidden_state", HostTensor.FromFloat32(hidden, batch, length, d))], overwrite: force);
             return 0;

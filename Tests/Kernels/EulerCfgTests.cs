@@ -5,19 +5,9 @@ using T2X.Vulkan.Kernels;
 
 namespace T2X.Tests.Kernels;
 
+/// <summary>A resubmitted step and shape errors; single steps are rows of the kernel table (KernelTableTests).</summary>
 public sealed class EulerCfgTests : GpuTest
 {
-    static void Step(double[] z, float[] o, int b, int c, int cout, int spatial, double dt, float[] guidance)
-    {
-        for (int bi = 0; bi < b; bi++)
-            for (int ci = 0; ci < c; ci++)
-                for (int sp = 0; sp < spatial; sp++)
-                {
-                    double cond = o[((long)bi * cout + ci) * spatial + sp], unc = o[((long)(b + bi) * cout + ci) * spatial + sp];
-                    z[((long)bi * c + ci) * spatial + sp] += dt * (unc + guidance[bi] * (cond - unc));
-                }
-    }
-
     // One recorded sequence submitted twice with only dt rewritten in between, as the sampler does; every sample of
     // the batch has its own guidance scale (a batch of different requests).
     [TestCase(1, 4, 8, 1, 6, 10)]
@@ -29,7 +19,7 @@ public sealed class EulerCfgTests : GpuTest
         int spatial = f * h * w;
         var z0 = Check.Randn(rng, (long)b * c * spatial);
         var o = Check.Randn(rng, 2L * b * cout * spatial);
-        var guidance = Enumerable.Range(0, b).Select(i => 4f - 1.5f * i).ToArray();
+        var guidance = KernelTable.EulerCfgGuidance(b);
         using var s = new Scratch(Gpu);
         var Z = s.F32(z0, b, c, f, h, w);
         var O = s.F32(o, 2 * b, cout, f, h, w);
@@ -41,8 +31,8 @@ public sealed class EulerCfgTests : GpuTest
         Dt.Upload([0.064516f]);
         seq.Run();
         var want = Array.ConvertAll(z0, v => (double)v);
-        Step(want, o, b, c, cout, spatial, 0.016949f, guidance);
-        Step(want, o, b, c, cout, spatial, 0.064516f, guidance);
+        KernelTable.EulerCfgStep(want, o, b, c, cout, spatial, 0.016949f, guidance);
+        KernelTable.EulerCfgStep(want, o, b, c, cout, spatial, 0.064516f, guidance);
         Check.Close(Z.ToArray(), want, 1e-6, "euler_cfg");
     }
 

@@ -5,45 +5,9 @@ using T2X.Vulkan.Kernels;
 
 namespace T2X.Tests.Kernels;
 
+/// <summary>The patch embedding and shape errors; the shapes it copies are rows of the kernel table (KernelTableTests).</summary>
 public sealed class PatchifyTests : GpuTest
 {
-    /// <summary>Row of token (b, f, r, c) in window-major order (docs/ptdit.md §5), written from its formulas.</summary>
-    internal static long TokenRow(long b, long f, long r, long c, long nf, long nh, long nw, WindowSize w)
-    {
-        long win = ((f / w.Frames) * nh + r / w.Rows) * nw + c / w.Cols;
-        long n = ((f % w.Frames) * w.Rows + r % w.Rows) * w.Cols + c % w.Cols;
-        return (b * nf * nh * nw + win) * w.Tokens + n;
-    }
-
-    [TestCase(2, 4, 1, 32, 48, 2, 1, 8, 8)]  // released patch and window, non-square
-    [TestCase(1, 3, 4, 12, 8, 2, 2, 3, 2)]   // video: two-frame windows
-    [TestCase(2, 5, 3, 9, 6, 3, 1, 1, 2)]    // patch 3
-    public void MatchesCpu(int b, int c, int f, int h, int w, int p, int cf, int ch, int cw)
-    {
-        var win = new WindowSize(cf, ch, cw);
-        var rng = new Random(b * c * f * h * w);
-        var lat = Check.Randn(rng, (long)b * c * f * h * w);
-        int th = h / p, tw = w / p, nf = f / cf, nh = th / ch, nw = tw / cw, cols = c * p * p;
-        using var s = new Scratch(Gpu);
-        var L = s.F32(lat, b, c, f, h, w);
-        var Y = s.Empty(DType.F32, (long)b * f * th * tw, cols);
-        Run(seq => Patchify.Record(seq, L, Y, p, win));
-        var want = new double[Y.Elements];
-        for (int bi = 0; bi < b; bi++)
-            for (int fi = 0; fi < f; fi++)
-                for (int r = 0; r < th; r++)
-                    for (int cc = 0; cc < tw; cc++)
-                    {
-                        long row = TokenRow(bi, fi, r, cc, nf, nh, nw, win);
-                        for (int ci = 0; ci < c; ci++)
-                            for (int ky = 0; ky < p; ky++)
-                                for (int kx = 0; kx < p; kx++)
-                                    want[row * cols + (ci * p + ky) * p + kx] =
-                                        lat[((((long)bi * c + ci) * f + fi) * h + p * r + ky) * w + p * cc + kx];
-                    }
-        Assert.That(Y.ToArray(), Is.EqualTo(Array.ConvertAll(want, v => (float)v)), "patchify is an exact copy");
-    }
-
     // docs/ptdit.md §4.1: E[b,f,r,c,d] = bias[d] + Σ W[d,ci,ky,kx]·latents[b,ci,f,2r+ky,2c+kx]; the conv weight
     // [D, C, p, p] viewed as [D, C·p·p] must multiply the patch rows directly.
     [Test]
@@ -72,7 +36,7 @@ public sealed class PatchifyTests : GpuTest
             for (int r = 0; r < th; r++)
                 for (int cc = 0; cc < tw; cc++)
                 {
-                    long row = TokenRow(bi, 0, r, cc, 1, nh, nw, win);
+                    long row = KernelTable.TokenRow(bi, 0, r, cc, 1, nh, nw, win);
                     for (int o = 0; o < d; o++)
                     {
                         double acc = bias[o];

@@ -2,68 +2,23 @@ using NUnit.Framework;
 using T2X.Benchmarks;
 using T2X.Vulkan;
 using T2X.Vulkan.Kernels;
-using T2X.Vulkan.Weights;
 
 namespace T2X.Tests.Kernels;
 
+/// <summary>The half-precision model's roundings and the shape errors; the widened-weight shapes are rows of the
+/// kernel table (KernelTableTests).</summary>
 public sealed class RmsNormTests : GpuTest
 {
-    static float RoundTo(float v, DType dt) => dt switch
-    {
-        DType.F16 => (float)(Half)v,
-        DType.BF16 => BFloat16.Round(v),
-        _ => v,
-    };
-
-    [TestCase(5, 37, DType.F32)]
-    [TestCase(3, 4096, DType.F16)]
-    [TestCase(9, 70, DType.BF16)]
-    [TestCase(4, 33, DType.F16)]
-    public void WidenedWeight(int rows, int d, DType dtype)
-    {
-        var rng = new Random(rows + d);
-        var x = Check.Randn(rng, rows * d, 3.0);
-        var w = HostTensor.FromFloat32(Check.Randn(rng, d), d).To(dtype);
-        var wf = w.ToFloat32();
-        using var s = new Scratch(Gpu);
-        var X = s.F32(x, rows, d);
-        var W = s.Upload(w);
-        var Y = s.Empty(DType.F32, rows, d);
-        Run(seq => RmsNorm.Record(seq, X, W, Y, 1e-6f));
-        var want = new double[x.Length];
-        for (int m = 0; m < rows; m++)
-        {
-            double ms = 0;
-            for (int i = 0; i < d; i++) ms += (double)x[m * d + i] * x[m * d + i];
-            double r = 1 / Math.Sqrt(ms / d + 1e-6);
-            for (int i = 0; i < d; i++) want[m * d + i] = wf[i] * (x[m * d + i] * r);
-        }
-        Check.Close(Y.ToArray(), want, 1e-5, $"rms_norm {dtype}");
-    }
-
     // transformers for an f16/bf16 model: h = x·rsqrt(...) cast to the weight dtype, then w·h in that dtype.
     [TestCase(6, 45, DType.F16)]
     [TestCase(4, 128, DType.BF16)]
     public void HalfPrecisionModel(int rows, int d, DType dtype)
     {
-        var rng = new Random(rows * d);
-        var x = Check.Randn(rng, rows * d, 2.0);
-        var w = HostTensor.FromFloat32(Check.Randn(rng, d), d).To(dtype);
-        var wf = w.ToFloat32();
         using var s = new Scratch(Gpu);
-        var X = s.F32(x, rows, d);
-        var W = s.Upload(w);
-        var Y = s.Empty(DType.F32, rows, d);
-        Run(seq => RmsNorm.Record(seq, X, W, Y, 1e-6f, halfPrecisionModel: true));
-        var want = new double[x.Length];
-        for (int m = 0; m < rows; m++)
-        {
-            double ms = 0;
-            for (int i = 0; i < d; i++) ms += (double)x[m * d + i] * x[m * d + i];
-            float r = (float)(1 / Math.Sqrt((float)(ms / d) + 1e-6));
-            for (int i = 0; i < d; i++) want[m * d + i] = RoundTo(wf[i] * RoundTo(x[m * d + i] * r, dtype), dtype);
-        }
-        var got = Y.ToArray();
+        var run = KernelTable.RmsNorm(rows, d, dtype, halfPrecisionModel: true).Make(s);
+        Run(run.Record);
+        var got = run.Output.ToArray();
+        var want = run.Want();
         Check.Close(got, want, 1e-3, $"rms_norm half model {dtype}");
         // Both roundings must happen: nearly every value is then exactly the reference's (a rare tie
         // may round the other way); without them almost none would be.

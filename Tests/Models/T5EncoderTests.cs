@@ -24,14 +24,12 @@ public sealed class T5EncoderTests : GpuTest
         WriteFolder(_dir, c, weights, shards, pytorch);
         var (ids, mask) = Batch(new Random(seed), c.VocabSize, length, validLengths);
         using var encoder = T5Encoder.Load(Gpu, _dir);
-        var y = encoder.Encode(ids, mask, validLengths.Length, length);
         float[] got;
-        try
+        using (var y = encoder.Encode(ids, mask, validLengths.Length, length))
         {
             Assert.That(y.Shape, Is.EqualTo(new long[] { validLengths.Length, length, c.DModel }));
             got = y.ToArray();
         }
-        finally { y.Buffer.Dispose(); }
         var want = T5Reference.Forward(c, weights, ids, mask, validLengths.Length, length);
         Check.Close(got, want, 1e-5, "last_hidden_state");
         Assert.That(Check.MaxAbsError(got, want), Is.LessThan(1e-4), "max abs error");

@@ -30,10 +30,9 @@ public sealed class T5StreamedTests : GpuTest
                 Assert.That(encoder.Streamed, Is.EqualTo(stream));
                 resident = encoder.WeightBytes;
                 Gpu.ResetPeak();
-                var y = encoder.Encode(ids, mask, 2, length);
+                using var y = encoder.Encode(ids, mask, 2, length);
                 peak = Gpu.PeakBytes - before;
-                try { return y.ToArray(); }
-                finally { y.Buffer.Dispose(); }
+                return y.ToArray();
             }
             var streamed = Encode(true, out long streamedPeak, out long streamedResident);
             var kept = Encode(false, out long keptPeak, out long keptResident);

@@ -1,3 +1,4 @@
+using T2X.Benchmarks;
 using T2X.Vulkan.Models.PtDit;
 using T2X.Vulkan.Weights;
 
@@ -409,20 +410,7 @@ public sealed class PtDitReference
         return y;
     }
 
-    static double[] LayerNorm(double[] x, long rows, int D, double eps)
-    {
-        var y = new double[x.Length];
-        for (long r = 0; r < rows; r++)
-        {
-            double mean = 0, var = 0;
-            for (int d = 0; d < D; d++) mean += x[r * D + d];
-            mean /= D;
-            for (int d = 0; d < D; d++) var += (x[r * D + d] - mean) * (x[r * D + d] - mean);
-            double inv = 1 / Math.Sqrt(var / D + eps);
-            for (int d = 0; d < D; d++) y[r * D + d] = (x[r * D + d] - mean) * inv;
-        }
-        return y;
-    }
+    static double[] LayerNorm(double[] x, long rows, int D, double eps) => KernelTable.LayerNormReference(x, rows, D, eps, null, null, 1, 1);
 
     static double[] Silu(double[] x) => Array.ConvertAll(x, v => v / (1 + Math.Exp(-v)));
 

@@ -26,7 +26,7 @@ public sealed class T5Encoder : IDisposable
     ITensorSource? _streamSource;
 
     /// <summary>Device bytes held by the resident weights (0 after <see cref="Release"/>). Streamed, only the embedding
-    /// and the final norm stay; each block's weights come and go during <see cref="Encode"/>.</summary>
+    /// and the final norm stay; each block's weights come and go during each encode.</summary>
     public long WeightBytes => _weights?.Bytes ?? 0;
 
     /// <summary>True when the blocks are uploaded one at a time during each encode rather than kept on the device.</summary>
@@ -133,11 +133,35 @@ public sealed class T5Encoder : IDisposable
 
     /// <summary>
     /// Encodes token ids with their attention mask (both [batch, length], row-major; mask 1 = token, 0 = padding)
-    /// into last_hidden_state f32 [batch, length, d_model], left on the device (the caller disposes its buffer).
+    /// into last_hidden_state f32 [batch, length, d_model], left on the device in a tensor the caller disposes.
     /// </summary>
-    public Tensor Encode(ReadOnlySpan<long> ids, ReadOnlySpan<long> mask, int batch, int length)
+    public OwnedTensor Encode(ReadOnlySpan<long> ids, ReadOnlySpan<long> mask, int batch, int length)
     {
-        var w = _weights ?? throw new InvalidOperationException("the T5 encoder's weights were released");
+        var (ids32, keyMask) = CheckInputs(ids, mask, batch, length);
+        var output = OwnedTensor.Create(_gpu, DType.F32, batch, length, Config.DModel);
+        try { Run(ids32, keyMask, batch, length, output.T); }
+        catch
+        {
+            output.Dispose();
+            throw;
+        }
+        return output;
+    }
+
+    /// <summary>As <see cref="Encode(ReadOnlySpan{long}, ReadOnlySpan{long}, int, int)"/>, into
+    /// <paramref name="output"/> f32 [batch, length, d_model], which the caller holds (<see cref="TextConditioning"/>'s arena).</summary>
+    public void Encode(ReadOnlySpan<long> ids, ReadOnlySpan<long> mask, int batch, int length, Tensor output)
+    {
+        var (ids32, keyMask) = CheckInputs(ids, mask, batch, length);
+        if (output.DType != DType.F32 || !output.Shape.SequenceEqual(new long[] { batch, length, Config.DModel }))
+            throw new ArgumentException($"T5 encode: the output must be f32 [{batch},{length},{Config.DModel}], got {output}");
+        Run(ids32, keyMask, batch, length, output);
+    }
+
+    /// <summary>The ids and key mask as the kernels read them, after checking the weights are there and every value.</summary>
+    (int[] Ids, float[] KeyMask) CheckInputs(ReadOnlySpan<long> ids, ReadOnlySpan<long> mask, int batch, int length)
+    {
+        if (_weights is null) throw new InvalidOperationException("the T5 encoder's weights were released");
         var c = Config;
         if (batch < 1 || length < 1) throw new ArgumentException($"T5 encode: batch ({batch}) and length ({length}) must be positive");
         if (ids.Length != batch * length || mask.Length != batch * length)
@@ -153,10 +177,16 @@ public sealed class T5Encoder : IDisposable
             ids32[i] = (int)ids[i];
             keyMask[i] = mask[i];
         }
+        return (ids32, keyMask);
+    }
 
+    /// <summary>The encoder's forward pass of checked inputs into <paramref name="output"/>.</summary>
+    void Run(int[] ids32, float[] keyMask, int batch, int length, Tensor output)
+    {
+        var w = _weights ?? throw new InvalidOperationException("the T5 encoder's weights were released");
+        var c = Config;
         int D = c.DModel, inner = c.InnerDim, H = c.NumHeads;
         long rows = (long)batch * length;
-        var output = Tensor.Create(_gpu, DType.F32, batch, length, D);
         TensorArena? scratch = null;
         try
         {
@@ -212,12 +242,6 @@ public sealed class T5Encoder : IDisposable
                 seq.Dispose();
                 block?.Dispose();
             }
-            return output;
-        }
-        catch
-        {
-            output.Buffer.Dispose();
-            throw;
         }
         finally
         {

@@ -9,6 +9,8 @@ namespace T2X.Vulkan.Models.T5;
 /// </summary>
 public sealed class TextConditioning : IDisposable
 {
+    readonly TensorArena _device;   // holds Embeddings and Mask
+
     /// <summary>last_hidden_state f32 [2B, L, d_model]: rows 0..B−1 the prompts, rows B..2B−1 the negative prompt.</summary>
     public Tensor Embeddings { get; }
     /// <summary>The attention mask as f32 [2B, L] on the device (1 = token, 0 = padding), for key masking.</summary>
@@ -18,8 +20,9 @@ public sealed class TextConditioning : IDisposable
     /// <summary>The texts after preparation (cleaned prompts, then the lower-cased negative prompts).</summary>
     public IReadOnlyList<string> Texts { get; }
 
-    TextConditioning(Tensor embeddings, Tensor mask, TokenBatch tokens, IReadOnlyList<string> texts)
+    TextConditioning(TensorArena device, Tensor embeddings, Tensor mask, TokenBatch tokens, IReadOnlyList<string> texts)
     {
+        _device = device;
         Embeddings = embeddings;
         Mask = mask;
         Tokens = tokens;
@@ -65,24 +68,30 @@ public sealed class TextConditioning : IDisposable
         var texts = PrepareTexts(prompts, negativePrompts, cleanCaption);
         var tokens = tokenizer.EncodeBatch(texts, maxLength);
         var gpu = encoder.Gpu;
-        var embeddings = encoder.Encode(tokens.InputIds, tokens.AttentionMask, texts.Count, maxLength);
+        var device = TensorArena.Allocate(gpu, arena => AllocateDevice(arena, encoder.Config, texts.Count, maxLength), out var t);
         try
         {
-            var mask = Tensor.Create(gpu, DType.F32, texts.Count, maxLength);
-            mask.Upload(Array.ConvertAll(tokens.AttentionMask, m => (float)m));
+            encoder.Encode(tokens.InputIds, tokens.AttentionMask, texts.Count, maxLength, t.Embeddings);
+            t.Mask.Upload(Array.ConvertAll(tokens.AttentionMask, m => (float)m));
             if (releaseEncoder ?? MemoryIsShort(gpu, encoder)) encoder.Release();
-            return new TextConditioning(embeddings, mask, tokens, texts);
+            return new TextConditioning(device, t.Embeddings, t.Mask, tokens, texts);
         }
         catch
         {
-            embeddings.Buffer.Dispose();
+            device.Dispose();
             throw;
         }
     }
 
-    public void Dispose()
-    {
-        Embeddings.Buffer.Dispose();
-        Mask.Buffer.Dispose();
-    }
+    /// <summary>The device tensors of the text of <paramref name="rows"/> texts of <paramref name="length"/> tokens: the
+    /// embeddings [rows, length, d_model] and the mask [rows, length].</summary>
+    static (Tensor Embeddings, Tensor Mask) AllocateDevice(TensorArena arena, T5Config c, int rows, int length)
+        => (arena.F32(rows, length, c.DModel), arena.F32(rows, length));
+
+    /// <summary>Device bytes the text of <paramref name="rows"/> texts of <paramref name="length"/> tokens takes (measured,
+    /// nothing allocated): what a memory plan counts for T5's output while the transformer reads it.</summary>
+    public static long DeviceBytes(T5Config c, int rows, int length)
+        => TensorArena.MeasureBytes(arena => AllocateDevice(arena, c, rows, length));
+
+    public void Dispose() => _device.Dispose();
 }

@@ -96,9 +96,8 @@ public sealed class VaeDecoder : IDisposable
     /// <summary>decoder(post_quant_conv(z / scale)) of host latents into a new device sample.</summary>
     OwnedTensor DecodePlain(VaeVolume z)
     {
-        var latents = Tensor.FromArray(Gpu, z.Data, z.Shape);
-        try { return DecodeOnDevice(latents); }
-        finally { latents.Buffer.Dispose(); }
+        using var latents = OwnedTensor.FromArray(Gpu, z.Data, z.Shape);
+        return DecodeOnDevice(latents.T);
     }
 
     /// <summary>The plain decode of device latents [B, E, T, h, w] into a new device tensor [B, 3, T', H, W]
@@ -237,7 +236,7 @@ public sealed class VaeDecoder : IDisposable
                 return new OwnedTensor(output);
             }
             using var scratch = TensorArena.Allocate(Gpu, temporaries, out var t);
-            var y = new OwnedTensor(Tensor.Create(Gpu, DType.F32, outShape));
+            var y = OwnedTensor.Create(Gpu, DType.F32, outShape);
             try
             {
                 using var seq = new Sequence(Gpu);
@@ -271,22 +270,14 @@ public sealed class VaeDecoder : IDisposable
     /// <summary>Device bytes a plain decode of latents [B, E, T, h, w] holds at its peak besides the weights, measured by
     /// running its steps without a device: the uploaded latents plus the largest step (its input, its temporaries and
     /// its output), each buffer in whole alignment units.</summary>
-    internal static long MeasurePlainDecode(VaeConfig config, long[] shape)
+    /// <returns>the sample's shape and the peak</returns>
+    internal static (long[] Sample, long Peak) MeasurePlainDecode(VaeConfig config, long[] shape)
     {
         var measuring = new VaeDecoder(config);
         var latents = Tensor.Unbacked(DType.F32, shape);
-        measuring.DecodeOnDevice(latents).Dispose();
-        return TensorArena.BufferBytes(latents.Bytes) + measuring._meter!.Peak;
+        using var sample = measuring.DecodeOnDevice(latents);
+        return (sample.Shape, TensorArena.BufferBytes(latents.Bytes) + measuring._meter!.Peak);
     }
 
     public void Dispose() => _w?.Dispose();
-}
-
-/// <summary>A device tensor with its own buffer, freed on Dispose.</summary>
-public sealed class OwnedTensor(Tensor t) : IDisposable
-{
-    public Tensor T { get; } = t;
-    public long[] Shape => T.Shape;
-    public float[] ToArray() => T.ToArray();
-    public void Dispose() => T.Buffer?.Dispose();   // a measuring decoder's tensors have no buffer
 }

@@ -62,22 +62,13 @@ public sealed record VaePlan(bool Tiled, VaeConfig Tiles, string Message, bool F
     static string Mb(long bytes) => $"{Math.Max(0, bytes) / 1_000_000.0:F0} MB";
 
     /// <summary>Device bytes a tiled decode (tiles and time chunks of config <paramref name="c"/>) holds at its peak
-    /// besides the weights: one tile's plain decode, the decoded tiles of a time chunk and the joined sample.</summary>
-    public static long TiledDecodeBytes(VaeConfig c, long[] shape)
-    {
-        long b = shape[0], t = Math.Min(shape[2], c.TileLatentMinSizeT), h = shape[3], w = shape[4];
-        long tile = PlainDecodeBytes(c, [b, shape[1], t, Math.Min(h, c.TileLatentMinSize), Math.Min(w, c.TileLatentMinSize)]);
-        long tilesOfAChunk = 0;
-        foreach (int r in VaeTiles.Starts((int)h, c.TileLatentStride))
-            foreach (int q in VaeTiles.Starts((int)w, c.TileLatentStride))
-                tilesOfAChunk += b * VaeConfig.OutChannels * c.OutputFrames(t) * c.SpatialFactor * Math.Min(c.TileLatentMinSize, h - r) * c.SpatialFactor * Math.Min(c.TileLatentMinSize, w - q) * 4;
-        long sample = b * VaeConfig.OutChannels * c.OutputFrames(shape[2]) * h * c.SpatialFactor * w * c.SpatialFactor * 4;
-        return tile + tilesOfAChunk + sample;
-    }
+    /// besides the weights: the joined sample, the decoded tiles of a time chunk and one tile's plain decode, measured from
+    /// the decode's own steps (<see cref="VaeTiles.MeasureDecode"/>; nothing is allocated).</summary>
+    public static long TiledDecodeBytes(VaeConfig c, long[] shape) => VaeTiles.MeasureDecode(c, shape);
 
     /// <summary>Device bytes a plain decode of latents [B, E, T, h, w] holds at its peak besides the weights, measured
     /// from the decode's own steps (<see cref="VaeDecoder.MeasurePlainDecode"/>; nothing is allocated).</summary>
-    public static long PlainDecodeBytes(VaeConfig c, long[] shape) => VaeDecoder.MeasurePlainDecode(c, shape);
+    public static long PlainDecodeBytes(VaeConfig c, long[] shape) => VaeDecoder.MeasurePlainDecode(c, shape).Peak;
 
     /// <summary>Whether the official rule (or the user's On/Off) decodes latents of this shape [B, E, T, h, w] in tiles.</summary>
     public static bool UsesTiles(VaeConfig c, long[] shape, VaeTiling tiling) => tiling switch

@@ -38,17 +38,56 @@ public static class VaeTiles
     /// the blends and the crops run as kernels over the tiles of one time chunk, which stay on the device meanwhile.
     /// </summary>
     public static OwnedTensor Decode(Gpu gpu, VaeConfig c, VaeVolume z, Func<VaeVolume, OwnedTensor> decodePlain)
+        => Run(gpu, c, z.Shape, tile => decodePlain(z.Crop(tile.T0, tile.T1, tile.Y0, tile.Y1, tile.X0, tile.X1)), meter: null);
+
+    /// <summary>Device bytes a tiled decode of latents [B, E, T, h, w] holds at its peak besides the weights, measured by
+    /// running the decode's steps without a device: the joined sample, the tiles of the time chunk decoded so far, and
+    /// the plain decode of the next tile (<see cref="VaeDecoder.MeasurePlainDecode"/>).</summary>
+    internal static long MeasureDecode(VaeConfig c, long[] shape)
     {
-        var chunks = TimeChunks(z.T, c.TileLatentMinSizeT);
-        var rows = Starts(z.H, c.TileLatentStride);
-        var cols = Starts(z.W, c.TileLatentStride);
+        var meter = new Meter();
+        var plain = new Dictionary<(int, int, int), (long[] Sample, long Peak)>();   // tiles mostly share a shape
+        Run(null, c, shape, tile =>
+        {
+            var key = (tile.T1 - tile.T0, tile.Y1 - tile.Y0, tile.X1 - tile.X0);
+            if (!plain.TryGetValue(key, out var p))
+                plain[key] = p = VaeDecoder.MeasurePlainDecode(c, [shape[0], shape[1], key.Item1, key.Item2, key.Item3]);
+            meter.Transient(p.Peak);
+            return new OwnedTensor(Tensor.Unbacked(DType.F32, p.Sample));
+        }, meter).Dispose();
+        return meter.Peak;
+    }
+
+    /// <summary>A tile's latent ranges [T0, T1) × [Y0, Y1) × [X0, X1).</summary>
+    readonly record struct TileRange(int T0, int T1, int Y0, int Y1, int X0, int X1);
+
+    /// <summary>The device tensors a decode holds (each a buffer of its own) and the most it held with a step's own.</summary>
+    sealed class Meter
+    {
+        long _held;
+        public long Peak { get; private set; }
+        public void Hold(Tensor t) => _held += TensorArena.BufferBytes(t.Bytes);
+        public void Release(Tensor t) => _held -= TensorArena.BufferBytes(t.Bytes);
+        public void Transient(long bytes) => Peak = Math.Max(Peak, _held + bytes);
+    }
+
+    /// <summary>The tiled decode of latents of <paramref name="shape"/>: on the device, or without one (<paramref name="gpu"/>
+    /// null) to count what it holds in <paramref name="meter"/>, the tiles then having no memory and nothing being joined.</summary>
+    static OwnedTensor Run(Gpu? gpu, VaeConfig c, long[] shape, Func<TileRange, OwnedTensor> decodeTile, Meter? meter)
+    {
+        int t = (int)shape[2], h = (int)shape[3], w = (int)shape[4];
+        var chunks = TimeChunks(t, c.TileLatentMinSizeT);
+        var rows = Starts(h, c.TileLatentStride);
+        var cols = Starts(w, c.TileLatentStride);
         int l = c.TileLatentMinSize, f = c.SpatialFactor, keep = c.TileKeep;
         // Tile r, q covers latents [rows[r], min(rows[r] + L, h)): 8·that many pixels, of which the first `keep` stay.
         long TileSide(List<int> starts, int i, int n) => (long)f * (Math.Min(starts[i] + l, n) - starts[i]);
-        long height = rows.Select((_, r) => Math.Min(TileSide(rows, r, z.H), keep)).Sum();
-        long width = cols.Select((_, q) => Math.Min(TileSide(cols, q, z.W), keep)).Sum();
+        long height = rows.Select((_, r) => Math.Min(TileSide(rows, r, h), keep)).Sum();
+        long width = cols.Select((_, q) => Math.Min(TileSide(cols, q, w), keep)).Sum();
         long frames = chunks.Select((ch, i) => c.OutputFrames(ch.end - ch.start) - (i == 0 ? 0 : 1)).Sum();
-        var result = new OwnedTensor(Tensor.Create(gpu, DType.F32, z.B, VaeConfig.OutChannels, frames, height, width));
+        long[] sampleShape = [shape[0], VaeConfig.OutChannels, frames, height, width];
+        var result = new OwnedTensor(gpu is null ? Tensor.Unbacked(DType.F32, sampleShape) : Tensor.Create(gpu, DType.F32, sampleShape));
+        meter?.Hold(result.T);
         try
         {
             long t0 = 0;
@@ -59,14 +98,28 @@ public static class VaeTiles
                 {
                     for (int r = 0; r < rows.Count; r++)
                         for (int q = 0; q < cols.Count; q++)
-                            tiles[r, q] = decodePlain(z.Crop(chunks[i].start, chunks[i].end, rows[r], Math.Min(rows[r] + l, z.H), cols[q], Math.Min(cols[q] + l, z.W)));
+                        {
+                            tiles[r, q] = decodeTile(new TileRange(chunks[i].start, chunks[i].end, rows[r], Math.Min(rows[r] + l, h), cols[q], Math.Min(cols[q] + l, w)));
+                            meter?.Hold(tiles[r, q].T);
+                        }
                     int skip = i == 0 ? 0 : 1;   // later chunks drop their first frame
-                    using var seq = new Sequence(gpu);
-                    Join(seq, c, tiles, result.T, t0, skip);
-                    seq.Run();
+                    if (gpu is not null)
+                    {
+                        using var seq = new Sequence(gpu);
+                        Join(seq, c, tiles, result.T, t0, skip);
+                        seq.Run();
+                    }
                     t0 += tiles[0, 0].Shape[2] - skip;
                 }
-                finally { foreach (var t in tiles) t?.Dispose(); }
+                finally
+                {
+                    foreach (var tile in tiles)
+                        if (tile is not null)
+                        {
+                            meter?.Release(tile.T);
+                            tile.Dispose();
+                        }
+                }
             }
             return result;
         }
