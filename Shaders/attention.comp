@@ -19,6 +19,7 @@ layout(push_constant) uniform P {
 uint query_count() { return pc.nq; }
 uint key_count() { return pc.nk; }
 float logit_scale() { return pc.scale; }
+void begin_item() {}
 int q_texel(uint i) { return pc.q_base + int(g_item * pc.nq + i) * pc.q_stride + int(g_head * D4); }
 int k_texel(uint j) { return pc.k_base + int(g_item * pc.nk + j) * pc.k_stride + int(g_head * D4); }
 int v_texel(uint j) { return pc.v_base + int(g_item * pc.nk + j) * pc.v_stride + int(g_head * D4); }

@@ -21,26 +21,37 @@ uint query_count() { return pc.n; }
 uint key_count() { return pc.n; }
 float logit_scale() { return pc.scale; }
 
-// Position of in-window token t of window g_item on the (rolled) grid.
-uvec3 grid_position(uint t) {
+// Per window, set once by begin_item(): the window's place in the grid of windows and its first cell on the (rolled)
+// token grid, the windows per axis, and the first window of its sample. Integer division has no vector instruction on
+// a CPU, so lavapipe divides lane by lane; token_row() runs for every block of keys and so divides only to split t.
+uvec3 g_window, g_origin, g_windows;
+uint g_sample_first;
+
+void begin_item() {
     const uint p = g_item % pc.windows;
-    const uint nh = pc.height / pc.ch, nw = pc.width / pc.cw;
-    const uvec3 window = uvec3(p / (nh * nw), (p / nw) % nh, p % nw);
-    const uvec3 inside = uvec3(t / (pc.ch * pc.cw), (t / pc.cw) % pc.ch, t % pc.cw);
-    return window * uvec3(pc.cf, pc.ch, pc.cw) + inside;
+    g_windows = uvec3(pc.frames / pc.cf, pc.height / pc.ch, pc.width / pc.cw);
+    g_window = uvec3(p / (g_windows.y * g_windows.z), (p / g_windows.z) % g_windows.y, p % g_windows.z);
+    g_origin = g_window * uvec3(pc.cf, pc.ch, pc.cw);
+    g_sample_first = g_item - p;
 }
+
+// Position of token t of the window inside it, and on the (rolled) grid.
+uvec3 inside_position(uint t) { return uvec3(t / (pc.ch * pc.cw), (t / pc.cw) % pc.ch, t % pc.cw); }
+uvec3 grid_position(uint t) { return g_origin + inside_position(t); }
 
 // Row of token t of window g_item in the normal layout.
 uint token_row(uint t) {
     if (!SHIFTED) return g_item * pc.n + t;
-    const uvec3 shift = uvec3(pc.cf, pc.ch, pc.cw) / 2;
-    const uvec3 grid = uvec3(pc.frames, pc.height, pc.width);
-    const uvec3 g = (grid_position(t) + shift) % grid;   // the original token this rolled cell holds
+    // The rolled cell holds the original token at grid position + shift (mod grid). With a = position inside the
+    // window + shift (< 2 windows), that token lies in this window's successor when a passes the window, and a
+    // successor past the grid's end wraps to window 0: compares instead of divisions.
     const uvec3 win = uvec3(pc.cf, pc.ch, pc.cw);
-    const uvec3 w = g / win, x = g % win;
-    const uint nh = pc.height / pc.ch, nw = pc.width / pc.cw;
-    const uint sample_first = g_item - g_item % pc.windows;
-    return (sample_first + (w.x * nh + w.y) * nw + w.z) * pc.n + (x.x * pc.ch + x.y) * pc.cw + x.z;
+    const uvec3 a = inside_position(t) + win / 2;
+    const bvec3 next = greaterThanEqual(a, win);
+    const uvec3 x = a - uvec3(next) * win;
+    uvec3 w = g_window + uvec3(next);
+    w = w - uvec3(equal(w, g_windows)) * g_windows;
+    return (g_sample_first + (w.x * g_windows.y + w.y) * g_windows.z + w.z) * pc.n + (x.x * pc.ch + x.y) * pc.cw + x.z;
 }
 
 // Swin region label along one axis of the rolled grid: windows that wrap around hold two regions. A shift of 0

@@ -12,6 +12,7 @@
 //   float pair_bias(uint i, uint j)                           additive bias of one pair (T5 position bias)
 //   uint  region(uint t)                                      Swin region label; pairs with different labels get -10000
 //   float logit_scale()
+//   void  begin_item()                                        called once, after g_item and g_head are set
 // The hooks may read the globals g_item and g_head, set before any hook is called.
 //
 // Two variants, chosen by specialization constants when the pipeline is created:
@@ -71,10 +72,12 @@ float key_bias(uint j);
 float pair_bias(uint i, uint j);
 uint region(uint t);
 float logit_scale();
+void begin_item();
 
 void main() {
     g_item = gl_WorkGroupID.z;
     g_head = gl_WorkGroupID.y;
+    begin_item();
     const uint lane = gl_LocalInvocationID.x;
     const uint nq = query_count(), nk = key_count();
     const uint first = gl_WorkGroupID.x * LANES * ROWS;
