@@ -10,9 +10,9 @@
 // CONV: the implicit-GEMM convolution of gemm_common.glsl. The k loop runs tap by tap: per tap each lane points
 // its row at the tap's source position (conv_source) and then steps through Cin like a plain GEMM row, so the
 // inner loop is the GEMM's own; taps in the zero padding load a valid texel and scale it by 0. Needs Cin % 8 == 0.
-// Measured on lavapipe (1024×1152×1152, f32): about 40% of the time goes to the W gathers, 40% to the
-// FMAs, 15% to the shuffles. Larger tiles (more rows or columns per lane) spill accumulators and were
-// no faster; 16-bit weights halve the W gathers but pay as much again for the conversion.
+// Measured on lavapipe (Mesa 25, perf samples at 4096×1152→4608): about 28% of the time is spent inside the texel
+// loads, which are calls, most of the rest in this loop. Gemm.cs picks 3 row groups (24 rows): fewer calls per FMA
+// than 16 rows; 32 rows helped some f32 shapes and slowed 16-bit ones, 8 columns per lane was slower (docs/lavapipe.md §10.1).
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #define GEMM_TEXEL_EPILOGUE

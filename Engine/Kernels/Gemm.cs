@@ -22,11 +22,15 @@ public static class Gemm
     /// <summary>What tests pass to reach paths a device would not take on its own; null fields leave the choice to
     /// the device. Variant forces a kernel design (lavapipe then runs the GPU one too), MaxBindingBytes lowers the
     /// per-binding byte limit (chunked dispatch on small tensors), MaxInvocations lowers maxComputeWorkGroupInvocations
-    /// (the 128-invocation tiled layout).</summary>
-    internal readonly record struct Overrides(Variant? Variant = null, ulong? MaxBindingBytes = null, uint? MaxInvocations = null);
+    /// (the 128-invocation tiled layout), TexelRowGroups sets the texel variant's tile height in groups of 8 rows (1 to 8;
+    /// `t2x bench --texel-row-groups` times the heights against each other).</summary>
+    internal readonly record struct Overrides(Variant? Variant = null, ulong? MaxBindingBytes = null, uint? MaxInvocations = null, int? TexelRowGroups = null);
 
-    // Texel variant tiles: 8 lanes (one lavapipe subgroup), ROW_GROUPS·8 rows and COLS columns per lane.
-    const int TexelRowGroups = 2, TexelCols = 4;
+    // Texel variant tiles: 8 lanes (one lavapipe subgroup), ROW_GROUPS·8 rows and COLS columns per lane. 24 rows: 14
+    // texel loads (each a call on Mesa 25) per 768 lane-FMAs in f32, against 12 per 512 with 16 rows; more rows spill
+    // more. Timed in turns in one process (docs/lavapipe.md §10.1), 24 rows matched or beat 16 at every PT-DiT shape.
+    public const int TexelRowGroups = 3;
+    const int TexelCols = 4;
     const int TexelLanes = 8;
     // The W panel that consecutive texel workgroups share (gemm_texel.comp N_GROUP): at most this many bytes, so that it
     // stays in a core's L2 (1 MiB and more on the CPUs lavapipe runs on) beside the streaming X rows.
@@ -117,7 +121,9 @@ public static class Gemm
         var variant = ChooseVariant(gpu.Info, x, w, conv?.Cin ?? k, overrides.Variant);
         int wSize = w.DType.Size();
         bool texel = variant == Variant.Texel;
-        int tileM = texel ? TexelLanes * TexelRowGroups : TileM;
+        int rowGroups = overrides.TexelRowGroups ?? TexelRowGroups;
+        if (rowGroups is < 1 or > 8) throw new ArgumentException($"gemm: the texel tile height must be 1 to 8 groups of {TexelLanes} rows, got {rowGroups}");
+        int tileM = texel ? TexelLanes * rowGroups : TileM;
         int tileN = texel ? TexelLanes * TexelCols : TileN;
         uint wType = (uint)w.DType.ShaderCode();
         int threadN = TiledThreadN(gpu.Info, overrides);
@@ -140,7 +146,7 @@ public static class Gemm
         int nGroup = texel ? TexelColumnGroup(tileN, k, wSize, nChunk, n % nChunk) : 1;
         long mChunk = ChunkLength(rows, Math.Min(xRowsLimit, outputLimit / (ulong)(n * 4)), tileM, "x and y rows of", conv is null ? x : y, nGroup);
         var kernel = texel
-            ? TexelDef.Get(gpu, new TexelSpec(TexelLanes, TexelRowGroups, TexelCols, wType, conv is not null, (uint)nGroup))
+            ? TexelDef.Get(gpu, new TexelSpec(TexelLanes, (uint)rowGroups, TexelCols, wType, conv is not null, (uint)nGroup))
             : TiledDef.Get(gpu, new TiledSpec((uint)(TileM / ThreadM * (TileN / threadN)), TileM, TileN, TileK, ThreadM, (uint)threadN, wType, conv is not null));
         if (gate is not null && gate.Bytes > outputLimit) throw new ArgumentException($"gemm: gate {gate} is larger than a binding may be");
 

@@ -13,6 +13,7 @@ public static class BenchCommand
         string? only = a.Option("only");
         string? device = a.Option("device");
         var gemm = GemmShape(a.Option("gemm"));
+        var rowGroups = RowGroups(a.Option("texel-row-groups"));
         a.Done();
         var benches = Benches.All.Where(b => only is null || only.Split(',').Contains(b.Name)).ToList();
         if (benches.Count == 0)
@@ -23,7 +24,7 @@ public static class BenchCommand
         // On a CPU device every figure stands beside the machine's FMA ceiling at the JIT's width.
         object? ceiling = machine.Fields.GetValueOrDefault("fma_ceiling_gflops");
         foreach (var bench in benches)
-            foreach (var r in bench.Run(gpu, new BenchOptions(quick, repeats, gemm)))
+            foreach (var r in bench.Run(gpu, new BenchOptions(quick, repeats, gemm, rowGroups)))
             {
                 if (ceiling is not null && r.Fields.ContainsKey("gflops")) r.With("fma_ceiling_gflops", ceiling);
                 Console.WriteLine(json ? r.ToJson() : r.ToString());
@@ -38,6 +39,15 @@ public static class BenchCommand
         if (parts.Length != 3 || !parts.All(p => int.TryParse(p, out int v) && v > 0 && v <= 65536))
             throw new UsageException($"--gemm wants MxKxN (rows x reduction x columns, each 1..65536), e.g. 4096x1152x4608; got '{text}'");
         return (int.Parse(parts[0]), int.Parse(parts[1]), int.Parse(parts[2]));
+    }
+
+    static int[]? RowGroups(string? text)
+    {
+        if (text is null) return null;
+        var parts = text.Split(',');
+        if (!parts.All(p => int.TryParse(p, out int v) && v >= 1 && v <= 8) || parts.Distinct().Count() != parts.Length)
+            throw new UsageException($"--texel-row-groups wants distinct tile heights in groups of 8 rows, each 1..8, e.g. 2,3,4; got '{text}'");
+        return parts.Select(int.Parse).ToArray();
     }
 
     /// <summary>What the figures are measured on: the device, the baseline's OpenBLAS kernel and threads, and on a CPU

@@ -130,6 +130,30 @@ public sealed class GemmTests : GpuTest
         Check.Close(RunGemm(p), p.Reference(), Tol, $"gemm tiled, 128 invocations, {wType} {m}x{n}x{k}");
     }
 
+    /// <summary>The texel variant at tile heights other than the engine's (`t2x bench --texel-row-groups` times them):
+    /// 67 rows leave every height a partial last tile.</summary>
+    [TestCase(1, DType.F32)]
+    [TestCase(2, DType.BF16)]
+    [TestCase(4, DType.F16)]
+    public void TexelTileHeights(int rowGroups, DType wType)
+    {
+        var p = Problem.Random(67, 72, 264, wType, seed: 40 + rowGroups);
+        p.HasBias = p.HasResidual = true;
+        Force(Gemm.Variant.Texel, p);
+        p.Overrides = p.Overrides with { TexelRowGroups = rowGroups };
+        Check.Close(RunGemm(p), p.Reference(), Tol, $"gemm texel, {rowGroups} row groups, {wType}");
+    }
+
+    [TestCase(0)]
+    [TestCase(9)]
+    public void RejectsTexelTileHeightOutOfRange(int rowGroups)
+    {
+        var p = Problem.Random(8, 8, 8, DType.F32, seed: 1);
+        Force(Gemm.Variant.Texel, p);
+        p.Overrides = p.Overrides with { TexelRowGroups = rowGroups };
+        Assert.That(() => RunGemm(p), Throws.ArgumentException.With.Message.Contains("tile height"));
+    }
+
     static IEnumerable<TestCaseData> EpilogueCases()
     {
         foreach (var v in Variants)

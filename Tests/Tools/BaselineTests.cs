@@ -54,3 +54,21 @@ public class BaselineTests : GpuTest
             Assert.That(gflops, Is.Null);
     }
 }
+
+/// <summary>`t2x bench --only gemm --texel-row-groups`: one row per tile height, timed beside the same baseline, with
+/// `chosen` on the engine's own height only.</summary>
+public class GemmBenchTests : GpuTest
+{
+    [Test]
+    public void TileHeightsGetOneRowEachAndOnlyTheEnginesIsChosen()
+    {
+        Assume.That(Gpu.Info.IsCpu, "the texel GEMM is the CPU devices' design");
+        var rows = new GemmBench().Run(Gpu, new BenchOptions(Quick: true, Repeats: 1, GemmShape: (40, 64, 48), TexelRowGroups: [1, T2X.Vulkan.Kernels.Gemm.TexelRowGroups]))
+            .Where(r => (string)r.Fields["dtype"] == "f32").ToList();
+        Assert.That(rows.Select(r => r.Fields["row_groups"]), Is.EqualTo(new object[] { 1, T2X.Vulkan.Kernels.Gemm.TexelRowGroups }));
+        Assert.That(rows.Select(r => r.Fields["chosen"]), Is.EqualTo(new object[] { false, true }));
+        Assert.That(rows.Select(r => (double)r.Fields["gflops"]), Is.All.GreaterThan(0));
+        if (OpenBlas.Available)
+            Assert.That(rows.Select(r => r.Fields["baseline_gflops"]).Distinct().Count(), Is.EqualTo(1), "one baseline, timed in turns with both");
+    }
+}

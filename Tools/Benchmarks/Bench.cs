@@ -22,8 +22,10 @@ public interface IBench
     IEnumerable<BenchResult> Run(Gpu gpu, BenchOptions options);
 }
 
-/// <summary>Quick: fewer shapes. GemmShape: only this GEMM (m, k, n), e.g. from `--gemm 4096x1152x4608`.</summary>
-public sealed record BenchOptions(bool Quick = false, int Repeats = 5, (int m, int k, int n)? GemmShape = null);
+/// <summary>Quick: fewer shapes. GemmShape: only this GEMM (m, k, n), e.g. from `--gemm 4096x1152x4608`.
+/// TexelRowGroups: the texel GEMM's tile heights (groups of 8 rows) to time against each other in one process, e.g. from
+/// `--texel-row-groups 2,3,4`; null: the engine's own.</summary>
+public sealed record BenchOptions(bool Quick = false, int Repeats = 5, (int m, int k, int n)? GemmShape = null, int[]? TexelRowGroups = null);
 
 public static class Benches
 {

@@ -50,45 +50,67 @@ public sealed class GemmBench : IBench
                     foreach (var variant in Enum.GetValues<Gemm.Variant>())
                     {
                         if (variant != chosen && (options.Quick || m != tokens[0] || dtype != DType.F32)) continue;
-                        var result = Measure(gpu, xt, wt, yt, variant, x, w, yBlas, m, n, k, blas, options)
-                            .With("variant", variant.ToString().ToLowerInvariant()).With("chosen", variant == chosen);
-                        yield return result;
+                        foreach (var result in Measure(gpu, xt, wt, yt, variant, chosen, x, w, yBlas, m, n, k, blas, options))
+                            yield return result;
                     }
                 }
             }
     }
 
-    /// <summary>One row: our GEMM with one kernel variant and OpenBLAS on the same data, timed alternately.</summary>
-    static BenchResult Measure(Gpu gpu, Tensor xt, Tensor wt, Tensor yt, Gemm.Variant variant, float[] x, float[] w, float[] yBlas,
-        int m, int n, int k, bool blas, BenchOptions options)
+    /// <summary>Rows for one kernel variant: our GEMM (for the texel variant, each tile height of
+    /// <c>--texel-row-groups</c>, else the engine's) and OpenBLAS on the same data, all timed in turns.</summary>
+    static IEnumerable<BenchResult> Measure(Gpu gpu, Tensor xt, Tensor wt, Tensor yt, Gemm.Variant variant, Gemm.Variant chosen,
+        float[] x, float[] w, float[] yBlas, int m, int n, int k, bool blas, BenchOptions options)
     {
-        using var seq = new Sequence(gpu);
-        Gemm.Record(seq, xt, wt, null, yt, variant: variant);
-
-        // Interleaved: one GPU sample, one OpenBLAS sample, repeated; medians of each. A sample repeats
-        // its call enough times to last ~0.1 s, so small shapes are not at the mercy of one time slice.
-        int gpuCalls = CallsPerSample(seq.Run);
-        int blasCalls = blas ? CallsPerSample(() => OpenBlas.Gemm(x, w, yBlas, m, n, k)) : 0;
-        var gpuTimes = new List<double>();
-        var blasTimes = new List<double>();
-        for (int r = 0; r < options.Repeats; r++)
+        int?[] heights = variant == Gemm.Variant.Texel && options.TexelRowGroups is { } g ? g.Select(h => (int?)h).ToArray() : [null];
+        var seqs = new List<Sequence>();
+        try
         {
-            gpuTimes.Add(Time(seq.Run, gpuCalls));
-            if (blas) blasTimes.Add(Time(() => OpenBlas.Gemm(x, w, yBlas, m, n, k), blasCalls));
-        }
-        if (blas && wt.DType == DType.F32) CheckAgainstBaseline(yt.ToArray(), yBlas, $"{m}x{k}x{n}");
+            foreach (var h in heights)
+            {
+                seqs.Add(new Sequence(gpu));
+                Gemm.Record(seqs[^1], xt, wt, null, yt, Epilogue.None, null, null, 1, new Gemm.Overrides(variant, TexelRowGroups: h));
+            }
 
-        double flops = 2.0 * m * n * k;
-        var result = new BenchResult("gemm").With("m", m).With("n", n).With("k", k)
-            .With("dtype", wt.DType.ToString().ToLowerInvariant())
-            .With("gflops", Math.Round(flops / Median(gpuTimes) / 1e9, 2));
-        if (blas)
-        {
-            double baseline = flops / Median(blasTimes) / 1e9;
-            result.With("baseline", "openblas").With("baseline_gflops", Math.Round(baseline, 2))
-                .With("of_baseline", Math.Round(flops / Median(gpuTimes) / 1e9 / baseline, 3));
+            // Interleaved: one sample of each of our GEMMs, one OpenBLAS sample, repeated; medians of each. A sample
+            // repeats its call enough times to last ~0.1 s, so small shapes are not at the mercy of one time slice;
+            // taking turns within a second lets a shared machine's changing speed hit every contender alike.
+            int gpuCalls = CallsPerSample(seqs[0].Run);
+            foreach (var s in seqs.Skip(1)) s.Run();
+            int blasCalls = blas ? CallsPerSample(() => OpenBlas.Gemm(x, w, yBlas, m, n, k)) : 0;
+            var gpuTimes = seqs.Select(_ => new List<double>()).ToArray();
+            var blasTimes = new List<double>();
+            for (int r = 0; r < options.Repeats; r++)
+            {
+                for (int i = 0; i < seqs.Count; i++) gpuTimes[i].Add(Time(seqs[i].Run, gpuCalls));
+                if (blas) blasTimes.Add(Time(() => OpenBlas.Gemm(x, w, yBlas, m, n, k), blasCalls));
+            }
+
+            double flops = 2.0 * m * n * k;
+            double? baseline = blas ? flops / Median(blasTimes) / 1e9 : null;
+            for (int i = 0; i < seqs.Count; i++)
+            {
+                if (blas && wt.DType == DType.F32)
+                {
+                    seqs[i].Run();
+                    CheckAgainstBaseline(yt.ToArray(), yBlas, $"{m}x{k}x{n}");
+                }
+                double gflops = flops / Median(gpuTimes[i]) / 1e9;
+                var result = new BenchResult("gemm").With("m", m).With("n", n).With("k", k)
+                    .With("dtype", wt.DType.ToString().ToLowerInvariant())
+                    .With("gflops", Math.Round(gflops, 2));
+                if (baseline is double b)
+                    result.With("baseline", "openblas").With("baseline_gflops", Math.Round(b, 2)).With("of_baseline", Math.Round(gflops / b, 3));
+                result.With("variant", variant.ToString().ToLowerInvariant());
+                if (heights[i] is int h) result.With("row_groups", h);
+                result.With("chosen", variant == chosen && (heights[i] ?? Gemm.TexelRowGroups) == Gemm.TexelRowGroups);
+                yield return result;
+            }
         }
-        return result;
+        finally
+        {
+            foreach (var s in seqs) s.Dispose();
+        }
     }
 
     static float[] Random(Random rng, long n)
