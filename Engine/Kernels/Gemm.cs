@@ -22,7 +22,7 @@ public static class Gemm
     /// <summary>What tests pass to reach paths a device would not take on its own; null fields leave the choice to
     /// the device. Variant forces a kernel design (lavapipe then runs the GPU one too), MaxBindingBytes lowers the
     /// per-binding byte limit (chunked dispatch on small tensors), MaxInvocations lowers maxComputeWorkGroupInvocations
-    /// (the 128-invocation tiled layout), TexelRowGroups sets the texel variant's tile height in groups of 8 rows (1 to 8;
+    /// (the 128-invocation tiled layout), TexelRowGroups sets the texel variant's tile height in groups of 8 rows (1 to MaxTexelRowGroups;
     /// `t2x bench --texel-row-groups` times the heights against each other).</summary>
     internal readonly record struct Overrides(Variant? Variant = null, ulong? MaxBindingBytes = null, uint? MaxInvocations = null, int? TexelRowGroups = null);
 
@@ -30,6 +30,8 @@ public static class Gemm
     // texel loads (each a call on Mesa 25) per 768 lane-FMAs in f32, against 12 per 512 with 16 rows; more rows spill
     // more. Timed in turns in one process (docs/lavapipe.md §10.1), 24 rows matched or beat 16 at every PT-DiT shape.
     public const int TexelRowGroups = 3;
+    /// <summary>The tallest texel tile <see cref="Overrides.TexelRowGroups"/> may ask for, in groups of 8 rows.</summary>
+    public const int MaxTexelRowGroups = 8;
     const int TexelCols = 4;
     const int TexelLanes = 8;
     // The W panel that consecutive texel workgroups share (gemm_texel.comp N_GROUP): at most this many bytes, so that it
@@ -122,7 +124,8 @@ public static class Gemm
         int wSize = w.DType.Size();
         bool texel = variant == Variant.Texel;
         int rowGroups = overrides.TexelRowGroups ?? TexelRowGroups;
-        if (rowGroups is < 1 or > 8) throw new ArgumentException($"gemm: the texel tile height must be 1 to 8 groups of {TexelLanes} rows, got {rowGroups}");
+        if (rowGroups < 1 || rowGroups > MaxTexelRowGroups)
+            throw new ArgumentException($"gemm: the texel tile height must be 1 to {MaxTexelRowGroups} groups of {TexelLanes} rows, got {rowGroups}");
         int tileM = texel ? TexelLanes * rowGroups : TileM;
         int tileN = texel ? TexelLanes * TexelCols : TileN;
         uint wType = (uint)w.DType.ShaderCode();

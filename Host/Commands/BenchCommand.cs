@@ -45,8 +45,9 @@ public static class BenchCommand
     {
         if (text is null) return null;
         var parts = text.Split(',');
-        if (!parts.All(p => int.TryParse(p, out int v) && v >= 1 && v <= 8) || parts.Distinct().Count() != parts.Length)
-            throw new UsageException($"--texel-row-groups wants distinct tile heights in groups of 8 rows, each 1..8, e.g. 2,3,4; got '{text}'");
+        const int max = T2X.Vulkan.Kernels.Gemm.MaxTexelRowGroups;
+        if (!parts.All(p => int.TryParse(p, out int v) && v >= 1 && v <= max) || parts.Distinct().Count() != parts.Length)
+            throw new UsageException($"--texel-row-groups wants distinct tile heights in groups of 8 rows, each 1..{max}, e.g. 2,3,4; got '{text}'");
         return parts.Select(int.Parse).ToArray();
     }
 

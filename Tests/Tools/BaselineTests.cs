@@ -2,6 +2,7 @@ using System.Runtime.Intrinsics.X86;
 using NUnit.Framework;
 using T2X.Benchmarks;
 using T2X.Vulkan;
+using Gemm = T2X.Vulkan.Kernels.Gemm;
 
 namespace T2X.Tests.Tools;
 
@@ -63,9 +64,9 @@ public class GemmBenchTests : GpuTest
     public void TileHeightsGetOneRowEachAndOnlyTheEnginesIsChosen()
     {
         Assume.That(Gpu.Info.IsCpu, "the texel GEMM is the CPU devices' design");
-        var rows = new GemmBench().Run(Gpu, new BenchOptions(Quick: true, Repeats: 1, GemmShape: (40, 64, 48), TexelRowGroups: [1, T2X.Vulkan.Kernels.Gemm.TexelRowGroups]))
+        var rows = new GemmBench().Run(Gpu, new BenchOptions(Quick: true, Repeats: 1, GemmShape: (40, 64, 48), TexelRowGroups: [1, Gemm.TexelRowGroups]))
             .Where(r => (string)r.Fields["dtype"] == "f32").ToList();
-        Assert.That(rows.Select(r => r.Fields["row_groups"]), Is.EqualTo(new object[] { 1, T2X.Vulkan.Kernels.Gemm.TexelRowGroups }));
+        Assert.That(rows.Select(r => r.Fields["row_groups"]), Is.EqualTo(new object[] { 1, Gemm.TexelRowGroups }));
         Assert.That(rows.Select(r => r.Fields["chosen"]), Is.EqualTo(new object[] { false, true }));
         Assert.That(rows.Select(r => (double)r.Fields["gflops"]), Is.All.GreaterThan(0));
         if (OpenBlas.Available)
