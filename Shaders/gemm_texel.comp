@@ -29,6 +29,9 @@ layout(constant_id = 4) const bool CONV = false;
 // X rows stream past; Gemm.cs sizes the panel to fit. With columns fastest instead, every row block streamed all of W
 // (21 MB f32 at 1152 → 4608) from memory and the f32 GEMM ran 15-40% slower (docs/lavapipe.md §2).
 layout(constant_id = 5) const uint N_GROUP = 1;
+// W_PANELS: W is stored in the panels of Engine/Kernels/GemmPanels.cs, [column block][step][column group][lane][8 values],
+// so the 8 lanes of a W load read contiguous memory and a workgroup one stream (row-major: 32 rows a row apart).
+layout(constant_id = 6) const bool W_PANELS = false;
 
 const uint ROWS = LANES * ROW_GROUPS;
 // Register blocks of accumulate(); ROWS is a multiple of 8.
@@ -37,13 +40,19 @@ const uint BLOCK_ROWS = 2, BLOCK_COLS = COLS % 4u == 0u ? 4u : 1u;
 layout(binding = 0, rgba32f) readonly uniform imageBuffer X;
 layout(binding = 1, rgba32ui) readonly uniform uimageBuffer W;
 
-// Eight consecutive weights of one row starting at texel t (k / 4 for f32, k / 8 for 16-bit dtypes).
-void load_w8(uint row_texel, uint step, out vec4 lo, out vec4 hi) {
+// Texels of one column's 8 weights (two f32 texels or one of eight 16-bit values), and the distance between a column's
+// consecutive steps: the next texels of its row, or the next step of its panel (COLS · LANES columns further).
+const uint W_TEXELS = W_DTYPE == DT_F32 ? 2u : 1u;
+const uint W_STEP = W_PANELS ? W_TEXELS * COLS * LANES : W_TEXELS;
+
+// The 8 weights of one column at a step, from the column's first texel.
+void load_w8(uint column_texel, uint step, out vec4 lo, out vec4 hi) {
+    const int t = int(column_texel + W_STEP * step);
     if (W_DTYPE == DT_F32) {
-        lo = uintBitsToFloat(imageLoad(W, int(row_texel + 2u * step)));
-        hi = uintBitsToFloat(imageLoad(W, int(row_texel + 2u * step + 1u)));
+        lo = uintBitsToFloat(imageLoad(W, t));
+        hi = uintBitsToFloat(imageLoad(W, t + 1));
     } else {
-        uvec4 u = imageLoad(W, int(row_texel + step));
+        uvec4 u = imageLoad(W, t);
         if (W_DTYPE == DT_F16) {
             lo = vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y));
             hi = vec4(unpackHalf2x16(u.z), unpackHalf2x16(u.w));
@@ -57,7 +66,7 @@ void load_w8(uint row_texel, uint step, out vec4 lo, out vec4 hi) {
 float acc[ROWS][COLS];      // acc[r][c]: row m_base + r, column n_base + c·LANES + lane
 uint x_row[ROW_GROUPS];     // first X texel of this lane's row in each row group
 float x_keep[ROW_GROUPS];   // CONV: 0 where this lane's row reads the zero padding, else 1
-uint w_row[COLS];           // first W texel of this lane's columns
+uint w_col[COLS];           // first W texel of this lane's columns
 
 // One step of 8 values of k: X texels 2·xs, 2·xs + 1 of the rows, W step ws of the columns.
 // The step runs in blocks of BLOCK_ROWS × BLOCK_COLS outputs, each taken through all 8 k before the next, so a
@@ -68,7 +77,7 @@ uint w_row[COLS];           // first W texel of this lane's columns
 // former is a register permute, the latter measured 2-3 times slower for the whole kernel (docs/lavapipe.md §3).
 void accumulate(uint xs, uint ws) {
     vec4 w_lo[COLS], w_hi[COLS], x_lo[ROW_GROUPS], x_hi[ROW_GROUPS];
-    [[unroll]] for (uint c = 0; c < COLS; c++) load_w8(w_row[c], ws, w_lo[c], w_hi[c]);
+    [[unroll]] for (uint c = 0; c < COLS; c++) load_w8(w_col[c], ws, w_lo[c], w_hi[c]);
     [[unroll]] for (uint g = 0; g < ROW_GROUPS; g++) {
         x_lo[g] = imageLoad(X, int(x_row[g] + 2u * xs));
         x_hi[g] = imageLoad(X, int(x_row[g] + 2u * xs + 1u));
@@ -96,11 +105,12 @@ void main() {
     uint n_base = (gl_WorkGroupID.y * N_GROUP + gl_WorkGroupID.x % N_GROUP) * (LANES * COLS);
     uint m_base = gl_WorkGroupID.x / N_GROUP * ROWS;
     uint steps = pc.K / 8u;
-    uint w_texels_per_row = W_DTYPE == DT_F32 ? pc.K / 4u : pc.K / 8u;
 
-    // Rows and columns past the edge load the last valid row/column (their results are not stored).
+    // Rows and columns past the edge load the last valid row/column (their results are not stored); panels hold
+    // whole column blocks (Gemm.cs packs only those).
     [[unroll]] for (uint c = 0; c < COLS; c++)
-        w_row[c] = pc.w_off + min(n_base + c * LANES + lane, pc.N - 1u) * w_texels_per_row;
+        w_col[c] = pc.w_off + (W_PANELS ? (n_base * steps + c * LANES + lane) * W_TEXELS
+                                        : min(n_base + c * LANES + lane, pc.N - 1u) * steps * W_TEXELS);
     [[unroll]] for (uint r = 0; r < ROWS; r++)
         [[unroll]] for (uint c = 0; c < COLS; c++) acc[r][c] = 0.0;
 

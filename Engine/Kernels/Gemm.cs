@@ -32,8 +32,8 @@ public static class Gemm
     public const int TexelRowGroups = 3;
     /// <summary>The tallest texel tile <see cref="Overrides.TexelRowGroups"/> may ask for, in groups of 8 rows.</summary>
     public const int MaxTexelRowGroups = 8;
-    const int TexelCols = 4;
-    const int TexelLanes = 8;
+    internal const int TexelCols = 4;
+    internal const int TexelLanes = 8;
     // The W panel that consecutive texel workgroups share (gemm_texel.comp N_GROUP): at most this many bytes, so that it
     // stays in a core's L2 (1 MiB and more on the CPUs lavapipe runs on) beside the streaming X rows.
     const long TexelPanelBytes = 448 * 1024;
@@ -50,7 +50,7 @@ public static class Gemm
         uint XOffset, uint WOffset, uint YOffset, uint ResidualOffset, uint BiasOffset, uint GateOffset,
         uint GateRowDiv, uint GateRows, uint Flags, ConvPush Conv);
     readonly record struct ConvPush(uint T, uint H, uint W, uint Cin, uint Kt, uint Kh, uint Kw, uint Pad);
-    readonly record struct TexelSpec(uint Lanes, uint RowGroups, uint Cols, uint WDType, Bool32 Conv, uint NGroup);
+    readonly record struct TexelSpec(uint Lanes, uint RowGroups, uint Cols, uint WDType, Bool32 Conv, uint NGroup, Bool32 WPanels);
     readonly record struct TiledSpec(uint Threads, uint TileM, uint TileN, uint TileK, uint ThreadM, uint ThreadN, uint WDType, Bool32 Conv);
     static readonly KernelDef<Push, TexelSpec> TexelDef = new("gemm_texel",
         Access.ReadTexel, Access.ReadTexel, Access.Read, Access.ReadTexel, Access.ReadTexel, Access.Write);
@@ -60,7 +60,8 @@ public static class Gemm
     /// <summary>
     /// Records y = [residual +] g ⊙ epilogue(x·wᵀ + bias) where g = gate[(m / gateRowDiv) % G, :] for output row m
     /// (gate f32 [G, N]; null gate: g = 1; null residual: no sum).
-    /// x, y, residual: f32 viewed as [Rows, last dim]; w: [N, K] in f32, f16 or bf16; bias: [N] in f32, f16 or bf16.
+    /// x, y, residual: f32 viewed as [Rows, last dim]; w: [N, K] in f32, f16 or bf16, row-major or, for the texel
+    /// variant, in <see cref="GemmPanels"/>; bias: [N] in f32, f16 or bf16.
     /// residual may be y itself (in-place update). <paramref name="variant"/> forces a kernel design (null: the one
     /// <see cref="ChosenVariant"/> names), as the benchmarks do to measure both.
     /// </summary>
@@ -122,7 +123,9 @@ public static class Gemm
 
         var variant = ChooseVariant(gpu.Info, x, w, conv?.Cin ?? k, overrides.Variant);
         int wSize = w.DType.Size();
-        bool texel = variant == Variant.Texel;
+        bool texel = variant == Variant.Texel, panels = w.Layout == TensorLayout.GemmPanels;
+        if (panels && (!texel || !GemmPanels.Fits(n, k)))
+            throw new ArgumentException($"gemm: w {w} is packed for the texel GEMM, which cannot run this product ({variant} variant chosen for x {x}); upload w row-major");
         int rowGroups = overrides.TexelRowGroups ?? TexelRowGroups;
         if (rowGroups < 1 || rowGroups > MaxTexelRowGroups)
             throw new ArgumentException($"gemm: the texel tile height must be 1 to {MaxTexelRowGroups} groups of {TexelLanes} rows, got {rowGroups}");
@@ -143,13 +146,15 @@ public static class Gemm
         if (conv is not null && x.Bytes > inputLimit)
             throw new ArgumentException($"conv3d: x {x} ({x.Bytes} bytes) is larger than this device lets one {(texel ? "texel view" : "binding")} be ({inputLimit} bytes)");
         long nChunk = ChunkLength(n, inputLimit / (ulong)(k * wSize), tileN, "w", w);
+        if (panels && nChunk % GemmPanels.Columns != 0)
+            throw new ArgumentException($"gemm: one panel of w {w} ({GemmPanels.Columns} columns) is larger than this device lets one texel view be ({inputLimit} bytes)");
         ulong xRowsLimit = conv is null ? inputLimit / (ulong)(k * 4) : ulong.MaxValue;
         if (firstRow < 0 || rows < 0 || firstRow + rows > m) throw new ArgumentException($"gemm: rows [{firstRow}, {firstRow + rows}) lie outside the {m} rows of y {y}");
         // Texel: the grid's x runs over row blocks times the column group (see gemm_texel.comp N_GROUP); tiled: over columns.
         int nGroup = texel ? TexelColumnGroup(tileN, k, wSize, nChunk, n % nChunk) : 1;
         long mChunk = ChunkLength(rows, Math.Min(xRowsLimit, outputLimit / (ulong)(n * 4)), tileM, "x and y rows of", conv is null ? x : y, nGroup);
         var kernel = texel
-            ? TexelDef.Get(gpu, new TexelSpec(TexelLanes, (uint)rowGroups, TexelCols, wType, conv is not null, (uint)nGroup))
+            ? TexelDef.Get(gpu, new TexelSpec(TexelLanes, (uint)rowGroups, TexelCols, wType, conv is not null, (uint)nGroup, panels))
             : TiledDef.Get(gpu, new TiledSpec((uint)(TileM / ThreadM * (TileN / threadN)), TileM, TileN, TileK, ThreadM, (uint)threadN, wType, conv is not null));
         if (gate is not null && gate.Bytes > outputLimit) throw new ArgumentException($"gemm: gate {gate} is larger than a binding may be");
 

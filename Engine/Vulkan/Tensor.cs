@@ -1,12 +1,24 @@
 namespace T2X.Vulkan;
 
-/// <summary>A tensor on the device: a buffer, a byte offset, a shape (row-major, last axis fastest) and a dtype.</summary>
+/// <summary>How a tensor's elements lie in its memory.</summary>
+public enum TensorLayout
+{
+    /// <summary>Row-major, last axis fastest: what every kernel reads unless it says otherwise.</summary>
+    RowMajor,
+    /// <summary>A GEMM weight [N, K] reordered into the panels the CPU GEMM reads (<see cref="Kernels.GemmPanels"/>);
+    /// only <see cref="Kernels.Gemm"/> reads it.</summary>
+    GemmPanels,
+}
+
+/// <summary>A tensor on the device: a buffer, a byte offset, a shape (row-major, last axis fastest, unless
+/// <see cref="Layout"/> says otherwise) and a dtype.</summary>
 public sealed class Tensor
 {
     public readonly GpuBuffer Buffer;
     public readonly ulong Offset;
     public readonly long[] Shape;
     public readonly DType DType;
+    public TensorLayout Layout { get; private init; }
 
     public Tensor(GpuBuffer buffer, ulong offset, DType dtype, params long[] shape)
     {
@@ -68,9 +80,19 @@ public sealed class Tensor
     /// <summary>Rows when viewed as a 2-D matrix [rows, last axis].</summary>
     public long Rows => Elements / Math.Max(1, Shape[^1]);
 
+    /// <summary>The same memory, declared to hold its elements in another layout (the caller wrote them so).</summary>
+    internal Tensor WithLayout(TensorLayout layout) => new(Buffer, Offset, DType, Shape) { Layout = layout };
+
+    void RequireRowMajor(string what)
+    {
+        if (Layout != TensorLayout.RowMajor)
+            throw new InvalidOperationException($"{what} needs a row-major tensor; this {this} is laid out as {Layout}");
+    }
+
     /// <summary>The same memory under another shape with the same element count.</summary>
     public Tensor Reshape(params long[] shape)
     {
+        RequireRowMajor("Reshape");
         var t = new Tensor(Buffer, Offset, DType, shape);
         if (t.Elements != Elements) throw new ArgumentException($"cannot reshape [{string.Join(",", Shape)}] to [{string.Join(",", shape)}]");
         return t;
@@ -79,6 +101,7 @@ public sealed class Tensor
     /// <summary>A contiguous slice of rows along the first axis.</summary>
     public Tensor Slice(long start, long count)
     {
+        RequireRowMajor("Slice");
         long inner = Elements / Shape[0];
         var shape = (long[])Shape.Clone();
         shape[0] = count;
@@ -88,6 +111,7 @@ public sealed class Tensor
     public float[] ToArray()
     {
         if (DType != DType.F32) throw new InvalidOperationException($"ToArray reads f32 tensors; this one is {DType}");
+        RequireRowMajor("ToArray");
         var a = new float[Elements];
         Buffer.Download<float>(a, Offset);
         return a;
@@ -96,8 +120,9 @@ public sealed class Tensor
     public void Upload(ReadOnlySpan<float> values)
     {
         if (DType != DType.F32 || values.Length != Elements) throw new ArgumentException($"expected {Elements} f32 values");
+        RequireRowMajor("Upload");
         Buffer.Upload(values, Offset);
     }
 
-    public override string ToString() => $"{DType}[{string.Join(",", Shape)}]";
+    public override string ToString() => $"{DType}[{string.Join(",", Shape)}]" + (Layout == TensorLayout.RowMajor ? "" : $" ({Layout})");
 }

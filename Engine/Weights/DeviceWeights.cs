@@ -1,3 +1,5 @@
+using T2X.Vulkan.Kernels;
+
 namespace T2X.Vulkan.Weights;
 
 /// <summary>
@@ -20,10 +22,13 @@ public sealed class DeviceWeights : IDisposable
     public long Bytes => _buffers.Sum(b => (long)b.Size);
 
     /// <summary>Uploads the given tensors (read one at a time from the source), converting each to the dtype
-    /// chosen by <paramref name="dtypeOf"/> (null keeps the stored dtype).</summary>
+    /// chosen by <paramref name="dtypeOf"/> (null keeps the stored dtype). Tensors that <paramref name="gemmWeight"/>
+    /// names, [N, K] weights read only as a GEMM's w, are stored in <see cref="GemmPanels"/> on devices whose GEMM
+    /// reads those (CPU devices), when their shape is whole panels; the rest stay row-major.</summary>
     public static DeviceWeights Upload(Gpu gpu, IEnumerable<(string name, Func<HostTensor> read, DType storedType, long[] shape)> tensors,
-        Func<string, DType?>? dtypeOf = null)
+        Func<string, DType?>? dtypeOf = null, Func<string, bool>? gemmWeight = null)
     {
+        bool panels = gemmWeight is not null && Gemm.ChosenVariant(gpu.Info) == Gemm.Variant.Texel;
         var w = new DeviceWeights();
         var list = tensors.ToList();
         ulong maxBuffer = Math.Min(gpu.Info.MaxStorageBufferRange, 256ul << 20);
@@ -61,8 +66,14 @@ public sealed class DeviceWeights : IDisposable
                     if (host.DType != dt) host = host.To(dt);
                     if (!host.Shape.SequenceEqual(shape))
                         throw new InvalidDataException($"weight '{name}': read shape [{string.Join(",", host.Shape)}], expected [{string.Join(",", shape)}]");
-                    buffer.Upload(host.Bytes, offset);
-                    w._tensors[name] = new Tensor(buffer, offset, dt, shape);
+                    var tensor = new Tensor(buffer, offset, dt, shape);
+                    if (panels && shape.Length == 2 && GemmPanels.Fits(shape[0], shape[1]) && gemmWeight!(name))
+                    {
+                        buffer.Upload(GemmPanels.Pack(host.Bytes, shape[0], shape[1], dt.Size()), offset);
+                        tensor = tensor.WithLayout(TensorLayout.GemmPanels);
+                    }
+                    else buffer.Upload(host.Bytes, offset);
+                    w._tensors[name] = tensor;
                 }
             }
         }
@@ -75,8 +86,9 @@ public sealed class DeviceWeights : IDisposable
     }
 
     /// <summary>Uploads in-memory tensors.</summary>
-    public static DeviceWeights Upload(Gpu gpu, IEnumerable<KeyValuePair<string, HostTensor>> tensors, Func<string, DType?>? dtypeOf = null)
-        => Upload(gpu, tensors.Select(kv => (kv.Key, (Func<HostTensor>)(() => kv.Value), kv.Value.DType, kv.Value.Shape)), dtypeOf);
+    public static DeviceWeights Upload(Gpu gpu, IEnumerable<KeyValuePair<string, HostTensor>> tensors, Func<string, DType?>? dtypeOf = null,
+        Func<string, bool>? gemmWeight = null)
+        => Upload(gpu, tensors.Select(kv => (kv.Key, (Func<HostTensor>)(() => kv.Value), kv.Value.DType, kv.Value.Shape)), dtypeOf, gemmWeight);
 
     /// <summary>Uploads the named tensors of a checkpoint.</summary>
     public static DeviceWeights Upload(Gpu gpu, ITensorSource source, IEnumerable<string> names, Func<string, DType?>? dtypeOf = null)

@@ -21,7 +21,7 @@ public sealed class GemmTests : GpuTest
         public float[] X = [], W = [], Bias = [], Residual = [], Gate = [];
         public double[] WRounded = [], BiasRounded = [];
         public DType WType, BiasType;
-        public bool HasBias, HasResidual, HasGate;
+        public bool HasBias, HasResidual, HasGate, Panels;
         public Epilogue Epilogue;
         public Gemm.Overrides Overrides;
 
@@ -72,10 +72,19 @@ public sealed class GemmTests : GpuTest
         return new Tensor(buffer, leadBytes, dtype, shape);
     }
 
+    /// <summary>As <see cref="Upload"/>, for a weight [N, K] stored in <see cref="GemmPanels"/>.</summary>
+    static Tensor UploadPanels(float[] values, DType dtype, long n, long k, ulong leadBytes = 0)
+    {
+        var bytes = GemmPanels.Pack(HostTensor.FromFloat32(values, n, k).To(dtype).Bytes, n, k, dtype.Size());
+        var buffer = new GpuBuffer(Gpu, leadBytes + (ulong)bytes.Length);
+        buffer.Upload(bytes, leadBytes);
+        return new Tensor(buffer, leadBytes, dtype, n, k).WithLayout(TensorLayout.GemmPanels);
+    }
+
     static float[] RunGemm(Problem p, bool inPlace = false, ulong leadBytes = 0)
     {
         var x = Upload(p.X, DType.F32, [p.M, p.K], leadBytes);
-        var w = Upload(p.W, p.WType, [p.N, p.K], leadBytes);
+        var w = p.Panels ? UploadPanels(p.W, p.WType, p.N, p.K, leadBytes) : Upload(p.W, p.WType, [p.N, p.K], leadBytes);
         var bias = p.HasBias ? Upload(p.Bias, p.BiasType, [p.N], leadBytes / 2) : null;
         var residual = p.HasResidual ? Upload(p.Residual, DType.F32, [p.M, p.N], leadBytes) : null;
         var gate = p.HasGate ? Upload(p.Gate[..(p.GateRows * p.N)], DType.F32, [p.GateRows, p.N], leadBytes) : null;
@@ -227,6 +236,84 @@ public sealed class GemmTests : GpuTest
         Force(variant, p);
         p.Overrides = p.Overrides with { MaxBindingBytes = 40 << 10 };
         Check.Close(RunGemm(p, inPlace: false, leadBytes: 3 * 336), p.Reference(), Tol, $"gemm {variant} {wType} chunked");
+    }
+
+    /// <summary>Weights in the CPU GEMM's panels (what model uploads give CPU devices): ragged row tiles, one and
+    /// several column blocks, a panel over the L2 budget (column blocks one by one), and the epilogue reading bias and
+    /// residual beside them.</summary>
+    [TestCase(DType.F32, 67, 64, 264)]
+    [TestCase(DType.F16, 1, 32, 8)]
+    [TestCase(DType.BF16, 130, 96, 72)]
+    [TestCase(DType.F32, 20, 64, 3600)]
+    [TestCase(DType.BF16, 20, 64, 3600)]
+    public void PanelWeights(DType wType, int m, int n, int k)
+    {
+        var p = Problem.Random(m, n, k, wType, seed: 500 + m + n + k);
+        p.Panels = p.HasBias = p.HasResidual = true;
+        Force(Gemm.Variant.Texel, p);
+        Check.Close(RunGemm(p), p.Reference(), Tol, $"gemm texel, panel weights, {wType} {m}x{n}x{k}");
+    }
+
+    /// <summary>Column chunks of panel weights: each chunk is whole panels, bound at an unaligned offset.</summary>
+    [TestCase(DType.F32)]
+    [TestCase(DType.BF16)]
+    public void PanelWeightsSplitOverBindingLimit(DType wType)
+    {
+        var p = Problem.Random(130, 256, 264, wType, seed: 7);
+        p.Panels = p.HasBias = p.HasResidual = p.HasGate = true;
+        p.GateRows = 5;
+        p.GateRowDiv = 3;
+        p.Epilogue = Epilogue.Gelu;
+        Force(Gemm.Variant.Texel, p);
+        p.Overrides = p.Overrides with { MaxBindingBytes = 40 << 10 };
+        Check.Close(RunGemm(p, inPlace: false, leadBytes: 3 * 336), p.Reference(), Tol, $"gemm texel, panel weights, {wType} chunked");
+    }
+
+    [Test]
+    public void PanelWeightsNeedTheTexelVariant()
+    {
+        var p = Problem.Random(8, 32, 16, DType.F32, seed: 9);
+        var x = Upload(p.X, DType.F32, [8, 16]);
+        var w = UploadPanels(p.W, DType.F32, 32, 16);
+        var y = Tensor.Create(Gpu, DType.F32, 8, 32);
+        try
+        {
+            using var seq = new Sequence(Gpu);
+            Assert.That(() => Gemm.Record(seq, x, w, null, y, variant: Gemm.Variant.Tiled),
+                Throws.ArgumentException.With.Message.Contains("packed for the texel GEMM"));
+            Assert.That(() => w.Slice(0, 8), Throws.InvalidOperationException.With.Message.Contains("row-major"));
+            Assert.That(() => w.Reshape(16, 32), Throws.InvalidOperationException.With.Message.Contains("row-major"));
+            Assert.That(() => GemmPanels.Pack(new byte[40 * 16 * 4], 40, 16, 4), Throws.ArgumentException.With.Message.Contains("panels"));
+        }
+        finally { foreach (var t in new[] { x, w, y }) t.Buffer.Dispose(); }
+    }
+
+    /// <summary>The model uploader stores the weights it names in panels on CPU devices (row-major on GPUs), only when
+    /// they are whole panels; the GEMM then reads them to the same result.</summary>
+    [Test]
+    public void DeviceWeightsStoreNamedGemmWeightsInPanels()
+    {
+        var p = Problem.Random(37, 64, 48, DType.BF16, seed: 11);
+        var host = new Dictionary<string, HostTensor>
+        {
+            ["fits.weight"] = HostTensor.FromFloat32(p.W, 64, 48).To(DType.BF16),
+            ["ragged.weight"] = HostTensor.FromFloat32(p.W[..(40 * 48)], 40, 48),
+            ["unnamed"] = HostTensor.FromFloat32(p.W, 64, 48),
+        };
+        using var weights = DeviceWeights.Upload(Gpu, host, gemmWeight: n => n.EndsWith(".weight"));
+        var expected = Gemm.ChosenVariant(Gpu.Info) == Gemm.Variant.Texel ? TensorLayout.GemmPanels : TensorLayout.RowMajor;
+        Assert.That(weights["fits.weight"].Layout, Is.EqualTo(expected));
+        Assert.That(weights["ragged.weight"].Layout, Is.EqualTo(TensorLayout.RowMajor), "40 columns are not whole panels");
+        Assert.That(weights["unnamed"].Layout, Is.EqualTo(TensorLayout.RowMajor), "not named a GEMM weight");
+
+        var x = Upload(p.X, DType.F32, [p.M, p.K]);
+        var y = Tensor.Create(Gpu, DType.F32, p.M, p.N);
+        try
+        {
+            Run(s => Gemm.Record(s, x, weights["fits.weight"], null, y));
+            Check.Close(y.ToArray(), p.Reference(), Tol, "gemm with an uploaded weight");
+        }
+        finally { x.Buffer.Dispose(); y.Buffer.Dispose(); }
     }
 
     [Test]

@@ -72,4 +72,17 @@ public class GemmBenchTests : GpuTest
         if (OpenBlas.Available)
             Assert.That(rows.Select(r => r.Fields["baseline_gflops"]).Distinct().Count(), Is.EqualTo(1), "one baseline, timed in turns with both");
     }
+
+    /// <summary>Where the shape is whole panels, the engine's layout (panels) is chosen and row-major weights get a row
+    /// beside it; each f32 result was checked against OpenBLAS inside the bench.</summary>
+    [Test]
+    public void PanelWeightsAreChosenWithRowMajorBeside()
+    {
+        Assume.That(Gpu.Info.IsCpu, "the texel GEMM is the CPU devices' design");
+        var rows = new GemmBench().Run(Gpu, new BenchOptions(Quick: true, Repeats: 1, GemmShape: (40, 64, 64)))
+            .Where(r => (string)r.Fields["dtype"] == "bf16").ToList();
+        Assert.That(rows.Select(r => r.Fields["w_layout"]), Is.EqualTo(new object[] { "panels", "rows" }));
+        Assert.That(rows.Select(r => r.Fields["chosen"]), Is.EqualTo(new object[] { true, false }));
+        Assert.That(rows.Select(r => (double)r.Fields["gflops"]), Is.All.GreaterThan(0));
+    }
 }

@@ -8,7 +8,8 @@ namespace T2X.Benchmarks;
 /// <summary>
 /// GEMM throughput at the PT-DiT shapes: y[m, n] = x[m, k]·w[n, k]ᵀ with m = tokens, k = in features, n = out
 /// features, for f32, f16 and bf16 weights, next to OpenBLAS cblas_sgemm (f32) on the same data, the two timed
-/// alternately in the same run. The GPU side resubmits one recorded Sequence.
+/// alternately in the same run. The GPU side resubmits one recorded Sequence. The texel variant reads the weights in
+/// <see cref="GemmPanels"/>, as model uploads give it; a row of the same GEMM with row-major weights is timed beside it.
 /// </summary>
 public sealed class GemmBench : IBench
 {
@@ -44,13 +45,16 @@ public sealed class GemmBench : IBench
                     using var wBuffer = new GpuBuffer(gpu, (ulong)wHost.Bytes.Length);
                     wBuffer.Upload(wHost.Bytes);
                     var wt = new Tensor(wBuffer, 0, dtype, n, k);
+                    using var panelBuffer = GemmPanels.Fits(n, k) ? new GpuBuffer(gpu, (ulong)wHost.Bytes.Length) : null;
+                    panelBuffer?.Upload(GemmPanels.Pack(wHost.Bytes, n, k, dtype.Size()));
+                    var wPanels = panelBuffer is null ? null : new Tensor(panelBuffer, 0, dtype, n, k).WithLayout(TensorLayout.GemmPanels);
                     // The variant the engine uses everywhere; without --quick the other design too at the smallest row
                     // count in f32 (the GPU design runs at a few GFLOP/s on lavapipe, too slow for the large shapes).
                     var chosen = Gemm.ChosenVariant(gpu.Info);
                     foreach (var variant in Enum.GetValues<Gemm.Variant>())
                     {
                         if (variant != chosen && (options.Quick || m != tokens[0] || dtype != DType.F32)) continue;
-                        foreach (var result in Measure(gpu, xt, wt, yt, variant, chosen, x, w, yBlas, m, n, k, blas, options))
+                        foreach (var result in Measure(gpu, xt, wt, wPanels, yt, variant, chosen, x, w, yBlas, m, n, k, blas, options))
                             yield return result;
                     }
                 }
@@ -58,18 +62,22 @@ public sealed class GemmBench : IBench
     }
 
     /// <summary>Rows for one kernel variant: our GEMM (for the texel variant, each tile height of
-    /// <c>--texel-row-groups</c>, else the engine's) and OpenBLAS on the same data, all timed in turns.</summary>
-    static IEnumerable<BenchResult> Measure(Gpu gpu, Tensor xt, Tensor wt, Tensor yt, Gemm.Variant variant, Gemm.Variant chosen,
+    /// <c>--texel-row-groups</c>, else the engine's, with panel weights where the shape allows, and the engine's height
+    /// with row-major weights too) and OpenBLAS on the same data, all timed in turns.</summary>
+    static IEnumerable<BenchResult> Measure(Gpu gpu, Tensor xt, Tensor wt, Tensor? wPanels, Tensor yt, Gemm.Variant variant, Gemm.Variant chosen,
         float[] x, float[] w, float[] yBlas, int m, int n, int k, bool blas, BenchOptions options)
     {
-        int?[] heights = variant == Gemm.Variant.Texel && options.TexelRowGroups is { } g ? g.Select(h => (int?)h).ToArray() : [null];
+        bool texel = variant == Gemm.Variant.Texel;
+        int?[] heights = texel && options.TexelRowGroups is { } g ? g.Select(h => (int?)h).ToArray() : [null];
+        var contenders = heights.Select(h => (height: h, w: texel ? wPanels ?? wt : wt)).ToList();
+        if (texel && wPanels is not null) contenders.Add((null, wt));
         var seqs = new List<Sequence>();
         try
         {
-            foreach (var h in heights)
+            foreach (var (h, wc) in contenders)
             {
                 seqs.Add(new Sequence(gpu));
-                Gemm.Record(seqs[^1], xt, wt, null, yt, Epilogue.None, null, null, 1, new Gemm.Overrides(variant, TexelRowGroups: h));
+                Gemm.Record(seqs[^1], xt, wc, null, yt, Epilogue.None, null, null, 1, new Gemm.Overrides(variant, TexelRowGroups: h));
             }
 
             // Interleaved: one sample of each of our GEMMs, one OpenBLAS sample, repeated; medians of each. A sample
@@ -101,9 +109,12 @@ public sealed class GemmBench : IBench
                     .With("gflops", Math.Round(gflops, 2));
                 if (baseline is double b)
                     result.With("baseline", "openblas").With("baseline_gflops", Math.Round(b, 2)).With("of_baseline", Math.Round(gflops / b, 3));
+                var (height, wc) = contenders[i];
                 result.With("variant", variant.ToString().ToLowerInvariant());
-                if (heights[i] is int h) result.With("row_groups", h);
-                result.With("chosen", variant == chosen && (heights[i] ?? Gemm.TexelRowGroups) == Gemm.TexelRowGroups);
+                if (height is int h) result.With("row_groups", h);
+                if (texel) result.With("w_layout", wc.Layout == TensorLayout.GemmPanels ? "panels" : "rows");
+                result.With("chosen", variant == chosen && (height ?? Gemm.TexelRowGroups) == Gemm.TexelRowGroups
+                                      && wc == (texel ? wPanels ?? wt : wt));
                 yield return result;
             }
         }

@@ -6,7 +6,7 @@ namespace T2X.Vulkan.Models.PtDit;
 /// A PT-DiT checkpoint on the device, in its stored dtype (f32, f16 or bf16; shaders convert on load). The projections
 /// that read the same input are concatenated at upload so one GEMM computes them: q|k|v of the self-attentions
 /// (<c>{attn}.to_qkv</c>, [3D, D]) and k|v of the cross-attentions (<c>{attn}.to_kv</c>, [2D, D]). Every other tensor
-/// keeps its checkpoint name.
+/// keeps its checkpoint name. On CPU devices the Linear weights are stored in <see cref="Kernels.GemmPanels"/>.
 /// </summary>
 public sealed class PtDitWeights : IDisposable
 {
@@ -75,7 +75,9 @@ public sealed class PtDitWeights : IDisposable
             if (fused.Contains(name) || unused.Contains(name) || !have.TryGetValue(name, out var info)) continue;
             uploads.Add((name, () => source.Read(name), info.DType, info.Shape));
         }
-        return new PtDitWeights(config, DeviceWeights.Upload(gpu, uploads), unexpected, positionBuffer);
+        // Every [out, in] ".weight" is a Linear's, read only by the GEMM: on CPU devices stored in its panels.
+        return new PtDitWeights(config, DeviceWeights.Upload(gpu, uploads, gemmWeight: n => n.EndsWith(".weight", StringComparison.Ordinal)),
+            unexpected, positionBuffer);
     }
 
     /// <summary>Uploads in-memory weights (tests, benchmarks).</summary>
