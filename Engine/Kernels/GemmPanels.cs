@@ -6,9 +6,9 @@ namespace T2X.Vulkan.Kernels;
 /// step column by column in the order the lanes load them: element (n, k) of panel n / 32 lies at offset
 /// ((step · 4 + column group) · 8 + lane) · 8 + k % 8, with step = k / 8, column group = n % 32 / 8, lane = n % 8.
 /// So the 8 lanes of one texel load read 256 contiguous bytes (128 for 16-bit weights) and a workgroup reads one
-/// stream, where row-major weights make it read 32 rows a whole row apart: about 10% faster GEMMs on lavapipe
-/// (docs/lavapipe.md §10.1). A column chunk of whole panels is a contiguous byte range in both layouts, so the GEMM
-/// binds chunks the same way. Weights are packed once, when a model is uploaded to a CPU device.
+/// stream, where row-major weights make it read 32 rows a whole row apart. A column chunk of whole panels is a
+/// contiguous byte range in both layouts, so the GEMM binds chunks the same way. Weights are packed once, when a model
+/// is uploaded to a CPU device, and only where it pays (<see cref="Pays"/>).
 /// </summary>
 public static class GemmPanels
 {
@@ -19,6 +19,11 @@ public static class GemmPanels
 
     /// <summary>Whether a weight [N, K] can be packed: whole panels and whole steps.</summary>
     public static bool Fits(long n, long k) => n > 0 && k > 0 && n % Columns == 0 && k % Step == 0;
+
+    /// <summary>Whether model uploads pack a weight of this dtype and shape. Timed in turns with row-major weights on
+    /// lavapipe (Zen 4, `t2x bench --only gemm`, docs/lavapipe.md §10.1): f32 panels won every round (+4–13%), bf16
+    /// ones were even and f16 ones lost most rounds (−7 to −16%), so only f32 weights are packed.</summary>
+    public static bool Pays(DType dtype, long n, long k) => dtype == DType.F32 && Fits(n, k);
 
     /// <summary>Reorders the bytes of a row-major [N, K] weight of <paramref name="elementSize"/>-byte values into panels.</summary>
     public static byte[] Pack(ReadOnlySpan<byte> rowMajor, long n, long k, int elementSize)

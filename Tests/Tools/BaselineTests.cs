@@ -73,16 +73,20 @@ public class GemmBenchTests : GpuTest
             Assert.That(rows.Select(r => r.Fields["baseline_gflops"]).Distinct().Count(), Is.EqualTo(1), "one baseline, timed in turns with both");
     }
 
-    /// <summary>Where the shape is whole panels, the engine's layout (panels) is chosen and row-major weights get a row
-    /// beside it; each f32 result was checked against OpenBLAS inside the bench.</summary>
+    /// <summary>Where the shape is whole panels, both weight layouts get a row and the engine's is chosen: panels for
+    /// f32 weights, row-major for 16-bit ones; each f32 result was checked against OpenBLAS inside the bench.</summary>
     [Test]
     public void PanelWeightsAreChosenWithRowMajorBeside()
     {
         Assume.That(Gpu.Info.IsCpu, "the texel GEMM is the CPU devices' design");
         var rows = new GemmBench().Run(Gpu, new BenchOptions(Quick: true, Repeats: 1, GemmShape: (40, 64, 64)))
-            .Where(r => (string)r.Fields["dtype"] == "bf16").ToList();
-        Assert.That(rows.Select(r => r.Fields["w_layout"]), Is.EqualTo(new object[] { "panels", "rows" }));
-        Assert.That(rows.Select(r => r.Fields["chosen"]), Is.EqualTo(new object[] { true, false }));
+            .Where(r => (string)r.Fields["variant"] == "texel").ToList();
+        Assert.That(rows.Select(r => ((string)r.Fields["dtype"], r.Fields["w_layout"], r.Fields["chosen"])), Is.EqualTo(new (string, object, object)[]
+        {
+            ("f32", "panels", true), ("f32", "rows", false),
+            ("f16", "rows", true), ("f16", "panels", false),
+            ("bf16", "rows", true), ("bf16", "panels", false),
+        }));
         Assert.That(rows.Select(r => (double)r.Fields["gflops"]), Is.All.GreaterThan(0));
     }
 }

@@ -8,8 +8,9 @@ namespace T2X.Benchmarks;
 /// <summary>
 /// GEMM throughput at the PT-DiT shapes: y[m, n] = x[m, k]·w[n, k]ᵀ with m = tokens, k = in features, n = out
 /// features, for f32, f16 and bf16 weights, next to OpenBLAS cblas_sgemm (f32) on the same data, the two timed
-/// alternately in the same run. The GPU side resubmits one recorded Sequence. The texel variant reads the weights in
-/// <see cref="GemmPanels"/>, as model uploads give it; a row of the same GEMM with row-major weights is timed beside it.
+/// alternately in the same run. The GPU side resubmits one recorded Sequence. Where the shape allows, the texel variant
+/// is timed with weights in <see cref="GemmPanels"/> and row-major, in turns; `chosen` marks the layout model uploads
+/// give it (<see cref="GemmPanels.Pays"/>).
 /// </summary>
 public sealed class GemmBench : IBench
 {
@@ -69,8 +70,10 @@ public sealed class GemmBench : IBench
     {
         bool texel = variant == Gemm.Variant.Texel;
         int?[] heights = texel && options.TexelRowGroups is { } g ? g.Select(h => (int?)h).ToArray() : [null];
-        var contenders = heights.Select(h => (height: h, w: texel ? wPanels ?? wt : wt)).ToList();
-        if (texel && wPanels is not null) contenders.Add((null, wt));
+        // The engine's layout at each height, then the other layout at the engine's height.
+        var engineW = texel && wPanels is not null && GemmPanels.Pays(wt.DType, n, k) ? wPanels : wt;
+        var contenders = heights.Select(h => (height: h, w: engineW)).ToList();
+        if (texel && wPanels is not null) contenders.Add((null, engineW == wt ? wPanels : wt));
         var seqs = new List<Sequence>();
         try
         {
@@ -113,8 +116,7 @@ public sealed class GemmBench : IBench
                 result.With("variant", variant.ToString().ToLowerInvariant());
                 if (height is int h) result.With("row_groups", h);
                 if (texel) result.With("w_layout", wc.Layout == TensorLayout.GemmPanels ? "panels" : "rows");
-                result.With("chosen", variant == chosen && (height ?? Gemm.TexelRowGroups) == Gemm.TexelRowGroups
-                                      && wc == (texel ? wPanels ?? wt : wt));
+                result.With("chosen", variant == chosen && (height ?? Gemm.TexelRowGroups) == Gemm.TexelRowGroups && wc == engineW);
                 yield return result;
             }
         }
