@@ -21,8 +21,8 @@ public static class GemmPanels
     public static bool Fits(long n, long k) => n > 0 && k > 0 && n % Columns == 0 && k % Step == 0;
 
     /// <summary>Whether model uploads pack a weight of this dtype and shape. Timed in turns with row-major weights on
-    /// lavapipe (Zen 4, `t2x bench --only gemm`, docs/lavapipe.md §10.1): f32 panels won every round (+4–13%), bf16
-    /// ones were even and f16 ones lost most rounds (−7 to −16%), so only f32 weights are packed.</summary>
+    /// lavapipe (Zen 4, `t2x bench --only gemm`, docs/lavapipe.md §10.1): f32 panels won every round (+1–13%), bf16
+    /// ones were even and f16 ones lost most rounds (−6 to −16%), so only f32 weights are packed.</summary>
     public static bool Pays(DType dtype, long n, long k) => dtype == DType.F32 && Fits(n, k);
 
     /// <summary>Reorders the bytes of a row-major [N, K] weight of <paramref name="elementSize"/>-byte values into panels.</summary>

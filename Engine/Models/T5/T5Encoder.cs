@@ -93,11 +93,15 @@ public sealed class T5Encoder : IDisposable
         }
         if (streamBlocks)
             return new T5Encoder(gpu, config, DeviceWeights.Upload(gpu, resident), positionTable, embeddingKey, activation, blocks, source);
-        var weights = DeviceWeights.Upload(gpu, resident.Concat(blocks.SelectMany(b => b)));
+        var weights = DeviceWeights.Upload(gpu, resident.Concat(blocks.SelectMany(b => b)), gemmWeight: IsBlockWeight);
         return new T5Encoder(gpu, config, weights, positionTable, embeddingKey, activation, null, null);
     }
 
     /// <summary>The block a weight belongs to ("encoder.block.{i}.…"), or null for the embedding and final norm.</summary>
+    /// <summary>A block's tensor: its matrices (q|k|v, o, wi, wo) are read only by the GEMM, so on CPU devices they are
+    /// stored in its panels (the position bias table of block 0 is not uploaded; the embedding is not a block's).</summary>
+    static bool IsBlockWeight(string name) => BlockOf(name) is not null;
+
     public static int? BlockOf(string name)
     {
         const string prefix = "encoder.block.";
@@ -213,7 +217,7 @@ public sealed class T5Encoder : IDisposable
                         block?.Dispose();
                         block = null;
                         if (_streamSource is null) throw new InvalidOperationException("the T5 encoder's weights were released");
-                        block = DeviceWeights.Upload(_gpu, _blockUploads[i]);
+                        block = DeviceWeights.Upload(_gpu, _blockUploads[i], gemmWeight: IsBlockWeight);
                     }
                     var bw = block ?? w;
                     string p = $"encoder.block.{i}.layer.";
