@@ -8,7 +8,8 @@ public enum Epilogue { None = ShaderConstants.EpiNone, Gelu = ShaderConstants.Ep
 /// <summary>
 /// y[M,N] = epilogue(x[M,K]·w[N,K]ᵀ + bias[N]), optionally y = [residual +] g ⊙ (…) with g a row of a gate table.
 /// Shaders: Shaders/gemm_texel.comp (CPU devices such as lavapipe: texel-buffer loads, no shared memory; docs/lavapipe.md §2) and
-/// Shaders/gemm_tiled.comp (GPUs: shared-memory tiles), both ending in Shaders/include/gemm_common.glsl.
+/// Shaders/gemm_tiled.comp (GPUs: shared-memory tiles), both ending in Shaders/include/gemm_common.glsl. The texel
+/// variant also reads weights stored in <see cref="GemmPanels"/>, as model uploads give CPU devices.
 /// Work that would exceed a binding's device limit (maxStorageBufferRange, maxTexelBufferElements) or 65535
 /// workgroups per dimension is split into several dispatches over row and column chunks.
 /// The same kernels also run convolutions as implicit GEMMs (<see cref="RecordConv"/>, used by <see cref="Conv3d.RecordGemm(Sequence, Tensor, Tensor, Tensor, Tensor, Tensor, long, long?)"/>):

@@ -89,11 +89,13 @@ public sealed class Tensor
             throw new InvalidOperationException($"{what} needs a row-major tensor; this {this} is laid out as {Layout}");
     }
 
-    /// <summary>The same memory under another shape with the same element count.</summary>
+    /// <summary>The same memory under another shape with the same element count. A GEMM weight in panels keeps its
+    /// layout and may change only its axes after the first (a convolution's [Cout, kt, kh, kw, Cin] read as [Cout, K]).</summary>
     public Tensor Reshape(params long[] shape)
     {
-        RequireRowMajor("Reshape");
-        var t = new Tensor(Buffer, Offset, DType, shape);
+        if (Layout == TensorLayout.GemmPanels && (shape.Length < 2 || shape[0] != Shape[0]))
+            throw new InvalidOperationException($"Reshape of a {Layout} tensor {this} must keep its first axis; [{string.Join(",", shape)}] does not");
+        var t = new Tensor(Buffer, Offset, DType, shape) { Layout = Layout };
         if (t.Elements != Elements) throw new ArgumentException($"cannot reshape [{string.Join(",", Shape)}] to [{string.Join(",", shape)}]");
         return t;
     }

@@ -23,7 +23,7 @@ public sealed class DeviceWeights : IDisposable
 
     /// <summary>Uploads the given tensors (read one at a time from the source), converting each to the dtype
     /// chosen by <paramref name="dtypeOf"/> (null keeps the stored dtype). Tensors that <paramref name="gemmWeight"/>
-    /// names, [N, K] weights read only as a GEMM's w, are stored in <see cref="GemmPanels"/> on devices whose GEMM
+    /// names, [N, K] weights (or [N, …] read as [N, K], convolutions' [Cout, taps…, Cin]) read only as a GEMM's w, are stored in <see cref="GemmPanels"/> on devices whose GEMM
     /// reads those (CPU devices) where that pays (<see cref="GemmPanels.Pays"/>); the rest stay row-major.</summary>
     public static DeviceWeights Upload(Gpu gpu, IEnumerable<(string name, Func<HostTensor> read, DType storedType, long[] shape)> tensors,
         Func<string, DType?>? dtypeOf = null, Func<string, bool>? gemmWeight = null)
@@ -67,9 +67,10 @@ public sealed class DeviceWeights : IDisposable
                     if (!host.Shape.SequenceEqual(shape))
                         throw new InvalidDataException($"weight '{name}': read shape [{string.Join(",", host.Shape)}], expected [{string.Join(",", shape)}]");
                     var tensor = new Tensor(buffer, offset, dt, shape);
-                    if (panels && shape.Length == 2 && GemmPanels.Pays(dt, shape[0], shape[1]) && gemmWeight!(name))
+                    long rows = shape.Length >= 2 ? shape[0] : 0, columns = rows > 0 ? tensor.Elements / rows : 0;   // [N, K…] as [N, K]
+                    if (panels && GemmPanels.Pays(dt, rows, columns) && gemmWeight!(name))
                     {
-                        buffer.Upload(GemmPanels.Pack(host.Bytes, shape[0], shape[1], dt.Size()), offset);
+                        buffer.Upload(GemmPanels.Pack(host.Bytes, rows, columns, dt.Size()), offset);
                         tensor = tensor.WithLayout(TensorLayout.GemmPanels);
                     }
                     else buffer.Upload(host.Bytes, offset);

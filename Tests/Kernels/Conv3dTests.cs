@@ -90,6 +90,15 @@ public sealed class Conv3dTests : GpuTest
         }
     }
 
+    /// <summary>The convolution weights in the CPU GEMM's panels (as the VAE's f32 weights are uploaded to CPU devices):
+    /// [Cout, kt, kh, kw, Cin] packed as [Cout, K], over videos and with a residual.</summary>
+    [TestCase(1, 8, 3, 4, 5, 32, 3, 3, true)]
+    [TestCase(2, 16, 2, 3, 3, 64, 1, 3, false)]
+    [TestCase(1, 24, 1, 5, 6, 32, 1, 1, false)]
+    public void GemmWithPanelWeightsMatchesCpu(int b, int ci, int t, int h, int wd, int co, int kt, int k, bool residual)
+        => CheckGemm(new Random(b * 77 + ci + t + co), b, ci, t, h, wd, co, kt, k, residual, fold: false, "conv3d gemm, panel weights",
+            new(Gemm.Variant.Texel), panels: true);
+
     /// <summary>Time-tap folding: an image (T = 1) through the summed kernel matches the reference of the full 3x3x3
     /// conv over the replicated frame, to the same f32 tolerance.</summary>
     [TestCase(1, 16, 5, 7, 24)]
@@ -145,7 +154,8 @@ public sealed class Conv3dTests : GpuTest
         Assert.That(e!.Message, Does.Contain("x F32[1,2,5,6,8]").And.Contain("larger than this device lets one"));
     }
 
-    void CheckGemm(Random rng, int b, int ci, int t, int h, int wd, int co, int kt, int k, bool residual, bool fold, string what, Gemm.Overrides overrides)
+    void CheckGemm(Random rng, int b, int ci, int t, int h, int wd, int co, int kt, int k, bool residual, bool fold, string what, Gemm.Overrides overrides,
+        bool panels = false)
     {
         int rest = t * h * wd;
         var x = Check.Randn(rng, b * ci * rest);
@@ -158,7 +168,10 @@ public sealed class Conv3dTests : GpuTest
         using var s = new Scratch(Gpu);
         var X = s.F32(ToLast(x, b, ci, rest), b, t, h, wd, ci);
         var checkpoint = HostTensor.FromFloat32(w, co, ci, kt, k, k);
-        var W = s.Upload(Conv3d.PackGemmWeight(fold ? Conv3d.FoldTime(checkpoint) : checkpoint));
+        var packed = Conv3d.PackGemmWeight(fold ? Conv3d.FoldTime(checkpoint) : checkpoint);
+        var W = panels
+            ? s.Upload(new HostTensor(packed.DType, packed.Shape, GemmPanels.Pack(packed.Bytes, co, packed.Elements / co, 4))).WithLayout(TensorLayout.GemmPanels)
+            : s.Upload(packed);
         var B = s.F32(bias, co);
         var Y = s.Empty(DType.F32, b, t, h, wd, co);
         var R = residual ? s.F32(res, b, t, h, wd, co) : null;   // res read as channel-last directly

@@ -282,7 +282,8 @@ public sealed class GemmTests : GpuTest
             Assert.That(() => Gemm.Record(seq, x, w, null, y, variant: Gemm.Variant.Tiled),
                 Throws.ArgumentException.With.Message.Contains("packed for the texel GEMM"));
             Assert.That(() => w.Slice(0, 8), Throws.InvalidOperationException.With.Message.Contains("row-major"));
-            Assert.That(() => w.Reshape(16, 32), Throws.InvalidOperationException.With.Message.Contains("row-major"));
+            Assert.That(() => w.Reshape(16, 32), Throws.InvalidOperationException.With.Message.Contains("first axis"));
+            Assert.That(w.Reshape(32, 2, 8).Layout, Is.EqualTo(TensorLayout.GemmPanels), "a convolution's [Cout, taps, Cin] view");
             Assert.That(() => GemmPanels.Pack(new byte[40 * 16 * 4], 40, 16, 4), Throws.ArgumentException.With.Message.Contains("panels"));
         }
         finally { foreach (var t in new[] { x, w, y }) t.Buffer.Dispose(); }

@@ -47,8 +47,10 @@ public sealed class VaeDecoder : IDisposable
     public static VaeDecoder Create(Gpu gpu, VaeConfig config, ITensorSource source)
     {
         CheckpointKeys.Verify(source, config.Keys().ToList(), allowUnexpected: true, what: "VAE checkpoint");
-        var uploads = VaeWeights.Tensors(config, source).Select(t => (t.name, t.read, DType.F32, t.shape));
-        return new VaeDecoder(gpu, config, DeviceWeights.Upload(gpu, uploads));
+        var tensors = VaeWeights.Tensors(config, source);
+        var gemmWeights = tensors.Where(t => t.gemmWeight).Select(t => t.name).ToHashSet(StringComparer.Ordinal);
+        var uploads = tensors.Select(t => (t.name, t.read, DType.F32, t.shape));
+        return new VaeDecoder(gpu, config, DeviceWeights.Upload(gpu, uploads, gemmWeight: gemmWeights.Contains));
     }
 
     /// <summary>The device memory a decode may use (null: the device-local heap less what this process already holds).

@@ -16,12 +16,13 @@ internal static class VaeWeights
     public static long DeviceBytes(VaeConfig config) =>
         Tensors(config, null).Sum(t => (long)DeviceInfo.PackedBytes((ulong)(t.shape.Aggregate(1L, (x, y) => x * y) * DType.F32.Size())));
 
-    /// <summary>The f32 tensors the decoder holds on the device: name, shape and how to read them from the checkpoint
-    /// (<paramref name="source"/> null: shapes only, for <see cref="DeviceBytes"/>).</summary>
-    internal static List<(string name, long[] shape, Func<HostTensor> read)> Tensors(VaeConfig config, ITensorSource? source)
+    /// <summary>The f32 tensors the decoder holds on the device: name, shape, how to read them from the checkpoint
+    /// (<paramref name="source"/> null: shapes only, for <see cref="DeviceBytes"/>), and whether only the GEMM reads
+    /// them as its w (so CPU devices may store them in <see cref="GemmPanels"/>; the fused q|k|v is sliced, so not it).</summary>
+    internal static List<(string name, long[] shape, Func<HostTensor> read, bool gemmWeight)> Tensors(VaeConfig config, ITensorSource? source)
     {
-        var uploads = new List<(string, long[], Func<HostTensor>)>();
-        void Add(string name, long[] shape, Func<HostTensor> read) => uploads.Add((name, shape, read));
+        var uploads = new List<(string, long[], Func<HostTensor>, bool)>();
+        void Add(string name, long[] shape, Func<HostTensor> read, bool gemmWeight = false) => uploads.Add((name, shape, read, gemmWeight));
         HostTensor Read(string name) => source!.Read(name);
         foreach (var (name, shape) in config.Keys())
         {
@@ -36,7 +37,7 @@ internal static class VaeWeights
             bool gemm = shape[2] * shape[3] * shape[4] == 1 && p != "post_quant_conv";
             if (gemm)
             {
-                Add(p + ".w", [cout, cin], () => Reshape(Read(name).To(DType.F32), cout, cin));
+                Add(p + ".w", [cout, cin], () => Reshape(Read(name).To(DType.F32), cout, cin), gemmWeight: true);
                 Add(p + ".b", [cout], () => Read(p + ".conv.bias").To(DType.F32));
             }
             else
@@ -44,9 +45,9 @@ internal static class VaeWeights
                 bool asGemm = AsGemm(p, cin);
                 Func<HostTensor, HostTensor> pack = asGemm ? Conv3d.PackGemmWeight : Conv3d.PackWeight;
                 long[] packedShape(long kt) => asGemm ? [cout, kt, shape[3], shape[4], cin] : [kt, shape[3], shape[4], cin, (cout + 3) / 4 * 4];
-                Add(p + ".w", packedShape(shape[2]), () => pack(Read(name)));
+                Add(p + ".w", packedShape(shape[2]), () => pack(Read(name)), asGemm);
                 // Causal convs with time taps also get their folded kernel, for images (all taps read frame 0).
-                if (shape[2] > 1) Add(p + ".wf", packedShape(1), () => pack(Conv3d.FoldTime(Read(name))));
+                if (shape[2] > 1) Add(p + ".wf", packedShape(1), () => pack(Conv3d.FoldTime(Read(name))), asGemm);
                 if (asGemm) Add(p + ".b", [cout], () => Read(p + ".conv.bias").To(DType.F32));
                 else Add(p + ".b", [(cout + 3) / 4 * 4], () => Conv3d.PackBias(Read(p + ".conv.bias")));
             }
@@ -56,7 +57,7 @@ internal static class VaeWeights
         long c = config.Width(config.Levels - 1);
         Add(a + ".qkv.w", [3 * c, c], () => Concat(new[] { "q", "k", "v" }.Select(n => Read($"{a}.{n}.conv.weight")), 3 * c, c));
         Add(a + ".qkv.b", [3 * c], () => Concat(new[] { "q", "k", "v" }.Select(n => Read($"{a}.{n}.conv.bias")), 3 * c));
-        Add(a + ".proj_out.w", [c, c], () => Reshape(Read(a + ".proj_out.conv.weight").To(DType.F32), c, c));
+        Add(a + ".proj_out.w", [c, c], () => Reshape(Read(a + ".proj_out.conv.weight").To(DType.F32), c, c), gemmWeight: true);
         Add(a + ".proj_out.b", [c], () => Read(a + ".proj_out.conv.bias").To(DType.F32));
         return uploads;
     }
