@@ -23,8 +23,9 @@ public sealed class DeviceWeights : IDisposable
 
     /// <summary>Uploads the given tensors (read one at a time from the source), converting each to the dtype
     /// chosen by <paramref name="dtypeOf"/> (null keeps the stored dtype). Tensors that <paramref name="gemmWeight"/>
-    /// names, [N, K] weights (or [N, …] read as [N, K], convolutions' [Cout, taps…, Cin]) read only as a GEMM's w, are stored in <see cref="GemmPanels"/> on devices whose GEMM
-    /// reads those (CPU devices) where that pays (<see cref="GemmPanels.Pays"/>); the rest stay row-major.</summary>
+    /// names, read only as a GEMM's w ([N, K], or [N, …] read as [N, K] like a convolution's [Cout, taps…, Cin]), are
+    /// stored in <see cref="GemmPanels"/> on devices whose GEMM reads those (CPU devices) where that pays
+    /// (<see cref="GemmPanels.Pays"/>); the rest stay row-major.</summary>
     public static DeviceWeights Upload(Gpu gpu, IEnumerable<(string name, Func<HostTensor> read, DType storedType, long[] shape)> tensors,
         Func<string, DType?>? dtypeOf = null, Func<string, bool>? gemmWeight = null)
     {
