@@ -29,8 +29,8 @@ layout(constant_id = 4) const bool CONV = false;
 // X rows stream past; Gemm.cs sizes the panel to fit. With columns fastest instead, every row block streamed all of W
 // (21 MB f32 at 1152 → 4608) from memory and the f32 GEMM ran 15-40% slower (docs/lavapipe.md §2).
 layout(constant_id = 5) const uint N_GROUP = 1;
-// W_PANELS: W is stored in the panels of Engine/Kernels/GemmPanels.cs, [column block][step][column group][lane][8 values],
-// so the 8 lanes of a W load read contiguous memory and a workgroup one stream (row-major: 32 rows a row apart).
+// W_PANELS: W is stored in the panels of Engine/Kernels/GemmPanels.cs, [column block][run][column group][lane][32 bytes],
+// so the 8 lanes of a W load read within 256 contiguous bytes and a workgroup one stream (row-major: 32 rows a row apart).
 layout(constant_id = 6) const bool W_PANELS = false;
 
 const uint ROWS = LANES * ROW_GROUPS;
@@ -40,14 +40,15 @@ const uint BLOCK_ROWS = 2, BLOCK_COLS = COLS % 4u == 0u ? 4u : 1u;
 layout(binding = 0, rgba32f) readonly uniform imageBuffer X;
 layout(binding = 1, rgba32ui) readonly uniform uimageBuffer W;
 
-// Texels of one column's 8 weights (two f32 texels or one of eight 16-bit values), and the distance between a column's
-// consecutive steps: the next texels of its row, or the next step of its panel (COLS · LANES columns further).
+// Texels of one column's 8 weights: two f32 texels or one of eight 16-bit values.
 const uint W_TEXELS = W_DTYPE == DT_F32 ? 2u : 1u;
-const uint W_STEP = W_PANELS ? W_TEXELS * COLS * LANES : W_TEXELS;
+// Panels: a column's 32-byte runs (two texels: one step of f32, two of 16-bit values) lie COLS · LANES runs apart.
+const uint STEPS_PER_RUN = W_DTYPE == DT_F32 ? 1u : 2u;
 
 // The 8 weights of one column at a step, from the column's first texel.
 void load_w8(uint column_texel, uint step, out vec4 lo, out vec4 hi) {
-    const int t = int(column_texel + W_STEP * step);
+    const int t = int(W_PANELS ? column_texel + step / STEPS_PER_RUN * (2u * COLS * LANES) + step % STEPS_PER_RUN
+                               : column_texel + W_TEXELS * step);
     if (W_DTYPE == DT_F32) {
         lo = uintBitsToFloat(imageLoad(W, t));
         hi = uintBitsToFloat(imageLoad(W, t + 1));
@@ -109,7 +110,7 @@ void main() {
     // Rows and columns past the edge load the last valid row/column (their results are not stored); panels hold
     // whole column blocks (Gemm.cs packs only those).
     [[unroll]] for (uint c = 0; c < COLS; c++)
-        w_col[c] = pc.w_off + (W_PANELS ? (n_base * steps + c * LANES + lane) * W_TEXELS
+        w_col[c] = pc.w_off + (W_PANELS ? n_base * steps * W_TEXELS + (c * LANES + lane) * 2u
                                         : min(n_base + c * LANES + lane, pc.N - 1u) * steps * W_TEXELS);
     [[unroll]] for (uint r = 0; r < ROWS; r++)
         [[unroll]] for (uint c = 0; c < COLS; c++) acc[r][c] = 0.0;

@@ -125,7 +125,7 @@ public static class Gemm
         var variant = ChooseVariant(gpu.Info, x, w, conv?.Cin ?? k, overrides.Variant);
         int wSize = w.DType.Size();
         bool texel = variant == Variant.Texel, panels = w.Layout == TensorLayout.GemmPanels;
-        if (panels && (!texel || !GemmPanels.Fits(n, k)))
+        if (panels && (!texel || !GemmPanels.Fits(w.DType, n, k)))
             throw new ArgumentException($"gemm: w {w} is packed for the texel GEMM, which cannot run this product ({variant} variant chosen for x {x}); upload w row-major");
         int rowGroups = overrides.TexelRowGroups ?? TexelRowGroups;
         if (rowGroups < 1 || rowGroups > MaxTexelRowGroups)

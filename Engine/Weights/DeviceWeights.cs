@@ -24,8 +24,8 @@ public sealed class DeviceWeights : IDisposable
     /// <summary>Uploads the given tensors (read one at a time from the source), converting each to the dtype
     /// chosen by <paramref name="dtypeOf"/> (null keeps the stored dtype). Tensors that <paramref name="gemmWeight"/>
     /// names, read only as a GEMM's w ([N, K], or [N, …] read as [N, K] like a convolution's [Cout, taps…, Cin]), are
-    /// stored in <see cref="GemmPanels"/> on devices whose GEMM reads those (CPU devices) where that pays
-    /// (<see cref="GemmPanels.Pays"/>); the rest stay row-major.</summary>
+    /// stored in <see cref="GemmPanels"/> on devices whose GEMM reads those (CPU devices) when their shape is whole
+    /// panels (<see cref="GemmPanels.Fits"/>); the rest stay row-major.</summary>
     public static DeviceWeights Upload(Gpu gpu, IEnumerable<(string name, Func<HostTensor> read, DType storedType, long[] shape)> tensors,
         Func<string, DType?>? dtypeOf = null, Func<string, bool>? gemmWeight = null)
     {
@@ -69,9 +69,9 @@ public sealed class DeviceWeights : IDisposable
                         throw new InvalidDataException($"weight '{name}': read shape [{string.Join(",", host.Shape)}], expected [{string.Join(",", shape)}]");
                     var tensor = new Tensor(buffer, offset, dt, shape);
                     long rows = shape.Length >= 2 ? shape[0] : 0, columns = rows > 0 ? tensor.Elements / rows : 0;   // [N, K…] as [N, K]
-                    if (panels && GemmPanels.Pays(dt, rows, columns) && gemmWeight!(name))
+                    if (panels && GemmPanels.Fits(dt, rows, columns) && gemmWeight!(name))
                     {
-                        buffer.Upload(GemmPanels.Pack(host.Bytes, rows, columns, dt.Size()), offset);
+                        buffer.Upload(GemmPanels.Pack(host.Bytes, dt, rows, columns), offset);
                         tensor = tensor.WithLayout(TensorLayout.GemmPanels);
                     }
                     else buffer.Upload(host.Bytes, offset);

@@ -75,7 +75,7 @@ public sealed class GemmTests : GpuTest
     /// <summary>As <see cref="Upload"/>, for a weight [N, K] stored in <see cref="GemmPanels"/>.</summary>
     static Tensor UploadPanels(float[] values, DType dtype, long n, long k, ulong leadBytes = 0)
     {
-        var bytes = GemmPanels.Pack(HostTensor.FromFloat32(values, n, k).To(dtype).Bytes, n, k, dtype.Size());
+        var bytes = GemmPanels.Pack(HostTensor.FromFloat32(values, n, k).To(dtype).Bytes, dtype, n, k);
         var buffer = new GpuBuffer(Gpu, leadBytes + (ulong)bytes.Length);
         buffer.Upload(bytes, leadBytes);
         return new Tensor(buffer, leadBytes, dtype, n, k).WithLayout(TensorLayout.GemmPanels);
@@ -242,8 +242,10 @@ public sealed class GemmTests : GpuTest
     /// several column blocks, a panel over the L2 budget (column blocks one by one), and the epilogue reading bias and
     /// residual beside them.</summary>
     [TestCase(DType.F32, 67, 64, 264)]
-    [TestCase(DType.F16, 1, 32, 8)]
-    [TestCase(DType.BF16, 130, 96, 72)]
+    [TestCase(DType.F32, 3, 32, 8)]
+    [TestCase(DType.F16, 1, 32, 16)]
+    [TestCase(DType.BF16, 130, 96, 80)]
+    [TestCase(DType.F16, 67, 64, 272)]
     [TestCase(DType.F32, 20, 64, 3600)]
     [TestCase(DType.BF16, 20, 64, 3600)]
     public void PanelWeights(DType wType, int m, int n, int k)
@@ -259,7 +261,7 @@ public sealed class GemmTests : GpuTest
     [TestCase(DType.BF16)]
     public void PanelWeightsSplitOverBindingLimit(DType wType)
     {
-        var p = Problem.Random(130, 256, 264, wType, seed: 7);
+        var p = Problem.Random(130, 256, 272, wType, seed: 7);
         p.Panels = p.HasBias = p.HasResidual = p.HasGate = true;
         p.GateRows = 5;
         p.GateRowDiv = 3;
@@ -284,13 +286,14 @@ public sealed class GemmTests : GpuTest
             Assert.That(() => w.Slice(0, 8), Throws.InvalidOperationException.With.Message.Contains("row-major"));
             Assert.That(() => w.Reshape(16, 32), Throws.InvalidOperationException.With.Message.Contains("first axis"));
             Assert.That(w.Reshape(32, 2, 8).Layout, Is.EqualTo(TensorLayout.GemmPanels), "a convolution's [Cout, taps, Cin] view");
-            Assert.That(() => GemmPanels.Pack(new byte[40 * 16 * 4], 40, 16, 4), Throws.ArgumentException.With.Message.Contains("panels"));
+            Assert.That(() => GemmPanels.Pack(new byte[40 * 16 * 4], DType.F32, 40, 16), Throws.ArgumentException.With.Message.Contains("panels"));
+            Assert.That(() => GemmPanels.Pack(new byte[32 * 24 * 2], DType.BF16, 32, 24), Throws.ArgumentException.With.Message.Contains("runs of 32 bytes"));
         }
         finally { foreach (var t in new[] { x, w, y }) t.Buffer.Dispose(); }
     }
 
-    /// <summary>The model uploader stores the f32 weights it names in panels on CPU devices (row-major on GPUs), only
-    /// when they are whole panels; 16-bit weights stay row-major. The GEMM reads either to the same result.</summary>
+    /// <summary>The model uploader stores the weights it names in panels on CPU devices (row-major on GPUs), only when
+    /// they are whole panels and runs (16-bit K a multiple of 16). The GEMM reads either to the same result.</summary>
     [Test]
     public void DeviceWeightsStoreNamedGemmWeightsInPanels()
     {
@@ -299,6 +302,7 @@ public sealed class GemmTests : GpuTest
         {
             ["fits.weight"] = HostTensor.FromFloat32(p.W, 64, 48),
             ["bf16.weight"] = HostTensor.FromFloat32(p.W, 64, 48).To(DType.BF16),
+            ["bf16 K 40.weight"] = HostTensor.FromFloat32(p.W[..(64 * 40)], 64, 40).To(DType.BF16),
             ["ragged.weight"] = HostTensor.FromFloat32(p.W[..(40 * 48)], 40, 48),
             ["unnamed"] = HostTensor.FromFloat32(p.W, 64, 48),
         };
@@ -306,7 +310,8 @@ public sealed class GemmTests : GpuTest
         var expected = Gemm.ChosenVariant(Gpu.Info) == Gemm.Variant.Texel ? TensorLayout.GemmPanels : TensorLayout.RowMajor;
         Assert.That(weights["fits.weight"].Layout, Is.EqualTo(expected));
         Assert.That(weights["ragged.weight"].Layout, Is.EqualTo(TensorLayout.RowMajor), "40 columns are not whole panels");
-        Assert.That(weights["bf16.weight"].Layout, Is.EqualTo(TensorLayout.RowMajor), "16-bit panels did not pay");
+        Assert.That(weights["bf16.weight"].Layout, Is.EqualTo(expected));
+        Assert.That(weights["bf16 K 40.weight"].Layout, Is.EqualTo(TensorLayout.RowMajor), "16-bit K not whole 32-byte runs");
         Assert.That(weights["unnamed"].Layout, Is.EqualTo(TensorLayout.RowMajor), "not named a GEMM weight");
 
         var x = Upload(p.X, DType.F32, [p.M, p.K]);

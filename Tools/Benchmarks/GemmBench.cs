@@ -9,8 +9,7 @@ namespace T2X.Benchmarks;
 /// GEMM throughput at the PT-DiT shapes: y[m, n] = x[m, k]·w[n, k]ᵀ with m = tokens, k = in features, n = out
 /// features, for f32, f16 and bf16 weights, next to OpenBLAS cblas_sgemm (f32) on the same data, the two timed
 /// alternately in the same run. The GPU side resubmits one recorded Sequence. Where the shape allows, the texel variant
-/// is timed with weights in <see cref="GemmPanels"/> and row-major, in turns; `chosen` marks the layout model uploads
-/// give it (<see cref="GemmPanels.Pays"/>).
+/// is timed with weights in <see cref="GemmPanels"/> (the layout model uploads give it, `chosen`) and row-major, in turns.
 /// </summary>
 public sealed class GemmBench : IBench
 {
@@ -46,8 +45,8 @@ public sealed class GemmBench : IBench
                     using var wBuffer = new GpuBuffer(gpu, (ulong)wHost.Bytes.Length);
                     wBuffer.Upload(wHost.Bytes);
                     var wt = new Tensor(wBuffer, 0, dtype, n, k);
-                    using var panelBuffer = GemmPanels.Fits(n, k) ? new GpuBuffer(gpu, (ulong)wHost.Bytes.Length) : null;
-                    panelBuffer?.Upload(GemmPanels.Pack(wHost.Bytes, n, k, dtype.Size()));
+                    using var panelBuffer = GemmPanels.Fits(dtype, n, k) ? new GpuBuffer(gpu, (ulong)wHost.Bytes.Length) : null;
+                    panelBuffer?.Upload(GemmPanels.Pack(wHost.Bytes, dtype, n, k));
                     var wPanels = panelBuffer is null ? null : new Tensor(panelBuffer, 0, dtype, n, k).WithLayout(TensorLayout.GemmPanels);
                     // The variant the engine uses everywhere; without --quick the other design too at the smallest row
                     // count in f32 (the GPU design runs at a few GFLOP/s on lavapipe, too slow for the large shapes).
@@ -71,7 +70,7 @@ public sealed class GemmBench : IBench
         bool texel = variant == Gemm.Variant.Texel;
         int?[] heights = texel && options.TexelRowGroups is { } g ? g.Select(h => (int?)h).ToArray() : [null];
         // The engine's layout at each height, then the other layout at the engine's height.
-        var engineW = texel && wPanels is not null && GemmPanels.Pays(wt.DType, n, k) ? wPanels : wt;
+        var engineW = texel && wPanels is not null ? wPanels : wt;
         var contenders = heights.Select(h => (height: h, w: engineW)).ToList();
         if (texel && wPanels is not null) contenders.Add((null, engineW == wt ? wPanels : wt));
         var seqs = new List<Sequence>();
