@@ -1,3 +1,5 @@
+using T2X.Vulkan.Weights;
+
 namespace T2X.Vulkan.Kernels;
 
 /// <summary>
@@ -22,6 +24,15 @@ public static class GemmPanels
     /// f32, of 16 in f16 and bf16).</summary>
     public static bool Fits(DType dtype, long n, long k) =>
         dtype is DType.F32 or DType.F16 or DType.BF16 && n > 0 && k > 0 && n % Columns == 0 && k % (RunBytes / dtype.Size()) == 0;
+
+    /// <summary>Writes a row-major weight [N, …] (read as [N, K]) into a buffer at an offset, in panels, and returns the
+    /// tensor that says so.</summary>
+    public static Tensor Write(GpuBuffer buffer, ulong offset, HostTensor weight)
+    {
+        long n = weight.Shape.Length >= 2 ? weight.Shape[0] : 0;
+        buffer.Upload(Pack(weight.Bytes, weight.DType, n, n > 0 ? weight.Elements / n : 0), offset);
+        return new Tensor(buffer, offset, weight.DType, weight.Shape).WithLayout(TensorLayout.GemmPanels);
+    }
 
     /// <summary>Reorders a row-major [N, K] weight's bytes into panels.</summary>
     public static byte[] Pack(ReadOnlySpan<byte> rowMajor, DType dtype, long n, long k)

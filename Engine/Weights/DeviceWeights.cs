@@ -67,15 +67,14 @@ public sealed class DeviceWeights : IDisposable
                     if (host.DType != dt) host = host.To(dt);
                     if (!host.Shape.SequenceEqual(shape))
                         throw new InvalidDataException($"weight '{name}': read shape [{string.Join(",", host.Shape)}], expected [{string.Join(",", shape)}]");
-                    var tensor = new Tensor(buffer, offset, dt, shape);
-                    long rows = shape.Length >= 2 ? shape[0] : 0, columns = rows > 0 ? tensor.Elements / rows : 0;   // [N, K…] as [N, K]
+                    long rows = shape.Length >= 2 ? shape[0] : 0, columns = rows > 0 ? host.Elements / rows : 0;   // [N, K…] as [N, K]
                     if (panels && GemmPanels.Fits(dt, rows, columns) && gemmWeight!(name))
+                        w._tensors[name] = GemmPanels.Write(buffer, offset, host);
+                    else
                     {
-                        buffer.Upload(GemmPanels.Pack(host.Bytes, dt, rows, columns), offset);
-                        tensor = tensor.WithLayout(TensorLayout.GemmPanels);
+                        buffer.Upload(host.Bytes, offset);
+                        w._tensors[name] = new Tensor(buffer, offset, dt, shape);
                     }
-                    else buffer.Upload(host.Bytes, offset);
-                    w._tensors[name] = tensor;
                 }
             }
         }

@@ -170,7 +170,7 @@ public sealed class Conv3dTests : GpuTest
         var checkpoint = HostTensor.FromFloat32(w, co, ci, kt, k, k);
         var packed = Conv3d.PackGemmWeight(fold ? Conv3d.FoldTime(checkpoint) : checkpoint);
         var W = panels
-            ? s.Upload(new HostTensor(packed.DType, packed.Shape, GemmPanels.Pack(packed.Bytes, DType.F32, co, packed.Elements / co))).WithLayout(TensorLayout.GemmPanels)
+            ? GemmPanels.Write(s.Empty(DType.F32, packed.Shape).Buffer, 0, packed)
             : s.Upload(packed);
         var B = s.F32(bias, co);
         var Y = s.Empty(DType.F32, b, t, h, wd, co);

@@ -75,10 +75,8 @@ public sealed class GemmTests : GpuTest
     /// <summary>As <see cref="Upload"/>, for a weight [N, K] stored in <see cref="GemmPanels"/>.</summary>
     static Tensor UploadPanels(float[] values, DType dtype, long n, long k, ulong leadBytes = 0)
     {
-        var bytes = GemmPanels.Pack(HostTensor.FromFloat32(values, n, k).To(dtype).Bytes, dtype, n, k);
-        var buffer = new GpuBuffer(Gpu, leadBytes + (ulong)bytes.Length);
-        buffer.Upload(bytes, leadBytes);
-        return new Tensor(buffer, leadBytes, dtype, n, k).WithLayout(TensorLayout.GemmPanels);
+        var weight = HostTensor.FromFloat32(values, n, k).To(dtype);
+        return GemmPanels.Write(new GpuBuffer(Gpu, leadBytes + (ulong)weight.Bytes.Length), leadBytes, weight);
     }
 
     static float[] RunGemm(Problem p, bool inPlace = false, ulong leadBytes = 0)

@@ -46,8 +46,7 @@ public sealed class GemmBench : IBench
                     wBuffer.Upload(wHost.Bytes);
                     var wt = new Tensor(wBuffer, 0, dtype, n, k);
                     using var panelBuffer = GemmPanels.Fits(dtype, n, k) ? new GpuBuffer(gpu, (ulong)wHost.Bytes.Length) : null;
-                    panelBuffer?.Upload(GemmPanels.Pack(wHost.Bytes, dtype, n, k));
-                    var wPanels = panelBuffer is null ? null : new Tensor(panelBuffer, 0, dtype, n, k).WithLayout(TensorLayout.GemmPanels);
+                    var wPanels = panelBuffer is null ? null : GemmPanels.Write(panelBuffer, 0, wHost);
                     // The variant the engine uses everywhere; without --quick the other design too at the smallest row
                     // count in f32 (the GPU design runs at a few GFLOP/s on lavapipe, too slow for the large shapes).
                     var chosen = Gemm.ChosenVariant(gpu.Info);
