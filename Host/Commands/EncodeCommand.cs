@@ -58,7 +58,8 @@ public static class EncodeCommand
             SafeTensors.Write(output, [("last_hidden_state", HostTensor.FromFloat32(hidden, batch, length, d))], overwrite: force);
             return 0;
         }
-        using var text = TextConditioning.Encode(tokenizer, encoder, [prompt!], negative, maxLength, cleanCaption: !noClean, releaseEncoder: true);
+        using var text = TextConditioning.Encode(tokenizer, encoder, [prompt!], negative, maxLength, cleanCaption: !noClean, releaseEncoder: true,
+            encodePadding: true);   // every position, as transformers' last_hidden_state has it
         var embeddings = text.Embeddings.ToArray();
         Finite.Require(embeddings, "the encoder's 'last_hidden_state' (not written: are its weights broken?)");
         SafeTensors.Write(output,

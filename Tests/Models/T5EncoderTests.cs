@@ -45,6 +45,34 @@ public sealed class T5EncoderTests : GpuTest
         CheckAgainstReference(c, RandomWeights(c, dtype, new Random(length)), length, valid, seed: length);
     }
 
+    /// <summary>Without the trailing padding (computePadding: false) the encoded positions equal a full encode bit for
+    /// bit and the rest are zero; a row without any real token makes it encode every position.</summary>
+    [TestCase(new[] { 13, 5, 1 })]
+    [TestCase(new[] { 2, 0 })]
+    public void TrailingPaddingCanBeLeftUnencoded(int[] valid)
+    {
+        var c = Tiny(layers: 2);
+        WriteFolder(_dir, c, RandomWeights(c, DType.F16, new Random(41)));
+        const int length = 40;
+        var (ids, mask) = Batch(new Random(41), c.VocabSize, length, valid);
+        using var encoder = T5Encoder.Load(Gpu, _dir);
+        float[] full, part;
+        using (var y = encoder.Encode(ids, mask, valid.Length, length)) full = y.ToArray();
+        using (var y = OwnedTensor.Create(Gpu, DType.F32, valid.Length, length, c.DModel))
+        {
+            y.T.Buffer.Upload<float>(Enumerable.Repeat(float.NaN, full.Length).ToArray(), y.T.Offset);   // every value must be written
+            encoder.Encode(ids, mask, valid.Length, length, y.T, computePadding: false);
+            part = y.ToArray();
+        }
+        int used = valid.Contains(0) ? length : valid.Max(), row = length * c.DModel;
+        for (int b = 0; b < valid.Length; b++)
+        {
+            Assert.That(part.AsSpan(b * row, used * c.DModel).ToArray(), Is.EqualTo(full.AsSpan(b * row, used * c.DModel).ToArray()),
+                $"row {b}: the encoded positions");
+            Assert.That(part.AsSpan(b * row + used * c.DModel, (length - used) * c.DModel).ToArray(), Is.All.EqualTo(0f), $"row {b}: the padding after them");
+        }
+    }
+
     [Test]
     public void ReadsAShardedFp16FolderWithTheEmbeddingOnlyAsShared()
     {

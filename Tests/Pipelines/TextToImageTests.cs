@@ -26,7 +26,9 @@ public sealed class TextToImageTests : GpuTest
         Prompt = "A <b>red</b> circle", Negative = "", Seed = 42, Steps = 3, Cfg = 3.5, Width = TestModelFolder.Size, Height = TestModelFolder.Size,
     };
 
-    /// <summary>The pipeline keeps the text on the device; the result must equal the sampler fed the same text from the host.</summary>
+    /// <summary>The pipeline keeps the text on the device; the result must equal the sampler fed the same text from the
+    /// host. The pipeline leaves the padding after the longest text unencoded, the host path encodes every position as
+    /// transformers does: the text mask must make the two bit for bit the same.</summary>
     [Test]
     public void DeviceTextPathEqualsHostSampler()
     {
@@ -49,7 +51,8 @@ public sealed class TextToImageTests : GpuTest
         // The same generation through host arrays: tokenizer → encoder → download → sampler with host text.
         var tokenizer = T5Tokenizer.FromFolder(folder.Tokenizer);
         using var encoder = T5Encoder.Load(Gpu, folder.TextEncoder);
-        using var text = TextConditioning.Encode(tokenizer, encoder, [Settings.Prompt], Settings.Negative, folder.MaxLength, folder.CleanCaption, releaseEncoder: false);
+        using var text = TextConditioning.Encode(tokenizer, encoder, [Settings.Prompt], Settings.Negative, folder.MaxLength, folder.CleanCaption, releaseEncoder: false,
+            encodePadding: true);
         Assert.That(text.Texts[0], Is.EqualTo("a red circle"), "the caption cleaner ran");
         var embeddings = text.Embeddings.ToArray();
         var mask = text.Mask.ToArray();

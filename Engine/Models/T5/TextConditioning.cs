@@ -11,7 +11,8 @@ public sealed class TextConditioning : IDisposable
 {
     readonly TensorArena _device;   // holds Embeddings and Mask
 
-    /// <summary>last_hidden_state f32 [2B, L, d_model]: rows 0..B−1 the prompts, rows B..2B−1 the negative prompt.</summary>
+    /// <summary>last_hidden_state f32 [2B, L, d_model]: rows 0..B−1 the prompts, rows B..2B−1 the negative prompt. The
+    /// positions after the longest text's last token are zero unless encoded with encodePadding.</summary>
     public Tensor Embeddings { get; }
     /// <summary>The attention mask as f32 [2B, L] on the device (1 = token, 0 = padding), for key masking.</summary>
     public Tensor Mask { get; }
@@ -54,15 +55,20 @@ public sealed class TextConditioning : IDisposable
     /// <summary>
     /// Tokenizes and encodes [prompts; negative prompt × B]. <paramref name="releaseEncoder"/>: free the encoder's
     /// weights afterwards (null: when <see cref="MemoryIsShort"/>), so the transformer and VAE fit on small devices.
+    /// <paramref name="encodePadding"/>: also encode the padding positions after the longest text's last token, as
+    /// transformers does; by default they are left zero, which the transformer's text mask makes exactly equivalent
+    /// (their attention weight is 0) at a fraction of the encoder's time for short prompts (docs/t5.md, quirk T6).
     /// </summary>
     public static TextConditioning Encode(T5Tokenizer tokenizer, T5Encoder encoder, IReadOnlyList<string> prompts,
-        string negativePrompt = "", int maxLength = 200, bool cleanCaption = true, bool? releaseEncoder = null)
-        => Encode(tokenizer, encoder, prompts, Enumerable.Repeat(negativePrompt, prompts.Count).ToArray(), maxLength, cleanCaption, releaseEncoder);
+        string negativePrompt = "", int maxLength = 200, bool cleanCaption = true, bool? releaseEncoder = null, bool encodePadding = false)
+        => Encode(tokenizer, encoder, prompts, Enumerable.Repeat(negativePrompt, prompts.Count).ToArray(), maxLength, cleanCaption,
+            releaseEncoder, encodePadding);
 
     /// <summary>Tokenizes and encodes [prompts; negative prompts], one negative prompt per prompt (rows B + i: request
     /// i's negative prompt), as one batch of 2B rows.</summary>
     public static TextConditioning Encode(T5Tokenizer tokenizer, T5Encoder encoder, IReadOnlyList<string> prompts,
-        IReadOnlyList<string> negativePrompts, int maxLength = 200, bool cleanCaption = true, bool? releaseEncoder = null)
+        IReadOnlyList<string> negativePrompts, int maxLength = 200, bool cleanCaption = true, bool? releaseEncoder = null,
+        bool encodePadding = false)
     {
         if (prompts.Count == 0) throw new ArgumentException("no prompt to encode");
         var texts = PrepareTexts(prompts, negativePrompts, cleanCaption);
@@ -71,7 +77,7 @@ public sealed class TextConditioning : IDisposable
         var device = TensorArena.Allocate(gpu, arena => AllocateDevice(arena, encoder.Config, texts.Count, maxLength), out var t);
         try
         {
-            encoder.Encode(tokens.InputIds, tokens.AttentionMask, texts.Count, maxLength, t.Embeddings);
+            encoder.Encode(tokens.InputIds, tokens.AttentionMask, texts.Count, maxLength, t.Embeddings, computePadding: encodePadding);
             t.Mask.Upload(Array.ConvertAll(tokens.AttentionMask, m => (float)m));
             if (releaseEncoder ?? MemoryIsShort(gpu, encoder)) encoder.Release();
             return new TextConditioning(device, t.Embeddings, t.Mask, tokens, texts);
