@@ -243,7 +243,7 @@ internal sealed class TextToImage : IFrameSource, IDisposable
         try
         {
             _transformer ??= PtDitModel.Load(Gpu, Folder.Transformer);
-            sampler = _sampler = new RectifiedFlowSampler(_transformer, batch, t, h, w, Folder.MaxLength, requests.Select(r => r.Cfg).ToArray());
+            sampler = _sampler = new RectifiedFlowSampler(_transformer, batch, t, h, w, text.Length, requests.Select(r => r.Cfg).ToArray());
             sampler.SetText(text.Embeddings, text.Mask);
         }
         finally { text.Dispose(); }

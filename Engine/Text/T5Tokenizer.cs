@@ -7,6 +7,37 @@ public sealed record TokenBatch(long[] InputIds, long[] AttentionMask, int Count
 {
     public ReadOnlySpan<long> Ids(int row) => InputIds.AsSpan(row * MaxLength, MaxLength);
     public ReadOnlySpan<long> Mask(int row) => AttentionMask.AsSpan(row * MaxLength, MaxLength);
+
+    /// <summary>Positions up to and including the last real token (mask 1) of any row; <see cref="MaxLength"/> when a
+    /// row has none. Every position after it is padding in every row.</summary>
+    public int RealLength
+    {
+        get
+        {
+            int used = 0;
+            for (int row = 0; row < Count; row++)
+            {
+                int last = Mask(row).LastIndexOfAnyExcept(0L);
+                if (last < 0) return MaxLength;
+                used = Math.Max(used, last + 1);
+            }
+            return used;
+        }
+    }
+
+    /// <summary>The first <paramref name="length"/> positions of every row.</summary>
+    public TokenBatch Prefix(int length)
+    {
+        if (length < 1 || length > MaxLength) throw new ArgumentOutOfRangeException(nameof(length), $"a prefix of 1..{MaxLength} positions, got {length}");
+        var ids = new long[Count * length];
+        var mask = new long[Count * length];
+        for (int row = 0; row < Count; row++)
+        {
+            Ids(row)[..length].CopyTo(ids.AsSpan(row * length));
+            Mask(row)[..length].CopyTo(mask.AsSpan(row * length));
+        }
+        return new TokenBatch(ids, mask, Count, length);
+    }
 }
 
 /// <summary>

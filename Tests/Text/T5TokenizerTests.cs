@@ -160,6 +160,28 @@ public sealed class T5TokenizerTests
     }
 
     [Test]
+    public void RealLengthAndPrefixCutTheTrailingPadding()
+    {
+        var tok = new T5Tokenizer(LoadModel());
+        var batch = tok.EncodeBatch(["", "a red fox", "dog"], 16);
+        int fox = tok.Encode("a red fox").Count + 1;
+        Assert.That(batch.RealLength, Is.EqualTo(fox), "the longest row's tokens and its EOS");
+        var cut = batch.Prefix(batch.RealLength);
+        Assert.That((cut.Count, cut.MaxLength), Is.EqualTo((3, fox)));
+        for (int row = 0; row < 3; row++)
+        {
+            Assert.That(cut.Ids(row).ToArray(), Is.EqualTo(batch.Ids(row)[..fox].ToArray()));
+            Assert.That(cut.Mask(row).ToArray(), Is.EqualTo(batch.Mask(row)[..fox].ToArray()));
+            Assert.That(batch.Mask(row)[fox..].ToArray(), Is.All.EqualTo(0), "only padding was cut");
+        }
+        Assert.That(tok.EncodeBatch(["", ""], 8).RealLength, Is.EqualTo(1), "the empty text keeps its EOS");
+        var noToken = new TokenBatch([1, 5, 0, 0], [1, 1, 0, 0], 2, 2);
+        Assert.That(noToken.RealLength, Is.EqualTo(2), "a row without any real token keeps every position");
+        Assert.Throws<ArgumentOutOfRangeException>(() => batch.Prefix(0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => batch.Prefix(17));
+    }
+
+    [Test]
     public void SpecialStringsAndSentinelIds()
     {
         var tok = new T5Tokenizer(LoadModel());

@@ -153,53 +153,13 @@ public sealed class T5Encoder : IDisposable
     }
 
     /// <summary>As <see cref="Encode(ReadOnlySpan{long}, ReadOnlySpan{long}, int, int)"/>, into
-    /// <paramref name="output"/> f32 [batch, length, d_model], which the caller holds (<see cref="TextConditioning"/>'s arena).
-    /// With <paramref name="computePadding"/> false, only the positions up to the last real token of the longest row are
-    /// encoded, and the positions after it (padding in every row) are zero. Those positions are masked keys for every
-    /// query, with softmax weight exactly 0, so the encoded positions come out bit for bit as in a full encode
-    /// (docs/t5.md, quirk T6), and a short prompt costs its own length instead of max_length. A row without any real
-    /// token attends to all of its keys alike, so then every position is encoded.</summary>
-    public void Encode(ReadOnlySpan<long> ids, ReadOnlySpan<long> mask, int batch, int length, Tensor output, bool computePadding = true)
+    /// <paramref name="output"/> f32 [batch, length, d_model], which the caller holds (<see cref="TextConditioning"/>'s arena).</summary>
+    public void Encode(ReadOnlySpan<long> ids, ReadOnlySpan<long> mask, int batch, int length, Tensor output)
     {
         var (ids32, keyMask) = CheckInputs(ids, mask, batch, length);
         if (output.DType != DType.F32 || !output.Shape.SequenceEqual(new long[] { batch, length, Config.DModel }))
             throw new ArgumentException($"T5 encode: the output must be f32 [{batch},{length},{Config.DModel}], got {output}");
-        int used = computePadding ? length : RealLength(keyMask, batch, length);
-        if (used == length)
-        {
-            Run(ids32, keyMask, batch, length, output);
-            return;
-        }
-        using var part = OwnedTensor.Create(_gpu, DType.F32, batch, used, Config.DModel);
-        Run(Prefix(ids32, batch, length, used), Prefix(keyMask, batch, length, used), batch, used, part.T);
-        using var seq = new Sequence(_gpu);
-        seq.Fill(output);
-        ulong usedBytes = (ulong)used * (ulong)Config.DModel * 4, rowBytes = (ulong)length * (ulong)Config.DModel * 4;
-        for (int b = 0; b < batch; b++)
-            seq.Copy(part.T.Buffer, part.T.Offset + (ulong)b * usedBytes, output.Buffer, output.Offset + (ulong)b * rowBytes, usedBytes);
-        seq.Run();
-    }
-
-    /// <summary>Positions up to and including the last real token of any row; <paramref name="length"/> when a row has
-    /// no real token.</summary>
-    static int RealLength(float[] keyMask, int batch, int length)
-    {
-        int used = 0;
-        for (int b = 0; b < batch; b++)
-        {
-            int last = Array.FindLastIndex(keyMask, b * length + length - 1, length, m => m != 0) - b * length;
-            if (last < 0) return length;
-            used = Math.Max(used, last + 1);
-        }
-        return used;
-    }
-
-    /// <summary>The first <paramref name="used"/> of each row's <paramref name="length"/> values.</summary>
-    static T[] Prefix<T>(T[] rows, int batch, int length, int used)
-    {
-        var prefix = new T[batch * used];
-        for (int b = 0; b < batch; b++) Array.Copy(rows, b * length, prefix, b * used, used);
-        return prefix;
+        Run(ids32, keyMask, batch, length, output);
     }
 
     /// <summary>The ids and key mask as the kernels read them, after checking the weights are there and every value.</summary>

@@ -5,19 +5,24 @@ namespace T2X.Vulkan.Models.T5;
 /// <summary>
 /// The text side of a generation, as the Qihoo pipeline prepares it (docs/t5.md §1): prompts and
 /// the negative prompt (default "") tokenized to max_length and encoded as one batch [cond; uncond], conditional
-/// rows first. The embeddings stay on the device for the transformer's caption projection.
+/// rows first. The embeddings stay on the device for the transformer's caption projection. Unless asked to encode the
+/// padding, the batch is cut after the last real token of its longest text: every later position is padding in every
+/// row, which the encoder's and the transformer's masks give attention weight exactly 0, so the image is bit for bit
+/// the same, and a short prompt costs its own length instead of max_length (docs/t5.md, quirk T6).
 /// </summary>
 public sealed class TextConditioning : IDisposable
 {
     readonly TensorArena _device;   // holds Embeddings and Mask
 
-    /// <summary>last_hidden_state f32 [2B, L, d_model]: rows 0..B−1 the prompts, rows B..2B−1 the negative prompt. The
-    /// positions after the longest text's last token are zero unless encoded with encodePadding.</summary>
+    /// <summary>last_hidden_state f32 [2B, L, d_model]: rows 0..B−1 the prompts, rows B..2B−1 the negative prompt. L is
+    /// max_length with encodePadding, else the longest text's length (<see cref="TokenBatch.RealLength"/>).</summary>
     public Tensor Embeddings { get; }
     /// <summary>The attention mask as f32 [2B, L] on the device (1 = token, 0 = padding), for key masking.</summary>
     public Tensor Mask { get; }
     /// <summary>The ids and mask that were encoded (host copies, int64 [2B, L]).</summary>
     public TokenBatch Tokens { get; }
+    /// <summary>L, the positions encoded per text.</summary>
+    public int Length => Tokens.MaxLength;
     /// <summary>The texts after preparation (cleaned prompts, then the lower-cased negative prompts).</summary>
     public IReadOnlyList<string> Texts { get; }
 
@@ -55,9 +60,8 @@ public sealed class TextConditioning : IDisposable
     /// <summary>
     /// Tokenizes and encodes [prompts; negative prompt × B]. <paramref name="releaseEncoder"/>: free the encoder's
     /// weights afterwards (null: when <see cref="MemoryIsShort"/>), so the transformer and VAE fit on small devices.
-    /// <paramref name="encodePadding"/>: also encode the padding positions after the longest text's last token, as
-    /// transformers does; by default they are left zero, which the transformer's text mask makes exactly equivalent
-    /// (their attention weight is 0) at a fraction of the encoder's time for short prompts (docs/t5.md, quirk T6).
+    /// <paramref name="encodePadding"/>: encode all max_length positions, as transformers' last_hidden_state has them,
+    /// instead of cutting the batch after its longest text.
     /// </summary>
     public static TextConditioning Encode(T5Tokenizer tokenizer, T5Encoder encoder, IReadOnlyList<string> prompts,
         string negativePrompt = "", int maxLength = 200, bool cleanCaption = true, bool? releaseEncoder = null, bool encodePadding = false)
@@ -73,11 +77,12 @@ public sealed class TextConditioning : IDisposable
         if (prompts.Count == 0) throw new ArgumentException("no prompt to encode");
         var texts = PrepareTexts(prompts, negativePrompts, cleanCaption);
         var tokens = tokenizer.EncodeBatch(texts, maxLength);
+        if (!encodePadding) tokens = tokens.Prefix(tokens.RealLength);
         var gpu = encoder.Gpu;
-        var device = TensorArena.Allocate(gpu, arena => AllocateDevice(arena, encoder.Config, texts.Count, maxLength), out var t);
+        var device = TensorArena.Allocate(gpu, arena => AllocateDevice(arena, encoder.Config, texts.Count, tokens.MaxLength), out var t);
         try
         {
-            encoder.Encode(tokens.InputIds, tokens.AttentionMask, texts.Count, maxLength, t.Embeddings, computePadding: encodePadding);
+            encoder.Encode(tokens.InputIds, tokens.AttentionMask, texts.Count, tokens.MaxLength, t.Embeddings);
             t.Mask.Upload(Array.ConvertAll(tokens.AttentionMask, m => (float)m));
             if (releaseEncoder ?? MemoryIsShort(gpu, encoder)) encoder.Release();
             return new TextConditioning(device, t.Embeddings, t.Mask, tokens, texts);
