@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using T2X.Vulkan.Weights;
 
 namespace T2X.Vulkan.Kernels;
@@ -26,27 +27,42 @@ public static class GemmPanels
         dtype is DType.F32 or DType.F16 or DType.BF16 && n > 0 && k > 0 && n % Columns == 0 && k % (RunBytes / dtype.Size()) == 0;
 
     /// <summary>Writes a row-major weight [N, …] (read as [N, K]) into a buffer at an offset, in panels, and returns the
-    /// tensor that says so.</summary>
+    /// tensor that says so. A host-visible buffer (every CPU device's) is packed in place, without a copy between.</summary>
     public static Tensor Write(GpuBuffer buffer, ulong offset, HostTensor weight)
     {
-        long n = weight.Shape.Length >= 2 ? weight.Shape[0] : 0;
-        buffer.Upload(Pack(weight.Bytes, weight.DType, n, n > 0 ? weight.Elements / n : 0), offset);
+        long n = weight.Shape.Length >= 2 ? weight.Shape[0] : 0, k = n > 0 ? weight.Elements / n : 0;
+        if (buffer.IsMapped && offset + (ulong)weight.Bytes.Length <= (ulong)buffer.Mapped.Length)
+            PackInto(weight.Bytes, buffer.Mapped.Slice(checked((int)offset), weight.Bytes.Length), weight.DType, n, k);
+        else
+            buffer.Upload(Pack(weight.Bytes, weight.DType, n, k), offset);
         return new Tensor(buffer, offset, weight.DType, weight.Shape).WithLayout(TensorLayout.GemmPanels);
     }
 
     /// <summary>Reorders a row-major [N, K] weight's bytes into panels.</summary>
     public static byte[] Pack(ReadOnlySpan<byte> rowMajor, DType dtype, long n, long k)
     {
-        if (!Fits(dtype, n, k))
-            throw new ArgumentException($"gemm panels: a [{n}, {k}] {dtype} weight is not whole panels of {Columns} columns and runs of {RunBytes} bytes");
-        int size = dtype.Size();
-        if (rowMajor.Length != n * k * size) throw new ArgumentException($"gemm panels: {rowMajor.Length} bytes for a [{n}, {k}] {dtype} weight");
         var packed = new byte[rowMajor.Length];
-        long runValues = RunBytes / size, at = 0;
-        for (long panel = 0; panel < n; panel += Columns)
-            for (long first = 0; first < k; first += runValues)
-                for (int column = 0; column < Columns; column++, at += RunBytes)   // column = group · 8 + lane, the load order
-                    rowMajor.Slice(checked((int)(((panel + column) * k + first) * size)), RunBytes).CopyTo(packed.AsSpan(checked((int)at), RunBytes));
+        PackInto(rowMajor, packed, dtype, n, k);
         return packed;
     }
+
+    /// <summary>Reorders a row-major [N, K] weight's bytes into panels in <paramref name="packed"/> (as long as it).</summary>
+    static void PackInto(ReadOnlySpan<byte> rowMajor, Span<byte> packed, DType dtype, long n, long k)
+    {
+        if (!Fits(dtype, n, k))
+            throw new ArgumentException($"gemm panels: a [{n}, {k}] {dtype} weight is not whole panels of {Columns} columns and runs of {RunBytes} bytes");
+        if (rowMajor.Length != n * k * dtype.Size() || packed.Length != rowMajor.Length)
+            throw new ArgumentException($"gemm panels: {rowMajor.Length} bytes for a [{n}, {k}] {dtype} weight");
+        // A run is one 32-byte value: a row of W holds k·size / 32 of them, and the panels take them column by column.
+        var from = MemoryMarshal.Cast<byte, Run>(rowMajor);
+        var to = MemoryMarshal.Cast<byte, Run>(packed);
+        int runsPerRow = checked((int)(k * dtype.Size() / RunBytes)), at = 0;
+        for (int panel = 0; panel < n; panel += Columns)
+            for (int run = 0; run < runsPerRow; run++)
+                for (int column = 0; column < Columns; column++)   // column = group · 8 + lane, the load order
+                    to[at++] = from[(panel + column) * runsPerRow + run];
+    }
+
+    /// <summary>32 bytes (<see cref="RunBytes"/>), copied as one value.</summary>
+    readonly struct Run { readonly long _a, _b, _c, _d; }
 }

@@ -26,39 +26,42 @@ public sealed class DeviceWeights : IDisposable
     /// names, read only as a GEMM's w ([N, K], or [N, …] read as [N, K] like a convolution's [Cout, taps…, Cin]), are
     /// stored in <see cref="GemmPanels"/> on devices whose GEMM reads those (CPU devices) when their shape is whole
     /// panels (<see cref="GemmPanels.Fits"/>); the rest stay row-major.</summary>
+    /// <param name="reuse">Weights this upload replaces (disposed here either way). When they were planned into buffers of
+    /// the same sizes, as a streamed model's blocks of one shape are, their buffers are written again instead of
+    /// allocating fresh memory, whose first touch costs a page fault and a zeroed page per 4 KiB.</param>
     public static DeviceWeights Upload(Gpu gpu, IEnumerable<(string name, Func<HostTensor> read, DType storedType, long[] shape)> tensors,
-        Func<string, DType?>? dtypeOf = null, Func<string, bool>? gemmWeight = null)
+        Func<string, DType?>? dtypeOf = null, Func<string, bool>? gemmWeight = null, DeviceWeights? reuse = null)
     {
         bool panels = gemmWeight is not null && Gemm.ChosenVariant(gpu.Info) == Gemm.Variant.Texel;
-        var w = new DeviceWeights();
-        var list = tensors.ToList();
-        ulong maxBuffer = Math.Min(gpu.Info.MaxStorageBufferRange, 256ul << 20);
-        // Plan: consecutive tensors share a buffer until it would pass maxBuffer.
-        var plan = new List<List<(int index, ulong offset)>>();
-        var sizes = new List<ulong>();
-        ulong used = 0;
-        for (int i = 0; i < list.Count; i++)
+        List<(string name, Func<HostTensor> read, DType storedType, long[] shape)> list;
+        List<List<(int index, ulong offset)>> plan;
+        List<ulong> sizes;
+        try
         {
-            var dt = dtypeOf?.Invoke(list[i].name) ?? list[i].storedType;
-            long n = 1; foreach (var d in list[i].shape) n *= d;
-            ulong bytes = (ulong)(n * dt.Size());
-            ulong start = DeviceInfo.PackedBytes(used);
-            if (plan.Count == 0 || start + bytes > maxBuffer && used > 0)
-            {
-                if (plan.Count > 0) sizes.Add(used);
-                plan.Add([]);
-                start = 0;
-            }
-            plan[^1].Add((i, start));
-            used = start + bytes;
+            list = tensors.ToList();
+            (plan, sizes) = Plan(gpu, list, dtypeOf);
         }
-        if (plan.Count > 0) sizes.Add(used);
+        catch
+        {
+            reuse?.Dispose();
+            throw;
+        }
+        var w = new DeviceWeights();
+        if (reuse is not null)
+        {
+            if (reuse._buffers.Select(b => b.Size).SequenceEqual(sizes))
+            {
+                w._buffers.AddRange(reuse._buffers);
+                reuse._buffers.Clear();
+            }
+            reuse.Dispose();
+        }
         try
         {
             for (int b = 0; b < plan.Count; b++)
             {
-                var buffer = new GpuBuffer(gpu, sizes[b]);
-                w._buffers.Add(buffer);
+                if (b == w._buffers.Count) w._buffers.Add(new GpuBuffer(gpu, sizes[b]));
+                var buffer = w._buffers[b];
                 foreach (var (index, offset) in plan[b])
                 {
                     var (name, read, stored, shape) = list[index];
@@ -86,10 +89,38 @@ public sealed class DeviceWeights : IDisposable
         return w;
     }
 
+    /// <summary>Which buffer each tensor goes to and at what offset: consecutive tensors share a buffer until it would
+    /// pass the device's binding range (at most 256 MiB).</summary>
+    static (List<List<(int index, ulong offset)>> plan, List<ulong> sizes) Plan(Gpu gpu,
+        List<(string name, Func<HostTensor> read, DType storedType, long[] shape)> list, Func<string, DType?>? dtypeOf)
+    {
+        ulong maxBuffer = Math.Min(gpu.Info.MaxStorageBufferRange, 256ul << 20);
+        var plan = new List<List<(int index, ulong offset)>>();
+        var sizes = new List<ulong>();
+        ulong used = 0;
+        for (int i = 0; i < list.Count; i++)
+        {
+            var dt = dtypeOf?.Invoke(list[i].name) ?? list[i].storedType;
+            long n = 1; foreach (var d in list[i].shape) n *= d;
+            ulong bytes = (ulong)(n * dt.Size());
+            ulong start = DeviceInfo.PackedBytes(used);
+            if (plan.Count == 0 || start + bytes > maxBuffer && used > 0)
+            {
+                if (plan.Count > 0) sizes.Add(used);
+                plan.Add([]);
+                start = 0;
+            }
+            plan[^1].Add((i, start));
+            used = start + bytes;
+        }
+        if (plan.Count > 0) sizes.Add(used);
+        return (plan, sizes);
+    }
+
     /// <summary>Uploads in-memory tensors.</summary>
     public static DeviceWeights Upload(Gpu gpu, IEnumerable<KeyValuePair<string, HostTensor>> tensors, Func<string, DType?>? dtypeOf = null,
-        Func<string, bool>? gemmWeight = null)
-        => Upload(gpu, tensors.Select(kv => (kv.Key, (Func<HostTensor>)(() => kv.Value), kv.Value.DType, kv.Value.Shape)), dtypeOf, gemmWeight);
+        Func<string, bool>? gemmWeight = null, DeviceWeights? reuse = null)
+        => Upload(gpu, tensors.Select(kv => (kv.Key, (Func<HostTensor>)(() => kv.Value), kv.Value.DType, kv.Value.Shape)), dtypeOf, gemmWeight, reuse);
 
     /// <summary>Uploads the named tensors of a checkpoint.</summary>
     public static DeviceWeights Upload(Gpu gpu, ITensorSource source, IEnumerable<string> names, Func<string, DType?>? dtypeOf = null)

@@ -322,6 +322,40 @@ public sealed class GemmTests : GpuTest
         finally { x.Buffer.Dispose(); y.Buffer.Dispose(); }
     }
 
+    /// <summary>A streamed block's upload over the previous block writes the previous block's buffers again when the
+    /// plan is the same (no fresh memory), and allocates afresh when it is not; the replaced weights are disposed.</summary>
+    [Test]
+    public void UploadsReuseThePreviousBlocksBuffersWhenThePlanIsTheSame()
+    {
+        var p = Problem.Random(19, 64, 48, DType.F32, seed: 12);
+        var q = Problem.Random(19, 64, 48, DType.F32, seed: 13);
+        Dictionary<string, HostTensor> Block(int i, Problem w) => new()
+        {
+            [$"block.{i}.weight"] = HostTensor.FromFloat32(w.W, 64, 48),
+            [$"block.{i}.bias"] = HostTensor.FromFloat32(w.X[..64], 64),
+        };
+        var first = DeviceWeights.Upload(Gpu, Block(0, p), gemmWeight: n => n.EndsWith(".weight"));
+        var firstBuffer = first["block.0.weight"].Buffer;
+        using var second = DeviceWeights.Upload(Gpu, Block(1, q), gemmWeight: n => n.EndsWith(".weight"), reuse: first);
+        Assert.That(second["block.1.weight"].Buffer, Is.SameAs(firstBuffer), "the same plan: the buffer is written again");
+        Assert.That(first.Bytes, Is.Zero, "the replaced weights hold nothing");
+        Assert.Throws<KeyNotFoundException>(() => _ = first["block.0.weight"]);
+        Assert.That(second["block.1.bias"].ToArray(), Is.EqualTo(q.X[..64]));
+
+        var x = Upload(q.X, DType.F32, [q.M, q.K]);
+        var y = Tensor.Create(Gpu, DType.F32, q.M, q.N);
+        try
+        {
+            Run(s => Gemm.Record(s, x, second["block.1.weight"], null, y));
+            Check.Close(y.ToArray(), q.Reference(), Tol, "gemm with the weight written over the previous block's");
+        }
+        finally { x.Buffer.Dispose(); y.Buffer.Dispose(); }
+
+        var other = new Dictionary<string, HostTensor> { ["wide.weight"] = HostTensor.FromFloat32(new float[96 * 48], 96, 48) };
+        using var third = DeviceWeights.Upload(Gpu, other, gemmWeight: n => n.EndsWith(".weight"), reuse: DeviceWeights.Upload(Gpu, Block(2, p)));
+        Assert.That(third.Bytes, Is.EqualTo(96 * 48 * 4), "another plan: fresh buffers");
+    }
+
     [Test]
     public void SplitDispatchCount()
     {

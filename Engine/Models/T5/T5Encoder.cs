@@ -210,14 +210,15 @@ public sealed class T5Encoder : IDisposable
                 {
                     if (_blockUploads is not null)
                     {
-                        // Run what is recorded, free the previous block, upload this one: one block on the device at a time.
+                        // Run what is recorded, then upload this block over the previous one (its buffers written again):
+                        // one block on the device at a time.
                         seq.Run();
                         seq.Dispose();
                         seq = new Sequence(_gpu);
-                        block?.Dispose();
-                        block = null;
                         if (_streamSource is null) throw new InvalidOperationException("the T5 encoder's weights were released");
-                        block = DeviceWeights.Upload(_gpu, _blockUploads[i], gemmWeight: IsBlockWeight);
+                        var previous = block;
+                        block = null;
+                        block = DeviceWeights.Upload(_gpu, _blockUploads[i], gemmWeight: IsBlockWeight, reuse: previous);
                     }
                     var bw = block ?? w;
                     string p = $"encoder.block.{i}.layer.";
