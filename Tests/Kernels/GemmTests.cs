@@ -312,12 +312,18 @@ public sealed class GemmTests : GpuTest
         Assert.That(weights["bf16 K 40.weight"].Layout, Is.EqualTo(TensorLayout.RowMajor), "16-bit K not whole 32-byte runs");
         Assert.That(weights["unnamed"].Layout, Is.EqualTo(TensorLayout.RowMajor), "not named a GEMM weight");
 
+        CheckWithWeight(p, weights["fits.weight"], "gemm with an uploaded weight");
+    }
+
+    /// <summary>y = x·wᵀ of the problem's x with an uploaded w, against the problem's reference.</summary>
+    void CheckWithWeight(Problem p, Tensor w, string what)
+    {
         var x = Upload(p.X, DType.F32, [p.M, p.K]);
         var y = Tensor.Create(Gpu, DType.F32, p.M, p.N);
         try
         {
-            Run(s => Gemm.Record(s, x, weights["fits.weight"], null, y));
-            Check.Close(y.ToArray(), p.Reference(), Tol, "gemm with an uploaded weight");
+            Run(s => Gemm.Record(s, x, w, null, y));
+            Check.Close(y.ToArray(), p.Reference(), Tol, what);
         }
         finally { x.Buffer.Dispose(); y.Buffer.Dispose(); }
     }
@@ -342,14 +348,7 @@ public sealed class GemmTests : GpuTest
         Assert.Throws<KeyNotFoundException>(() => _ = first["block.0.weight"]);
         Assert.That(second["block.1.bias"].ToArray(), Is.EqualTo(q.X[..64]));
 
-        var x = Upload(q.X, DType.F32, [q.M, q.K]);
-        var y = Tensor.Create(Gpu, DType.F32, q.M, q.N);
-        try
-        {
-            Run(s => Gemm.Record(s, x, second["block.1.weight"], null, y));
-            Check.Close(y.ToArray(), q.Reference(), Tol, "gemm with the weight written over the previous block's");
-        }
-        finally { x.Buffer.Dispose(); y.Buffer.Dispose(); }
+        CheckWithWeight(q, second["block.1.weight"], "gemm with the weight written over the previous block's");
 
         var other = new Dictionary<string, HostTensor> { ["wide.weight"] = HostTensor.FromFloat32(new float[96 * 48], 96, 48) };
         using var third = DeviceWeights.Upload(Gpu, other, gemmWeight: n => n.EndsWith(".weight"), reuse: DeviceWeights.Upload(Gpu, Block(2, p)));
