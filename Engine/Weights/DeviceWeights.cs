@@ -25,10 +25,10 @@ public sealed class DeviceWeights : IDisposable
     /// chosen by <paramref name="dtypeOf"/> (null keeps the stored dtype). Tensors that <paramref name="gemmWeight"/>
     /// names, read only as a GEMM's w ([N, K], or [N, …] read as [N, K] like a convolution's [Cout, taps…, Cin]), are
     /// stored in <see cref="GemmPanels"/> on devices whose GEMM reads those (CPU devices) when their shape is whole
-    /// panels (<see cref="GemmPanels.Fits"/>); the rest stay row-major.</summary>
-    /// <param name="reuse">Weights this upload replaces (disposed here either way). When they were planned into buffers of
-    /// the same sizes, as a streamed model's blocks of one shape are, their buffers are written again instead of
-    /// allocating fresh memory, whose first touch costs a page fault and a zeroed page per 4 KiB.</param>
+    /// panels (<see cref="GemmPanels.Fits"/>); the rest stay row-major. <paramref name="reuse"/>: weights this upload
+    /// replaces (disposed here either way); when they were planned into buffers of the same sizes, as a streamed model's
+    /// blocks of one shape are, their buffers are written again instead of allocating fresh memory, whose first touch
+    /// costs a page fault and a zeroed page per 4 KiB.</summary>
     public static DeviceWeights Upload(Gpu gpu, IEnumerable<(string name, Func<HostTensor> read, DType storedType, long[] shape)> tensors,
         Func<string, DType?>? dtypeOf = null, Func<string, bool>? gemmWeight = null, DeviceWeights? reuse = null)
     {

@@ -162,7 +162,7 @@ sealed class ZipReader : IDisposable
         return start;
     }
 
-    /// <summary>Reads <paramref name="count"/> bytes of an entry's uncompressed data starting at <paramref name="offset"/>.
+    /// <summary>Reads destination.Length bytes of an entry's uncompressed data starting at <paramref name="offset"/>.
     /// A read of the whole entry is checked against the entry's CRC-32.</summary>
     public void Read(Entry e, long offset, Span<byte> destination)
     {
