@@ -32,61 +32,51 @@ public sealed class DeviceWeights : IDisposable
     public static DeviceWeights Upload(Gpu gpu, IEnumerable<(string name, Func<HostTensor> read, DType storedType, long[] shape)> tensors,
         Func<string, DType?>? dtypeOf = null, Func<string, bool>? gemmWeight = null, DeviceWeights? reuse = null)
     {
-        bool panels = gemmWeight is not null && Gemm.ChosenVariant(gpu.Info) == Gemm.Variant.Texel;
-        List<(string name, Func<HostTensor> read, DType storedType, long[] shape)> list;
-        List<List<(int index, ulong offset)>> plan;
-        List<ulong> sizes;
         try
         {
-            list = tensors.ToList();
-            (plan, sizes) = Plan(gpu, list, dtypeOf);
-        }
-        catch
-        {
-            reuse?.Dispose();
-            throw;
-        }
-        var w = new DeviceWeights();
-        if (reuse is not null)
-        {
-            if (reuse._buffers.Select(b => b.Size).SequenceEqual(sizes))
+            bool panels = gemmWeight is not null && Gemm.ChosenVariant(gpu.Info) == Gemm.Variant.Texel;
+            var list = tensors.ToList();
+            var (plan, sizes) = Plan(gpu, list, dtypeOf);
+            var w = new DeviceWeights();
+            if (reuse is not null && reuse._buffers.Select(b => b.Size).SequenceEqual(sizes))
             {
                 w._buffers.AddRange(reuse._buffers);
                 reuse._buffers.Clear();
             }
-            reuse.Dispose();
-        }
-        try
-        {
-            for (int b = 0; b < plan.Count; b++)
+            reuse?.Dispose();   // before allocating, so replaced weights of another plan never sit beside the new ones
+            try
             {
-                if (b == w._buffers.Count) w._buffers.Add(new GpuBuffer(gpu, sizes[b]));
-                var buffer = w._buffers[b];
-                foreach (var (index, offset) in plan[b])
+                for (int b = 0; b < plan.Count; b++)
                 {
-                    var (name, read, stored, shape) = list[index];
-                    var host = read();
-                    var dt = dtypeOf?.Invoke(name) ?? stored;
-                    if (host.DType != dt) host = host.To(dt);
-                    if (!host.Shape.SequenceEqual(shape))
-                        throw new InvalidDataException($"weight '{name}': read shape [{string.Join(",", host.Shape)}], expected [{string.Join(",", shape)}]");
-                    long rows = shape.Length >= 2 ? shape[0] : 0, columns = rows > 0 ? host.Elements / rows : 0;   // [N, K…] as [N, K]
-                    if (panels && GemmPanels.Fits(dt, rows, columns) && gemmWeight!(name))
-                        w._tensors[name] = GemmPanels.Write(buffer, offset, host);
-                    else
+                    if (b == w._buffers.Count) w._buffers.Add(new GpuBuffer(gpu, sizes[b]));
+                    var buffer = w._buffers[b];
+                    foreach (var (index, offset) in plan[b])
                     {
-                        buffer.Upload(host.Bytes, offset);
-                        w._tensors[name] = new Tensor(buffer, offset, dt, shape);
+                        var (name, read, stored, shape) = list[index];
+                        var host = read();
+                        var dt = dtypeOf?.Invoke(name) ?? stored;
+                        if (host.DType != dt) host = host.To(dt);
+                        if (!host.Shape.SequenceEqual(shape))
+                            throw new InvalidDataException($"weight '{name}': read shape [{string.Join(",", host.Shape)}], expected [{string.Join(",", shape)}]");
+                        long rows = shape.Length >= 2 ? shape[0] : 0, columns = rows > 0 ? host.Elements / rows : 0;   // [N, K…] as [N, K]
+                        if (panels && GemmPanels.Fits(dt, rows, columns) && gemmWeight!(name))
+                            w._tensors[name] = GemmPanels.Write(buffer, offset, host);
+                        else
+                        {
+                            buffer.Upload(host.Bytes, offset);
+                            w._tensors[name] = new Tensor(buffer, offset, dt, shape);
+                        }
                     }
                 }
             }
+            catch
+            {
+                w.Dispose();
+                throw;
+            }
+            return w;
         }
-        catch
-        {
-            w.Dispose();
-            throw;
-        }
-        return w;
+        finally { reuse?.Dispose(); }   // on every path, also when planning throws (a second Dispose frees nothing)
     }
 
     /// <summary>Which buffer each tensor goes to and at what offset: consecutive tensors share a buffer until it would

@@ -76,9 +76,7 @@ public sealed class AttentionBench : IBench
     {
         var rng = new Random(2);
         using var x = Random(gpu, rng, m * Width);
-        var wHost = new float[Width * Width];
-        for (int i = 0; i < wHost.Length; i++) wHost[i] = (float)(rng.NextDouble() * 2 - 1) * 1.7f;
-        using var w = DeviceWeights.Upload(gpu, new Dictionary<string, HostTensor> { ["w"] = HostTensor.FromFloat32(wHost, Width, Width) },
+        using var w = DeviceWeights.Upload(gpu, new Dictionary<string, HostTensor> { ["w"] = HostTensor.FromFloat32(Values(rng, Width * Width), Width, Width) },
             gemmWeight: _ => true);
         using var y = new GpuBuffer(gpu, (ulong)(m * Width * 4));
         using var gemm = new Sequence(gpu);
@@ -86,15 +84,20 @@ public sealed class AttentionBench : IBench
         using var attention = new Sequence(gpu);
         record(attention);
         var t = Benches.Medians([attention.Run, gemm.Run], options.Repeats);
-        return (t[0], 2.0 * m * Width * Width / t[1] / 1e9, w["w"].Layout == TensorLayout.GemmPanels ? "panels" : "rows");
+        return (t[0], 2.0 * m * Width * Width / t[1] / 1e9, Benches.LayoutName(w["w"]));
     }
 
     static GpuBuffer Random(Gpu gpu, Random rng, int n)
     {
+        var b = new GpuBuffer(gpu, (ulong)n * 4);
+        b.Upload<float>(Values(rng, n));
+        return b;
+    }
+
+    static float[] Values(Random rng, int n)
+    {
         var data = new float[n];
         for (int i = 0; i < n; i++) data[i] = (float)(rng.NextDouble() * 2 - 1) * 1.7f;
-        var b = new GpuBuffer(gpu, (ulong)n * 4);
-        b.Upload<float>(data);
-        return b;
+        return data;
     }
 }

@@ -32,6 +32,9 @@ public static class Benches
     /// <summary>Every benchmark `t2x bench` knows, by name.</summary>
     public static readonly List<IBench> All = [new GemmBench(), new AttentionBench(), new RowOpsBench(), new KernelsBench(), new AdherenceBench(), new PtDitAttentionBench(), new PtDitBench(), new VaeBench(), new BatchBench()];
 
+    /// <summary>How a GEMM weight is laid out, as bench rows print it: "panels" or "rows".</summary>
+    public static string LayoutName(Tensor w) => w.Layout == TensorLayout.GemmPanels ? "panels" : "rows";
+
     /// <summary>Median of the timings of an action (seconds), after one warm-up call.</summary>
     public static double Median(Action action, int repeats) => Medians([action], repeats)[0];
 

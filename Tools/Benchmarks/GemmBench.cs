@@ -113,7 +113,7 @@ public sealed class GemmBench : IBench
                 var (height, wc) = contenders[i];
                 result.With("variant", variant.ToString().ToLowerInvariant());
                 if (height is int h) result.With("row_groups", h);
-                if (texel) result.With("w_layout", wc.Layout == TensorLayout.GemmPanels ? "panels" : "rows");
+                if (texel) result.With("w_layout", Benches.LayoutName(wc));
                 result.With("chosen", variant == chosen && (height ?? Gemm.TexelRowGroups) == Gemm.TexelRowGroups && wc == engineW);
                 yield return result;
             }

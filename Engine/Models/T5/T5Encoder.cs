@@ -97,11 +97,11 @@ public sealed class T5Encoder : IDisposable
         return new T5Encoder(gpu, config, weights, positionTable, embeddingKey, activation, null, null);
     }
 
-    /// <summary>The block a weight belongs to ("encoder.block.{i}.…"), or null for the embedding and final norm.</summary>
     /// <summary>A block's tensor: its matrices (q|k|v, o, wi, wo) are read only by the GEMM, so on CPU devices they are
     /// stored in its panels (the position bias table of block 0 is not uploaded; the embedding is not a block's).</summary>
     static bool IsBlockWeight(string name) => BlockOf(name) is not null;
 
+    /// <summary>The block a weight belongs to ("encoder.block.{i}.…"), or null for the embedding and final norm.</summary>
     public static int? BlockOf(string name)
     {
         const string prefix = "encoder.block.";
@@ -216,9 +216,7 @@ public sealed class T5Encoder : IDisposable
                         seq.Dispose();
                         seq = new Sequence(_gpu);
                         if (_streamSource is null) throw new InvalidOperationException("the T5 encoder's weights were released");
-                        var previous = block;
-                        block = null;
-                        block = DeviceWeights.Upload(_gpu, _blockUploads[i], gemmWeight: IsBlockWeight, reuse: previous);
+                        block = DeviceWeights.Upload(_gpu, _blockUploads[i], gemmWeight: IsBlockWeight, reuse: block);
                     }
                     var bw = block ?? w;
                     string p = $"encoder.block.{i}.layer.";
