@@ -15,6 +15,16 @@ public static class Checkpoint
     /// <c>*.index.json</c> whose weight_map points at shards of either kind.</summary>
     public static ITensorSource Open(string path) => Open(path, allowIndex: true);
 
+    /// <summary>Runs <see cref="ITensorSource.Prefetch"/> for these tensors (taken now, hinted in the source's file order)
+    /// on a background thread, because the hints wait while the disk's queue is full; returns at once. A loader calls it
+    /// before reading, so the disk reads ahead while the host converts and uploads what came before.</summary>
+    public static void PrefetchInBackground(this ITensorSource source, IEnumerable<string> names)
+    {
+        var wanted = names.ToHashSet(StringComparer.Ordinal);
+        var ordered = source.Tensors.Select(t => t.Name).Where(wanted.Contains).ToArray();
+        Task.Run(() => source.Prefetch(ordered));
+    }
+
     static ITensorSource Open(string path, bool allowIndex)
     {
         if (Directory.Exists(path)) return OpenFolder(path);
@@ -190,6 +200,12 @@ public static class Checkpoint
 
         public HostTensor Read(string name)
             => _shardOf.TryGetValue(name, out var s) ? s.Read(name) : throw new KeyNotFoundException($"no tensor '{name}' in the weight_map");
+
+        public void Prefetch(IEnumerable<string> names)
+        {
+            foreach (var group in names.Where(_shardOf.ContainsKey).GroupBy(n => _shardOf[n]))
+                group.Key.Prefetch(group);
+        }
 
         public void Dispose()
         {

@@ -110,4 +110,8 @@ public interface ITensorSource : IDisposable
     IReadOnlyList<TensorInfo> Tensors { get; }
     /// <summary>Reads one tensor's data (contiguous, in its stored dtype).</summary>
     HostTensor Read(string name);
+    /// <summary>A hint that these tensors will be read soon: a file-backed source asks the OS to start reading their
+    /// bytes from disk in the background (<see cref="Files.ReadAhead"/>), so that a later <see cref="Read"/> finds them in
+    /// memory. Unknown names are skipped; it never throws. By default it does nothing.</summary>
+    void Prefetch(IEnumerable<string> names) { }
 }

@@ -181,6 +181,13 @@ public sealed class SafeTensors : ITensorSource
         return new HostTensor(t.info.DType, t.info.Shape, data);
     }
 
+    public void Prefetch(IEnumerable<string> names)
+    {
+        foreach (var name in names)
+            if (_byName.TryGetValue(name, out var t))
+                ReadAhead.Hint(_file, _dataStart + t.begin, t.info.Elements * t.info.DType.Size());
+    }
+
     public void Dispose() => _file.Dispose();
 
     // ---- writing ----

@@ -19,8 +19,10 @@ namespace T2X.Vulkan.Weights;
 public sealed partial class TorchCheckpoint : ITensorSource
 {
     delegate void ReadBytes(long offset, Span<byte> destination);
+    /// <summary>Hints that a byte range of a storage will be read soon (<see cref="ReadAhead"/>).</summary>
+    delegate void HintBytes(long offset, long count);
     /// <summary>A storage: a flat array of elements of one dtype, read on demand.</summary>
-    sealed record Storage(string Key, DType DType, long Elements, ReadBytes Read);
+    sealed record Storage(string Key, DType DType, long Elements, ReadBytes Read, HintBytes Hint);
     /// <summary>A tensor as the pickle describes it: a strided view of a storage.</summary>
     sealed record TensorRef(Storage Storage, long Offset, long[] Shape, long[] Strides);
 
@@ -93,7 +95,7 @@ public sealed partial class TorchCheckpoint : ITensorSource
             var entry = zip.Find($"{folder}data/{key}") ?? throw Bad($"storage '{key}' has no entry '{folder}data/{key}'");
             if (entry.Size != numel * dtype.Size())
                 throw Bad($"storage '{key}' is declared as {numel} {typeName} elements but its entry holds {entry.Size} bytes");
-            return (offset, destination) => zip.Read(entry, offset, destination);
+            return ((offset, destination) => zip.Read(entry, offset, destination), (offset, count) => zip.Hint(entry, offset, count));
         });
         return PickleReader.Load(zip.ReadAll(pickles[0], MaxPickleBytes), $"{Path}: {pickles[0].Name}", handler);
     }
@@ -114,7 +116,8 @@ public sealed partial class TorchCheckpoint : ITensorSource
             var handler = new Handler(this, legacy: true, (key, dtype, numel, _) =>
             {
                 used[key] = (dtype, numel);
-                return (offset, destination) => ReadExactly(file, destination, dataOffsets[key] + offset);
+                return ((offset, destination) => ReadExactly(file, destination, dataOffsets[key] + offset),
+                        (offset, count) => ReadAhead.Hint(file, dataOffsets[key] + offset, count));
             });
             object? root;
             int pos;
@@ -201,9 +204,7 @@ public sealed partial class TorchCheckpoint : ITensorSource
             return new HostTensor(v.Storage.DType, v.Shape, bytes);
         }
         // A strided view: read the storage range it touches, then gather element by element.
-        long last = v.Offset;
-        for (int i = 0; i < v.Shape.Length; i++) last += (v.Shape[i] - 1) * v.Strides[i];
-        long spanBytes = (last - v.Offset + 1) * size;
+        long spanBytes = SpanElements(v) * size;
         if (spanBytes > Array.MaxLength) throw Bad($"tensor '{name}' is a view spanning {spanBytes} bytes of its storage, too large to gather");
         var span = new byte[spanBytes];
         v.Storage.Read(v.Offset * size, span);
@@ -216,6 +217,21 @@ public sealed partial class TorchCheckpoint : ITensorSource
             for (int i = index.Length - 1; i >= 0 && ++index[i] == v.Shape[i]; i--) index[i] = 0;
         }
         return new HostTensor(v.Storage.DType, v.Shape, bytes);
+    }
+
+    public void Prefetch(IEnumerable<string> names)
+    {
+        foreach (var name in names)
+            if (_views.TryGetValue(name, out var v) && v.Shape.All(d => d > 0))
+                v.Storage.Hint(v.Offset * v.Storage.DType.Size(), SpanElements(v) * v.Storage.DType.Size());
+    }
+
+    /// <summary>Elements of the storage range a view touches, from its first element to its last (no dimension 0).</summary>
+    static long SpanElements(TensorRef v)
+    {
+        long last = 0;
+        for (int i = 0; i < v.Shape.Length; i++) last += (v.Shape[i] - 1) * v.Strides[i];
+        return last + 1;
     }
 
     /// <summary>Row-major contiguous, ignoring the strides of dimensions of size 1 (as torch does).</summary>
@@ -233,7 +249,7 @@ public sealed partial class TorchCheckpoint : ITensorSource
     public void Dispose() => _file.Dispose();
 
     /// <summary>Finds the bytes of a storage named by a persistent id: (key, dtype, element count, type name).</summary>
-    delegate ReadBytes StorageData(string key, DType dtype, long numel, string typeName);
+    delegate (ReadBytes read, HintBytes hint) StorageData(string key, DType dtype, long numel, string typeName);
 
     /// <summary>What the restricted unpickler may see: torch's tensor rebuild functions, storage types and OrderedDict.</summary>
     sealed class Handler(TorchCheckpoint owner, bool legacy, StorageData storageData) : PickleReader.IHandler
@@ -300,7 +316,8 @@ public sealed partial class TorchCheckpoint : ITensorSource
             if (numel < 0 || numel > long.MaxValue / 8) throw owner.Bad($"storage '{key}' has an absurd size {numel}");
             if (!_storages.TryGetValue(key, out var storage))
             {
-                storage = new Storage(key, dtype, numel, storageData(key, dtype, numel, type.Name));
+                var (read, hint) = storageData(key, dtype, numel, type.Name);
+                storage = new Storage(key, dtype, numel, read, hint);
                 _storages[key] = storage;
             }
             if (storage.DType != dtype || storage.Elements != numel) throw owner.Bad($"storage '{key}' is used with two different types or sizes");
@@ -309,7 +326,8 @@ public sealed partial class TorchCheckpoint : ITensorSource
                 || viewOffset < 0 || viewSize < 0 || viewOffset > numel - viewSize)
                 throw owner.Bad($"storage view metadata of '{key}' is not (key, offset, size) within the storage");
             var root = storage;
-            return new Storage(viewKey, dtype, viewSize, (offset, destination) => root.Read(viewOffset * dtype.Size() + offset, destination));
+            return new Storage(viewKey, dtype, viewSize, (offset, destination) => root.Read(viewOffset * dtype.Size() + offset, destination),
+                (offset, count) => root.Hint(viewOffset * dtype.Size() + offset, count));
         }
 
         public object? Reduce(object? callable, object?[] args)

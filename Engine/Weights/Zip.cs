@@ -196,6 +196,15 @@ sealed class ZipReader : IDisposable
             throw Bad($"entry '{e.Name}' fails its CRC-32 check (damaged data)");
     }
 
+    /// <summary>Hints that a range of an entry's data will be read soon (stored entries only: a deflated one is not a byte
+    /// range of the file); never throws.</summary>
+    public void Hint(Entry e, long offset, long count)
+    {
+        if (e.Method != 0 || offset < 0 || count <= 0 || offset > e.Size - count) return;
+        try { ReadAhead.Hint(_file, DataOffset(e) + offset, count); }
+        catch (Exception x) when (x is InvalidDataException or IOException or ObjectDisposedException) { }   // a damaged header: Read reports it
+    }
+
     public byte[] ReadAll(Entry e, long maxBytes)
     {
         if (e.Size > maxBytes) throw Bad($"entry '{e.Name}' is {e.Size} bytes, more than the {maxBytes} expected at most");

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using NUnit.Framework;
 using T2X.Vulkan;
+using T2X.Vulkan.Files;
 using T2X.Vulkan.Weights;
 
 namespace T2X.Tests.Weights;
@@ -92,6 +93,26 @@ public class SafeTensorsTests : WeightFiles
         AssertSame(source, tensors);
         using var folder = Checkpoint.OpenFolder(Dir);
         AssertSame(folder, tensors);
+    }
+
+    [Test]
+    public void PrefetchIsOnlyAHint()
+    {
+        var tensors = MixedTensors();
+        SafeTensors.Write(FilePath("p-1.safetensors"), tensors.Take(5));
+        SafeTensors.Write(FilePath("p-2.safetensors"), tensors.Skip(5));
+        WriteIndex("p.safetensors.index.json", tensors.Select((t, i) => (t.Item1, i < 5 ? "p-1.safetensors" : "p-2.safetensors")));
+        var source = Checkpoint.Open(FilePath("p.safetensors.index.json"));
+        source.Prefetch(tensors.Select(t => t.Item1).Append("no such tensor"));
+        AssertSame(source, tensors);
+        source.Dispose();
+        Assert.DoesNotThrow(() => source.Prefetch(tensors.Select(t => t.Item1)), "a closed source takes no hint and does not throw");
+
+        using (var handle = File.OpenHandle(FilePath("p-1.safetensors")))
+            Assert.That(ReadAhead.Hint(handle, 0, 16), Is.EqualTo(!OperatingSystem.IsWindows()), "the OS takes the hint where it has one");
+        var closed = File.OpenHandle(FilePath("p-1.safetensors"));
+        closed.Dispose();
+        Assert.That(ReadAhead.Hint(closed, 0, 16), Is.False);
     }
 
     [Test]

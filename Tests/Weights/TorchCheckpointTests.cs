@@ -48,6 +48,7 @@ public class TorchCheckpointTests : WeightFiles
             ("block.0.bias", DType.F32, [2], [0.5, -0.5]),
         };
         Assert.That(ckpt.Tensors.Select(t => t.Name), Is.EqualTo(expected.Select(e => e.name)));
+        ckpt.Prefetch(expected.Select(e => e.name).Append("no such tensor"));   // a hint: reads are the same after it
         foreach (var e in expected)
         {
             var t = ckpt.Read(e.name);
@@ -79,6 +80,7 @@ public class TorchCheckpointTests : WeightFiles
         string path = FilePath("views.pt");
         TorchCheckpoint.WriteTree(path, [new("state_dict", views.Select(v => new KeyValuePair<string, object?>(v.name, v.view)).ToList())], [f32, bf16]);
         using var ckpt = TorchCheckpoint.Open(path);
+        ckpt.Prefetch(views.Select(v => v.name));   // strided, broadcast and empty views hint their storage range, or nothing
         var storages = new[] { f32, bf16 };
         foreach (var (name, v) in views)
         {
@@ -163,6 +165,7 @@ public class TorchCheckpointTests : WeightFiles
         using (var zip = new ZipReader(deflated))
             Assert.That(zip.Entries.Where(e => e.Size > 64).Select(e => e.Method), Is.All.EqualTo(8), "entries are deflated");
         using var ckpt = Checkpoint.Open(deflated);
+        ckpt.Prefetch(tensors.Select(t => t.Item1));   // deflated entries are no byte range of the file: no hint
         AssertSame(ckpt, tensors);
     }
 
@@ -430,6 +433,7 @@ public class TorchCheckpointTests : WeightFiles
         File.WriteAllBytes(FilePath("legacy.pt"), [.. magic, .. version.Finish(), .. info.Finish(), .. p.Finish(), .. keys.Finish(), .. BitConverter.GetBytes(10L), .. data.Bytes]);
         using var ckpt = TorchCheckpoint.Open(FilePath("legacy.pt"));
         Assert.That(ckpt.Legacy, Is.True);
+        ckpt.Prefetch(["whole", "view"]);
         Assert.That(ckpt.Read("whole").Bytes, Is.EqualTo(data.Bytes));
         // The view storage starts at element 4 of k0; the tensor takes offset 1, shape [2,2], strides [1,2].
         int[] elements = [5, 7, 6, 8];

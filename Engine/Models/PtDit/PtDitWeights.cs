@@ -45,6 +45,7 @@ public sealed class PtDitWeights : IDisposable
         var wanted = expected.Select(k => k.Name).ToHashSet(StringComparer.Ordinal);
         var unexpected = source.Tensors.Select(t => t.Name).Where(n => !wanted.Contains(n)).ToList();
 
+        source.PrefetchInBackground(expected.Select(k => k.Name).Where(n => !unused.Contains(n)));
         var uploads = new List<(string, Func<HostTensor>, DType, long[])>();
         var fused = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < config.NumLayers; i++)

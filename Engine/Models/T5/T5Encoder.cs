@@ -23,6 +23,7 @@ public sealed class T5Encoder : IDisposable
     readonly Epilogue _activation;
     // Streamed: the blocks' uploads, done one block at a time during Encode; the source stays open for them.
     readonly List<Upload>[]? _blockUploads;
+    readonly string[][]? _blockReads;   // the checkpoint tensors each block's uploads read
     ITensorSource? _streamSource;
 
     /// <summary>Device bytes held by the resident weights (0 after <see cref="Release"/>). Streamed, only the embedding
@@ -33,7 +34,7 @@ public sealed class T5Encoder : IDisposable
     public bool Streamed => _blockUploads is not null;
 
     T5Encoder(Gpu gpu, T5Config config, DeviceWeights weights, float[] positionTable, string embeddingKey, Epilogue activation,
-        List<Upload>[]? blockUploads, ITensorSource? streamSource)
+        List<Upload>[]? blockUploads, string[][]? blockReads, ITensorSource? streamSource)
     {
         _gpu = gpu;
         Config = config;
@@ -42,6 +43,7 @@ public sealed class T5Encoder : IDisposable
         _embeddingKey = embeddingKey;
         _activation = activation;
         _blockUploads = blockUploads;
+        _blockReads = blockReads;
         _streamSource = streamSource;
     }
 
@@ -91,10 +93,16 @@ public sealed class T5Encoder : IDisposable
             blocks[i].Add((p + "qkv", () => Concat([source.Read(p + "q.weight"), source.Read(p + "k.weight"), source.Read(p + "v.weight")], dtype),
                          dtype, [3L * config.InnerDim, config.DModel]));
         }
+        var reads = Enumerable.Range(0, config.NumLayers)
+            .Select(i => expected.Select(e => e.name).Where(n => n != bucketKey && BlockOf(n) == i).ToArray()).ToArray();
+        // Streamed, the first block is read by the first encode, and each block hints the next one then.
+        source.PrefetchInBackground(resident.Select(u => u.name).Concat(streamBlocks ? reads[0] : reads.SelectMany(r => r)));
         if (streamBlocks)
-            return new T5Encoder(gpu, config, DeviceWeights.Upload(gpu, resident), positionTable, embeddingKey, activation, blocks, source);
+        {
+            return new T5Encoder(gpu, config, DeviceWeights.Upload(gpu, resident), positionTable, embeddingKey, activation, blocks, reads, source);
+        }
         var weights = DeviceWeights.Upload(gpu, resident.Concat(blocks.SelectMany(b => b)), gemmWeight: IsBlockWeight);
-        return new T5Encoder(gpu, config, weights, positionTable, embeddingKey, activation, null, null);
+        return new T5Encoder(gpu, config, weights, positionTable, embeddingKey, activation, null, null, null);
     }
 
     /// <summary>A block's tensor: its matrices (q|k|v, o, wi, wo) are read only by the GEMM, so on CPU devices they are
@@ -215,8 +223,11 @@ public sealed class T5Encoder : IDisposable
                         seq.Run();
                         seq.Dispose();
                         seq = new Sequence(_gpu);
-                        if (_streamSource is null) throw new InvalidOperationException("the T5 encoder's weights were released");
+                        var source = _streamSource ?? throw new InvalidOperationException("the T5 encoder's weights were released");
                         block = DeviceWeights.Upload(_gpu, _blockUploads[i], gemmWeight: IsBlockWeight, reuse: block);
+                        // While this block computes, the OS reads the next one's bytes from disk. In the background:
+                        // the hint itself may wait for the disk's queue.
+                        if (i + 1 < c.NumLayers) source.PrefetchInBackground(_blockReads![i + 1]);
                     }
                     var bw = block ?? w;
                     string p = $"encoder.block.{i}.layer.";

@@ -46,7 +46,9 @@ public sealed class VaeDecoder : IDisposable
     /// does) and uploads them in the kernels' layouts.</summary>
     public static VaeDecoder Create(Gpu gpu, VaeConfig config, ITensorSource source)
     {
-        CheckpointKeys.Verify(source, config.Keys().ToList(), allowUnexpected: true, what: "VAE checkpoint");
+        var keys = config.Keys().ToList();
+        CheckpointKeys.Verify(source, keys, allowUnexpected: true, what: "VAE checkpoint");
+        source.PrefetchInBackground(keys.Select(k => k.name));
         var tensors = VaeWeights.Tensors(config, source);
         var gemmWeights = tensors.Where(t => t.gemmWeight).Select(t => t.name).ToHashSet(StringComparer.Ordinal);
         var uploads = tensors.Select(t => (t.name, t.read, DType.F32, t.shape));
