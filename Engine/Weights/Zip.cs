@@ -197,13 +197,19 @@ sealed class ZipReader : IDisposable
     }
 
     /// <summary>Hints that a range of an entry's data will be read soon (stored entries only: a deflated one is not a byte
-    /// range of the file); never throws.</summary>
+    /// range of the file); never throws. Where the data starts is known only after its local header is read, which on a
+    /// cold disk would wait behind the hints already queued; until then the hint starts at the header and spans the
+    /// header's fixed part, the name and up to <see cref="HintedExtra"/> bytes of extra field too.</summary>
     public void Hint(Entry e, long offset, long count)
     {
         if (e.Method != 0 || offset < 0 || count <= 0 || offset > e.Size - count) return;
-        try { ReadAhead.Hint(_file, DataOffset(e) + offset, count); }
-        catch (Exception x) when (x is InvalidDataException or IOException or ObjectDisposedException) { }   // a damaged header: Read reports it
+        if (_dataOffsets.TryGetValue(e.Name, out long start)) ReadAhead.Hint(_file, start + offset, count);
+        else ReadAhead.Hint(_file, e.LocalHeaderOffset + offset, 30 + Encoding.UTF8.GetByteCount(e.Name) + HintedExtra + count);
     }
+
+    /// <summary>Extra-field bytes a hint covers before it knows the local header: torch.save pads data to 64 bytes,
+    /// plus a ZIP64 record.</summary>
+    const int HintedExtra = 128;
 
     public byte[] ReadAll(Entry e, long maxBytes)
     {
