@@ -6,7 +6,8 @@ namespace T2X.Vulkan.Files;
 /// <summary>
 /// Tells the operating system that a range of a file will be read soon, so that it starts reading it from disk in the
 /// background (posix_fadvise with WILLNEED, through the .NET runtime's own native shim). Only a hint: it costs no
-/// process memory (the bytes land in the page cache), does nothing on Windows, and never throws.
+/// process memory (the bytes land in the page cache), does nothing on Windows or where the C library has no
+/// posix_fadvise (macOS), and never throws.
 /// </summary>
 public static class ReadAhead
 {

@@ -109,7 +109,7 @@ public class SafeTensorsTests : WeightFiles
         Assert.DoesNotThrow(() => source.Prefetch(tensors.Select(t => t.Item1)), "a closed source takes no hint and does not throw");
 
         using (var handle = File.OpenHandle(FilePath("p-1.safetensors")))
-            Assert.That(ReadAhead.Hint(handle, 0, 16), Is.EqualTo(!OperatingSystem.IsWindows()), "the OS takes the hint where it has one");
+            if (OperatingSystem.IsLinux()) Assert.That(ReadAhead.Hint(handle, 0, 16), Is.True, "Linux takes the hint (macOS has no posix_fadvise)");
         var closed = File.OpenHandle(FilePath("p-1.safetensors"));
         closed.Dispose();
         Assert.That(ReadAhead.Hint(closed, 0, 16), Is.False);

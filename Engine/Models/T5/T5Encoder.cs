@@ -98,9 +98,7 @@ public sealed class T5Encoder : IDisposable
         // Streamed, the first block is read by the first encode, and each block hints the next one then.
         source.PrefetchInBackground(resident.Select(u => u.name).Concat(streamBlocks ? reads[0] : reads.SelectMany(r => r)));
         if (streamBlocks)
-        {
             return new T5Encoder(gpu, config, DeviceWeights.Upload(gpu, resident), positionTable, embeddingKey, activation, blocks, reads, source);
-        }
         var weights = DeviceWeights.Upload(gpu, resident.Concat(blocks.SelectMany(b => b)), gemmWeight: IsBlockWeight);
         return new T5Encoder(gpu, config, weights, positionTable, embeddingKey, activation, null, null, null);
     }
